@@ -1,0 +1,5 @@
+import sys
+
+from edgezoo.cli import main
+
+sys.exit(main())

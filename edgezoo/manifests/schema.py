@@ -1,0 +1,177 @@
+"""The manifest schema: what every model and every artifact says about itself.
+
+One YAML file per model ships in this folder; ``edgezoo export`` writes one more beside
+the artifacts it builds. Both validate against :class:`Manifest`. This module needs
+only pydantic and PyYAML, so the runtime reads manifests on a device without torch.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal, Optional, Union
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from edgezoo.errors import ManifestError
+from edgezoo.files import atomic_write_text
+
+SCHEMA_VERSION = 1
+
+Format = Literal["onnx", "tflite", "coreml", "openvino"]
+Precision = Literal["fp32", "fp16", "int8"]
+FORMATS: tuple[str, ...] = ("onnx", "tflite", "coreml", "openvino")
+PRECISIONS: tuple[str, ...] = ("fp32", "fp16", "int8")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class TensorSpec(_Strict):
+    """One input or output tensor. Symbolic dims are strings (``"H"``)."""
+
+    name: str
+    shape: list[Union[int, str]]
+    dtype: str = "float32"
+    layout: str = "NCHW"
+    range: Optional[tuple[float, float]] = (0.0, 1.0)
+    color: Optional[str] = "RGB"
+    multiple_of: Optional[int] = None
+
+
+class IOContract(_Strict):
+    inputs: list[TensorSpec]
+    outputs: list[TensorSpec]
+
+
+class Preprocessing(_Strict):
+    """How a caller turns a picture into the model's input and back."""
+
+    color: str = "RGB"
+    scale: float = Field(1 / 255, description="multiply uint8 pixels by this")
+    layout: str = "NCHW"
+    pad_to_multiple_of: int = 1
+    pad_mode: str = "reflect"
+    clip_output: tuple[float, float] = (0.0, 1.0)
+
+
+class Paper(_Strict):
+    title: str
+    url: str
+
+
+class Weights(_Strict):
+    file: str
+    sha256: str
+    bytes: int
+    params: int
+    trained_on: str
+    recipe: str
+    licence: str
+    steps: Optional[int] = None
+
+
+class ImageScore(_Strict):
+    psnr_db: float
+    ssim: float
+
+
+class QualityResult(_Strict):
+    """Task quality on images never used for training (RGB in [0, 1])."""
+
+    dataset: str
+    degradation: str
+    seed: int
+    mean: ImageScore
+    per_image: dict[str, ImageScore] = {}
+    baselines: dict[str, ImageScore] = {}
+    note: Optional[str] = None
+
+
+class Parity(_Strict):
+    """Artifact output vs the PyTorch reference on fresh inputs."""
+
+    executed: bool
+    psnr_db: Optional[float] = None
+    max_abs: Optional[float] = None
+    threshold_db: float
+    passed: bool
+    backend: Optional[str] = None
+    inputs: list[str] = []
+    note: Optional[str] = None
+
+
+class Latency(_Strict):
+    device_profile: str
+    backend: str
+    device: str
+    input_shape: list[int]
+    p50_ms: float
+    p90_ms: float
+    peak_mb: Optional[float] = None
+    runs: int
+
+
+class Artifact(_Strict):
+    format: Format
+    precision: Precision
+    file: str
+    sha256: str
+    bytes: int
+    static_shape: bool = True
+    input_shape: list[Union[int, str]]
+    tool_versions: dict[str, str] = {}
+    quantization: Optional[dict[str, Union[str, int, float, bool, list[str]]]] = None
+    parity: Optional[Parity] = None
+    quality: Optional[QualityResult] = None
+    latency: list[Latency] = []
+
+    @property
+    def key(self) -> str:
+        """A short unique name: format, precision and shape kind."""
+        shape = "static" if self.static_shape else "dynamic"
+        return f"{self.format}-{self.precision}-{shape}"
+
+
+class Manifest(_Strict):
+    schema_version: int = SCHEMA_VERSION
+    name: str
+    family: str
+    task: str
+    description: str = ""
+    paper: Paper
+    config: dict
+    params: int
+    gflops_per_mpix: Optional[float] = Field(None, description="forward GFLOPs per megapixel")
+    io: IOContract
+    preprocessing: Preprocessing
+    weights: Optional[Weights] = None
+    quality: list[QualityResult] = []
+    artifacts: list[Artifact] = []
+
+    def to_yaml(self) -> str:
+        return yaml.safe_dump(self.model_dump(mode="json"), sort_keys=False, width=100)
+
+    def save(self, path: str | Path) -> Path:
+        """Validate and write atomically."""
+        return atomic_write_text(path, self.to_yaml())
+
+
+def load_manifest(path: str | Path) -> Manifest:
+    """Read and validate a manifest file; raise :class:`ManifestError` naming the problem."""
+    path = Path(path)
+    if path.is_dir():
+        path = path / "manifest.yaml"
+    if not path.is_file():
+        raise ManifestError(f"no manifest at {path}: export one with `edgezoo export MODEL --out DIR`")
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (yaml.YAMLError, UnicodeDecodeError) as exc:
+        raise ManifestError(f"{path} is not valid YAML ({exc.__class__.__name__}); re-export it") from None
+    try:
+        return Manifest.model_validate(data)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        raise ManifestError(f"{path}: field '{where}': {first['msg']} ({exc.error_count()} error(s))") from None

@@ -1,0 +1,332 @@
+"""MAXIM: multi-axis MLP for image processing (Tu et al., CVPR 2022).
+
+A PyTorch reference of the published architecture: UNet stages of multi-axis gated MLP
+blocks and residual channel attention, cross-gating blocks fusing multi-scale skips,
+optional multi-stage refinement with supervised attention. Module order and sizes follow
+the upstream JAX definition so that its checkpoints can be mapped on. Two deliberate
+changes keep every converter happy: partitions use rank <= 4 tensors, and downscaling
+inside the graph is an area filter (upstream: antialiased bilinear).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from edgezoo.zoo.layers import (
+    CrossGating,
+    MultiAxisGatedMLP,
+    ResidualChannelAttention,
+    ResidualDenseChannelAttention,
+    conv1x1,
+    conv3x3,
+    resize_by_power_of_two,
+)
+from edgezoo.zoo.registry import Paper, register_model
+
+PAPER = Paper("MAXIM: Multi-Axis MLP for Image Processing (CVPR 2022)", "https://arxiv.org/abs/2201.02973")
+
+
+@dataclass(frozen=True)
+class MaximConfig:
+    """Architecture sizes of one MAXIM variant (names as upstream)."""
+
+    features: int = 32
+    depth: int = 3
+    num_stages: int = 1
+    num_groups: int = 1
+    num_bottleneck_blocks: int = 1
+    block_size_hr: tuple[int, int] = (16, 16)
+    block_size_lr: tuple[int, int] = (8, 8)
+    grid_size_hr: tuple[int, int] = (16, 16)
+    grid_size_lr: tuple[int, int] = (8, 8)
+    high_res_stages: int = 2
+    num_supervision_scales: int = 1
+    input_proj_factor: int = 2
+    channels_reduction: int = 4
+    lrelu_slope: float = 0.2
+    in_channels: int = 3
+    out_channels: int = 3
+
+    def sizes(self, level: int) -> tuple[tuple[int, int], tuple[int, int]]:
+        """(block, grid) sizes at UNet level ``level``. Upstream uses the low-res
+        block size as the low-res grid size too; kept for checkpoint compatibility."""
+        if level < self.high_res_stages:
+            return self.block_size_hr, self.grid_size_hr
+        return self.block_size_lr, self.block_size_lr
+
+    @property
+    def multiple_of(self) -> int:
+        """Input sides must be a multiple of this for every partition to tile exactly."""
+        need = 1
+        for level in range(self.depth):
+            block, grid = self.sizes(level)
+            for size in (*block, *grid):
+                need = math.lcm(need, size * 2**level)
+        for size in self.block_size_lr:  # bottleneck at 1 / 2**depth
+            need = math.lcm(need, size * 2**self.depth)
+        return need
+
+    def width(self, level: int) -> int:
+        return self.features * 2**level
+
+
+class EncoderBlock(nn.Module):
+    """UNet encoder block (also the body of a decoder block): optional skip concat,
+    groups of multi-axis gated MLP + RCAB, long residual, optional cross-stage gating,
+    optional 4x4 stride-2 downsampling."""
+
+    def __init__(self, cfg: MaximConfig, level: int, in_channels: int, downsample: bool, cross_stage: bool) -> None:
+        super().__init__()
+        width = cfg.width(level)
+        block, grid = cfg.sizes(level)
+        self.conv_in = conv1x1(in_channels, width)
+        self.groups = nn.ModuleList()
+        for _ in range(cfg.num_groups):
+            self.groups.append(MultiAxisGatedMLP(width, block, grid, cfg.input_proj_factor))
+            self.groups.append(ResidualChannelAttention(width, cfg.channels_reduction, cfg.lrelu_slope))
+        self.cross = CrossGating(width, width, width, block, grid, upsample_y=False) if cross_stage else None
+        self.down = nn.Conv2d(width, width, 4, stride=2, padding=1) if downsample else None
+
+    def forward(
+        self, x: torch.Tensor, skip: torch.Tensor | None = None, prev: torch.Tensor | None = None,
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        if skip is not None:
+            x = torch.cat([x, skip], dim=1)
+        x = self.conv_in(x)
+        shortcut = x
+        for layer in self.groups:
+            x = layer(x)
+        x = x + shortcut
+        if self.cross is not None and prev is not None:
+            x, _ = self.cross(x, prev)
+        return (self.down(x) if self.down is not None else x), x
+
+
+class BottleneckBlock(nn.Module):
+    """Multi-axis gated MLP + RDCAB groups at the lowest resolution."""
+
+    def __init__(self, cfg: MaximConfig, channels: int) -> None:
+        super().__init__()
+        width = cfg.width(cfg.depth - 1)
+        block = cfg.block_size_lr
+        self.conv_in = conv1x1(channels, width)
+        self.groups = nn.ModuleList()
+        for _ in range(cfg.num_groups):
+            self.groups.append(MultiAxisGatedMLP(width, block, block, cfg.input_proj_factor))
+            self.groups.append(ResidualDenseChannelAttention(width, cfg.channels_reduction))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.conv_in(x)
+        shortcut = x
+        for layer in self.groups:
+            x = layer(x)
+        return x + shortcut
+
+
+class ScaleProjection(nn.Module):
+    """Resize by a power of two, then a pointwise projection (upstream UpSampleRatio)."""
+
+    def __init__(self, cin: int, cout: int, exponent: int) -> None:
+        super().__init__()
+        self.exponent = exponent
+        self.proj = conv1x1(cin, cout)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.proj(resize_by_power_of_two(x, self.exponent))
+
+
+class SupervisedAttention(nn.Module):
+    """SAM (from MPRNet): emits this stage's image and attention-weighted features."""
+
+    def __init__(self, channels: int, out_channels: int) -> None:
+        super().__init__()
+        self.features = conv3x3(channels, channels)
+        self.to_image = conv3x3(channels, out_channels)
+        self.from_image = conv3x3(out_channels, channels)
+
+    def forward(self, x: torch.Tensor, image: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        restored = self.to_image(x) + image
+        attended = self.features(x) * torch.sigmoid(self.from_image(restored))
+        return attended + x, restored
+
+
+class MaximStage(nn.Module):
+    """One UNet stage: encoder, bottleneck, cross-gated multi-scale skips, decoder."""
+
+    def __init__(self, cfg: MaximConfig, index: int) -> None:
+        super().__init__()
+        self.cfg, self.index = cfg, index
+        first, last = index == 0, index == cfg.num_stages - 1
+        scales = range(cfg.num_supervision_scales)
+        self.input_convs = nn.ModuleList(conv3x3(cfg.in_channels, cfg.width(i)) for i in scales)
+        self.sam_fusion = None if first else nn.ModuleList(
+            CrossGating(cfg.width(i), cfg.width(i), cfg.width(i), *cfg.sizes(i), upsample_y=False) for i in scales
+        )
+        self.encoders = nn.ModuleList()
+        for i in range(cfg.depth):
+            cin = cfg.width(i - 1) if i > 0 else cfg.width(0)
+            if i < cfg.num_supervision_scales:
+                cin += cfg.width(i)
+            self.encoders.append(EncoderBlock(cfg, i, cin, downsample=True, cross_stage=not first))
+        bottom = cfg.width(cfg.depth - 1)
+        self.bottleneck = nn.ModuleList(BottleneckBlock(cfg, bottom) for _ in range(cfg.num_bottleneck_blocks))
+        self.skip_signal = nn.ModuleList()
+        self.skip_gating = nn.ModuleList()
+        self.decoder_signal = nn.ModuleList()
+        self.upsamplers = nn.ModuleList()
+        self.decoders = nn.ModuleList()
+        global_channels = bottom
+        for i in reversed(range(cfg.depth)):
+            width = cfg.width(i)
+            self.skip_signal.append(nn.ModuleList(ScaleProjection(cfg.width(j), width, j - i) for j in range(cfg.depth)))
+            self.skip_gating.append(
+                CrossGating(width, width * cfg.depth, global_channels, *cfg.sizes(i), upsample_y=True)
+            )
+            global_channels = width
+        for i in reversed(range(cfg.depth)):
+            width = cfg.width(i)
+            # skip_features are ordered deepest first: index j holds level depth-1-j
+            self.decoder_signal.append(nn.ModuleList(
+                ScaleProjection(cfg.width(cfg.depth - 1 - j), width, cfg.depth - j - 1 - i) for j in range(cfg.depth)
+            ))
+            below = cfg.width(min(i + 1, cfg.depth - 1))  # the bottleneck keeps the deepest width
+            self.upsamplers.append(nn.ConvTranspose2d(below, width, 2, stride=2))
+            self.decoders.append(EncoderBlock(cfg, i, width + width * cfg.depth, downsample=False, cross_stage=False))
+        heads = [i for i in reversed(range(cfg.depth)) if i < cfg.num_supervision_scales]
+        if last:
+            self.heads = nn.ModuleDict({str(i): conv3x3(cfg.width(i), cfg.out_channels) for i in heads})
+        else:
+            self.heads = nn.ModuleDict({str(i): SupervisedAttention(cfg.width(i), cfg.out_channels) for i in heads})
+
+    def forward(
+        self, shortcuts: list[torch.Tensor], sam_features: list[torch.Tensor],
+        encs_prev: list[torch.Tensor], decs_prev: list[torch.Tensor],
+    ) -> tuple[list[torch.Tensor], list[torch.Tensor], list[torch.Tensor], list[torch.Tensor]]:
+        cfg = self.cfg
+        x_scales = []
+        for i, conv in enumerate(self.input_convs):
+            x_scale = conv(shortcuts[i])
+            if self.sam_fusion is not None:
+                x_scale, _ = self.sam_fusion[i](x_scale, sam_features[i])
+            x_scales.append(x_scale)
+
+        encs = []
+        x = x_scales[0]
+        for i, encoder in enumerate(self.encoders):
+            skip = x_scales[i] if i < cfg.num_supervision_scales else None
+            prev = encs_prev[i] + decs_prev[i] if encs_prev else None
+            x, bridge = encoder(x, skip, prev)
+            encs.append(bridge)
+
+        for block in self.bottleneck:
+            x = block(x)
+        global_feature = x
+
+        skip_features = []
+        for k, i in enumerate(reversed(range(cfg.depth))):
+            signal = torch.cat([proj(enc) for proj, enc in zip(self.skip_signal[k], encs)], dim=1)
+            skips, global_feature = self.skip_gating[k](signal, global_feature)
+            skip_features.append(skips)
+
+        outputs, decs, new_sam = [], [], []
+        for k, i in enumerate(reversed(range(cfg.depth))):
+            signal = torch.cat([proj(s) for proj, s in zip(self.decoder_signal[k], skip_features)], dim=1)
+            x = self.upsamplers[k](x)
+            x, _ = self.decoders[k](x, signal)
+            decs.append(x)
+            head = self.heads[str(i)] if str(i) in self.heads else None
+            if isinstance(head, SupervisedAttention):
+                feats, image = head(x, shortcuts[i])
+                outputs.append(image)
+                new_sam.append(feats)
+            elif head is not None:
+                outputs.append(head(x) + shortcuts[i])
+        # next stage reads features level by level from the top
+        return outputs, new_sam[::-1], encs, decs[::-1]
+
+
+class Maxim(nn.Module):
+    """MAXIM restoration network; ``forward(image)`` returns the final full-scale output.
+
+    ``forward_all`` returns every stage's outputs at every supervision scale (coarse to
+    fine), which multi-scale training uses.
+    """
+
+    def __init__(self, cfg: MaximConfig) -> None:
+        super().__init__()
+        self.cfg = cfg
+        self.stages = nn.ModuleList(MaximStage(cfg, s) for s in range(cfg.num_stages))
+
+    def forward_all(self, image: torch.Tensor) -> list[list[torch.Tensor]]:
+        shortcuts = [image] + [
+            resize_by_power_of_two(image, -i) for i in range(1, self.cfg.num_supervision_scales)
+        ]
+        sam_features: list[torch.Tensor] = []
+        encs_prev: list[torch.Tensor] = []
+        decs_prev: list[torch.Tensor] = []
+        outputs_all = []
+        for stage in self.stages:
+            outputs, sam_features, encs_prev, decs_prev = stage(shortcuts, sam_features, encs_prev, decs_prev)
+            outputs_all.append(outputs)
+        return outputs_all
+
+    def forward(self, image: torch.Tensor) -> torch.Tensor:
+        return self.forward_all(image)[-1][-1]
+
+
+def _maxim(cfg: MaximConfig) -> Maxim:
+    return Maxim(cfg)
+
+
+# --- variants ------------------------------------------------------------------------
+# Edge sizes: 8x8 blocks and grids everywhere keep the spatial Dense layers small (64
+# tokens) and the input multiple at 32. Paper sizes: upstream S-1..S-3 and M-1..M-3.
+
+TINY = MaximConfig(
+    features=16, depth=2, num_stages=1, num_groups=1, num_bottleneck_blocks=1,
+    block_size_hr=(8, 8), block_size_lr=(8, 8), grid_size_hr=(8, 8), grid_size_lr=(8, 8), high_res_stages=2,
+)
+SMALL = MaximConfig(
+    features=32, depth=3, num_stages=1, num_groups=1, num_bottleneck_blocks=1,
+    block_size_hr=(8, 8), block_size_lr=(8, 8), grid_size_hr=(8, 8), grid_size_lr=(8, 8), high_res_stages=2,
+)
+_PAPER_SIZES = {
+    "s1": dict(num_stages=1, num_groups=2),
+    "s2": dict(num_stages=2, num_groups=2),
+    "s3": dict(num_stages=3, num_groups=2),
+    "m1": dict(num_stages=1, num_groups=3),
+    "m2": dict(num_stages=2, num_groups=3),
+    "m3": dict(num_stages=3, num_groups=3),
+}
+_TASKS = {
+    "denoise": "blind Gaussian colour noise removal",
+    "deblur": "motion and defocus deblurring",
+    "derain": "rain streak removal",
+    "dehaze": "haze removal",
+    "enhance": "low-light enhancement",
+}
+
+for _task, _what in _TASKS.items():
+    register_model(
+        f"maxim-tiny-{_task}", family="maxim", task=_task, config=TINY, paper=PAPER,
+        multiple_of=TINY.multiple_of, description=f"MAXIM edge variant (~0.2M params): {_what}",
+        tags=("edge",),
+    )(_maxim)
+    register_model(
+        f"maxim-small-{_task}", family="maxim", task=_task, config=SMALL, paper=PAPER,
+        multiple_of=SMALL.multiple_of, description=f"MAXIM small variant (~2.7M params): {_what}",
+    )(_maxim)
+    for _size, _kw in _PAPER_SIZES.items():
+        _cfg = MaximConfig(
+            features=32 if _size[0] == "s" else 64, depth=3, num_bottleneck_blocks=2,
+            num_supervision_scales=3, **_kw,
+        )
+        register_model(
+            f"maxim-{_size}-{_task}", family="maxim", task=_task, config=_cfg, paper=PAPER,
+            multiple_of=_cfg.multiple_of, description=f"MAXIM-{_size.upper()} paper size: {_what}",
+            tags=("paper",),
+        )(_maxim)
