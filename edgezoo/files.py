@@ -43,6 +43,12 @@ def remove_path(path: str | os.PathLike) -> None:
         path.unlink()
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 @contextlib.contextmanager
 def atomic_path(final: str | os.PathLike) -> Iterator[Path]:
     """Yield a temporary path beside ``final``; rename it into place only if the
@@ -56,6 +62,8 @@ def atomic_path(final: str | os.PathLike) -> Iterator[Path]:
         yield tmp
         if not tmp.exists():
             raise FileNotFoundError(f"nothing was written to {tmp}")
+        # Writers that go through their own temp files leave 0600; give the usual mode.
+        os.chmod(tmp, (0o777 if tmp.is_dir() else 0o666) & ~_umask())
         remove_path(final)
         os.replace(tmp, final)
     finally:

@@ -86,6 +86,7 @@ class QualityResult(_Strict):
     mean: ImageScore
     per_image: dict[str, ImageScore] = {}
     baselines: dict[str, ImageScore] = {}
+    baselines_per_image: dict[str, dict[str, ImageScore]] = {}
     note: Optional[str] = None
 
 

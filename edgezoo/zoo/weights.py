@@ -50,12 +50,17 @@ def load_weights(model: torch.nn.Module, path: str | Path, sha256: str | None = 
         state = load_file(str(path))
     except Exception as exc:  # safetensors raises its own error types
         raise WeightsError(f"{path} is not a readable safetensors file ({exc})") from None
-    missing, unexpected = model.load_state_dict(state, strict=False)
-    if missing or unexpected:
+    expected = model.state_dict()
+    missing = [k for k in expected if k not in state]
+    unexpected = [k for k in state if k not in expected]
+    misshapen = [k for k in expected if k in state and state[k].shape != expected[k].shape]
+    if missing or unexpected or misshapen:
+        first = (missing or unexpected or misshapen)[0]
         raise WeightsError(
-            f"{path} does not fit this architecture: {len(missing)} missing and "
-            f"{len(unexpected)} unexpected tensors (first: {(missing or unexpected)[0]})"
+            f"{path} does not fit this architecture: {len(missing)} missing, {len(unexpected)} unexpected, "
+            f"{len(misshapen)} misshapen tensors (first: {first})"
         )
+    model.load_state_dict(state)
     return model
 
 

@@ -1,0 +1,148 @@
+"""``edgezoo list | info | train | eval``: the zoo side of the CLI."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+
+import click
+
+from edgezoo.cli.output import echo_json, echo_table
+
+
+def _shipped_quality(name: str) -> tuple[str, str]:
+    """('yes'/'-', mean PSNR at sigma 25 or '-') from the shipped manifest, without torch."""
+    from edgezoo.manifests import packaged_manifest, packaged_names
+
+    if name not in packaged_names():
+        return "-", "-"
+    manifest = packaged_manifest(name)
+    quality = next((q for q in manifest.quality if "sigma=25" in q.degradation), None)
+    return ("yes" if manifest.weights else "-"), (f"{quality.mean.psnr_db:.2f} dB" if quality else "-")
+
+
+@click.command("list")
+@click.option("--task", help="Only models for this task (denoise, deblur, ...).")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def list_cmd(task: str | None, as_json: bool) -> None:
+    """List the models in the zoo."""
+    from edgezoo.zoo import get_entry, list_models
+
+    rows = []
+    for name in list_models(task=task):
+        entry = get_entry(name)
+        weights, quality = _shipped_quality(name)
+        rows.append({"name": name, "family": entry.family, "task": entry.task,
+                     "multiple_of": entry.input_spec.multiple_of, "weights": weights,
+                     "psnr_sigma25": quality, "description": entry.description})
+    if as_json:
+        echo_json(rows)
+    else:
+        echo_table(rows, ["name", "task", "multiple_of", "weights", "psnr_sigma25", "description"])
+
+
+@click.command("info")
+@click.argument("model")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def info_cmd(model: str, as_json: bool) -> None:
+    """Show a model's card: task, paper, config, parameters, weights and quality."""
+    from edgezoo.manifests import packaged_manifest, packaged_names
+    from edgezoo.zoo import create_model, get_entry
+
+    entry = get_entry(model)
+    params = sum(p.numel() for p in create_model(model, pretrained=False).parameters())
+    card = {
+        "name": entry.name, "family": entry.family, "task": entry.task, "description": entry.description,
+        "paper": dataclasses.asdict(entry.paper), "params": params,
+        "input": {**dataclasses.asdict(entry.input_spec), "export_size": list(entry.export_size)},
+        "config": dataclasses.asdict(entry.config), "weights": None, "quality": [],
+    }
+    if model in packaged_names():
+        manifest = packaged_manifest(model)
+        card["weights"] = manifest.weights.model_dump() if manifest.weights else None
+        card["quality"] = [
+            {"degradation": q.degradation, "dataset": q.dataset, "psnr_db": q.mean.psnr_db, "ssim": q.mean.ssim,
+             **{f"{k}_psnr_db": v.psnr_db for k, v in q.baselines.items()}}
+            for q in manifest.quality
+        ]
+    if as_json:
+        echo_json(card)
+        return
+    click.echo(f"{card['name']}  ({card['family']}, task: {card['task']})")
+    click.echo(f"  {card['description']}")
+    click.echo(f"  paper: {entry.paper.title}  {entry.paper.url}")
+    click.echo(f"  parameters: {params:,}   input: NCHW RGB float32 [0,1], sides a multiple of {entry.input_spec.multiple_of}")
+    click.echo(f"  config: {json.dumps(card['config'])}")
+    weights = card["weights"]
+    click.echo(f"  weights: {weights['file']} sha256 {weights['sha256'][:12]}… ({weights['trained_on']})" if weights
+               else "  weights: none shipped (create_model(..., pretrained=False) or `edgezoo train`)")
+    if card["quality"]:
+        echo_table(card["quality"], [k for k in card["quality"][0] if k != "dataset"])
+
+
+@click.command("train")
+@click.argument("model")
+@click.option("--images", "images", multiple=True, required=True, type=click.Path(exists=True, file_okay=False),
+              help="Folder of clean training photos (repeatable). See scripts/fetch_photos.sh.")
+@click.option("--out", default="runs", show_default=True, type=click.Path(file_okay=False), help="Run folder.")
+@click.option("--steps", default=12000, show_default=True)
+@click.option("--batch", default=16, show_default=True)
+@click.option("--patch", default=64, show_default=True)
+@click.option("--lr", default=2e-3, show_default=True)
+@click.option("--seed", default=0, show_default=True)
+@click.option("--threads", type=int, default=None, help="torch threads (default: all cores).")
+@click.option("--init-from", type=click.Path(exists=True, dir_okay=False), help="Start from these weights.")
+@click.option("--resume/--no-resume", default=True, show_default=True, help="Continue from OUT/MODEL/last.pt.")
+def train_cmd(model: str, images: tuple[str, ...], out: str, steps: int, batch: int, patch: int, lr: float,
+              seed: int, threads: int | None, init_from: str | None, resume: bool) -> None:
+    """Train MODEL with the zoo's recipe; checkpoints every few hundred steps, resumable."""
+    from edgezoo.errors import BadInputError
+    from edgezoo.zoo import get_entry
+    from edgezoo.zoo.train import TrainConfig, train
+
+    entry = get_entry(model)
+    if patch % entry.input_spec.multiple_of:
+        raise BadInputError(f"--patch must be a multiple of {entry.input_spec.multiple_of} for {model}")
+    cfg = TrainConfig(model=model, images=list(images), out=out, steps=steps, batch=batch, patch=patch, lr=lr,
+                      seed=seed, threads=threads, init_from=init_from)
+    try:
+        best = train(cfg, resume=resume, log=lambda line: click.echo(line, err=True))
+    except FileNotFoundError as exc:
+        raise BadInputError(str(exc)) from None
+    click.echo(f"best weights: {best}")
+
+
+@click.command("eval")
+@click.argument("model")
+@click.option("--weights", type=click.Path(exists=True, dir_okay=False), help="Weights to score (default: shipped).")
+@click.option("--sigmas", default="15,25,50", show_default=True, help="Noise levels on the 0-255 scale.")
+@click.option("--baselines/--no-baselines", default=True, show_default=True, help="Also score CBM3D (slow, cached).")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def eval_cmd(model: str, weights: str | None, sigmas: str, baselines: bool, as_json: bool) -> None:
+    """Measure MODEL's PSNR/SSIM on the evaluation photos (never used for training)."""
+    from edgezoo.errors import BadInputError
+    from edgezoo.zoo import create_model, get_entry
+    from edgezoo.zoo.evaluate import evaluate_denoiser, torch_restorer
+    from edgezoo.zoo.weights import load_weights
+
+    if get_entry(model).task != "denoise":
+        raise BadInputError(f"evaluation is implemented for the denoise task; {model} is {get_entry(model).task}")
+    try:
+        levels = tuple(float(s) for s in sigmas.split(","))
+    except ValueError:
+        raise BadInputError(f"--sigmas must be numbers separated by commas, not '{sigmas}'") from None
+    net = create_model(model, pretrained=weights is None)
+    if weights:
+        load_weights(net, weights)
+    results = evaluate_denoiser(torch_restorer(net), sigmas=levels, baselines=baselines,
+                                progress=lambda line: click.echo(line, err=True))
+    if as_json:
+        echo_json([r.model_dump() for r in results])
+        return
+    rows = []
+    for r in results:
+        row = {"degradation": r.degradation, "psnr_db": r.mean.psnr_db, "ssim": r.mean.ssim}
+        for name, score in r.baselines.items():
+            row[f"{name}_psnr_db"], row[f"{name}_ssim"] = score.psnr_db, score.ssim
+        rows.append(row)
+    echo_table(rows, list(rows[0]))

@@ -1,0 +1,37 @@
+import json
+
+import numpy as np
+from PIL import Image
+
+from edgezoo.zoo.train import TrainConfig, learning_rate, train
+
+
+def _photos(folder, count=4):
+    folder.mkdir()
+    rng = np.random.default_rng(0)
+    yy, xx = np.mgrid[0:640, 0:640] / 640.0
+    for i in range(count):
+        base = np.stack([np.sin(6 * xx + i), np.cos(5 * yy - i), xx * yy], -1) * 0.4 + 0.5
+        base += rng.normal(0, 0.02, base.shape)
+        Image.fromarray((np.clip(base, 0, 1) * 255).astype(np.uint8)).save(folder / f"p{i}.png")
+    return folder
+
+
+def test_training_checkpoints_and_resumes_where_it_stopped(tmp_path):
+    images = _photos(tmp_path / "photos")
+    cfg = TrainConfig(model="maxim-tiny-denoise", images=[str(images)], out=str(tmp_path / "runs"), steps=2,
+                      batch=2, patch=32, checkpoint_every=1, val_every=2, warmup=1, threads=1)
+    best = train(cfg, resume=False, log=lambda _: None)
+    assert best.is_file()
+    cfg.steps = 4
+    logged = []
+    train(cfg, resume=True, log=logged.append)
+    assert logged[0].startswith("resumed maxim-tiny-denoise at step 2")
+    records = [json.loads(line) for line in (tmp_path / "runs" / "maxim-tiny-denoise" / "log.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in records] == [2, 4]
+
+
+def test_learning_rate_warms_up_then_decays_to_the_floor():
+    cfg = TrainConfig(model="maxim-tiny-denoise", images=[], steps=1000, warmup=100, lr=1e-3, min_lr=1e-5)
+    assert learning_rate(cfg, 0) < learning_rate(cfg, 99) <= 1e-3
+    assert abs(learning_rate(cfg, 1000) - 1e-5) < 1e-9
