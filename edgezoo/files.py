@@ -11,15 +11,29 @@ from pathlib import Path
 from typing import Iterator
 
 
+def companion_files(path: str | os.PathLike) -> list[Path]:
+    """Files that belong to an artifact without being named by it: the weights ``.bin``
+    beside an OpenVINO IR ``.xml`` (expected even when absent, so a missing one is noticed)."""
+    path = Path(path)
+    return [path.with_suffix(".bin")] if path.suffix == ".xml" else []
+
+
 def sha256_file(path: str | os.PathLike) -> str:
     """Return the hex sha256 of a file or, for a directory (a Core ML package),
-    of its files' relative paths and contents in sorted order."""
+    of its files' relative paths and contents in sorted order. An OpenVINO IR
+    (``.xml``) is hashed with its ``.bin``, names included, so the digest of the
+    ``.xml`` covers the whole artifact; a missing ``.bin`` changes the digest."""
     path = Path(path)
     digest = hashlib.sha256()
-    files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
+    companions = companion_files(path)
+    files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path, *companions]
     for file in files:
         if path.is_dir():
             digest.update(file.relative_to(path).as_posix().encode())
+        elif companions:
+            digest.update(file.name.encode())
+            if not file.is_file():
+                continue
         with open(file, "rb") as handle:
             for chunk in iter(lambda: handle.read(1 << 20), b""):
                 digest.update(chunk)
@@ -27,11 +41,12 @@ def sha256_file(path: str | os.PathLike) -> str:
 
 
 def size_bytes(path: str | os.PathLike) -> int:
-    """Size of a file, or the summed size of a directory's files."""
+    """Size of a file, the summed size of a directory's files, or of an OpenVINO IR
+    ``.xml`` plus its ``.bin``."""
     path = Path(path)
     if path.is_dir():
         return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
-    return path.stat().st_size
+    return path.stat().st_size + sum(c.stat().st_size for c in companion_files(path) if c.is_file())
 
 
 def remove_path(path: str | os.PathLike) -> None:

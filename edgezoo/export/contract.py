@@ -1,0 +1,78 @@
+"""The I/O contract of an exported model, and the metadata every artifact carries
+inside itself (ONNX metadata_props, TFLite flatbuffer metadata, Core ML user metadata,
+OpenVINO rt_info), so that an app holding only the file can still feed it correctly."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from edgezoo import __version__
+from edgezoo.errors import ArtifactIntegrityError
+from edgezoo.manifests.schema import SCHEMA_VERSION, IOContract, Preprocessing, TensorSpec
+
+METADATA_KEY = "edgezoo"  # the key (or metadata name) under which every format stores the JSON
+INPUT_NAME = "image"
+OUTPUT_NAME = "restored"
+
+
+def io_contract(entry: Any, height: int, width: int, dynamic: bool = False) -> IOContract:
+    """Input ``image`` and output ``restored``: (1, C, H, W) float32 NCHW RGB in [0, 1];
+    with ``dynamic`` the sides are ``"H"`` and ``"W"`` (multiples of ``multiple_of``)."""
+    spec = entry.input_spec
+    sides: list[int | str] = ["H", "W"] if dynamic else [height, width]
+    out_channels = getattr(entry.config, "out_channels", spec.channels)
+    common = dict(dtype=spec.dtype, layout=spec.layout, color=spec.color, range=tuple(spec.value_range))
+    return IOContract(
+        inputs=[TensorSpec(name=INPUT_NAME, shape=[1, spec.channels, *sides], multiple_of=spec.multiple_of, **common)],
+        outputs=[TensorSpec(name=OUTPUT_NAME, shape=[1, out_channels, *sides], **common)],
+    )
+
+
+def preprocessing(entry: Any) -> Preprocessing:
+    """uint8 RGB -> float32 [0, 1] NCHW, reflect-pad to the size multiple, clip the output to [0, 1]."""
+    spec = entry.input_spec
+    low, high = spec.value_range
+    return Preprocessing(
+        color=spec.color, scale=(high - low) / 255.0, layout=spec.layout,
+        pad_to_multiple_of=spec.multiple_of, pad_mode="reflect", clip_output=(low, high),
+    )
+
+
+def artifact_metadata(
+    entry: Any, io: IOContract, prep: Preprocessing, fmt: str, precision: str, weights_sha256: str | None = None,
+) -> dict[str, Any]:
+    """What an artifact says about itself: model, task, contract, precision, provenance."""
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "edgezoo_version": __version__,
+        "model": entry.name,
+        "family": entry.family,
+        "task": entry.task,
+        "description": entry.description,
+        "paper": entry.paper.url,
+        "licence": entry.licence,
+        "format": fmt,
+        "precision": precision,
+        "io": io.model_dump(mode="json"),
+        "preprocessing": prep.model_dump(mode="json"),
+        "weights_sha256": weights_sha256,
+    }
+
+
+def metadata_json(metadata: dict[str, Any]) -> str:
+    """The compact JSON text stored inside artifacts."""
+    return json.dumps(metadata, sort_keys=True, separators=(",", ":"))
+
+
+def parse_metadata(text: str | bytes | None, where: str) -> dict[str, Any]:
+    """Parse the embedded JSON, or raise :class:`ArtifactIntegrityError` naming ``where``."""
+    if text is None:
+        raise ArtifactIntegrityError(f"{where} carries no '{METADATA_KEY}' metadata: it was not exported by edgezoo; re-export it")
+    try:
+        data = json.loads(text)
+    except (ValueError, UnicodeDecodeError):
+        raise ArtifactIntegrityError(f"{where}: its '{METADATA_KEY}' metadata is not valid JSON; re-export it") from None
+    if not isinstance(data, dict) or "model" not in data or "io" not in data:
+        raise ArtifactIntegrityError(f"{where}: its '{METADATA_KEY}' metadata lacks the model contract; re-export it")
+    return data

@@ -1,0 +1,94 @@
+"""Core ML ML Program through coremltools from a ``torch.export`` program, with the
+contract in the model's user-defined metadata. Saved as a ``.mlpackage`` directory.
+Prediction needs macOS; elsewhere :func:`inspect_package` reads the spec back."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from edgezoo.export.capture import require_tool, tool_versions
+from edgezoo.export.contract import INPUT_NAME, METADATA_KEY, OUTPUT_NAME, metadata_json, parse_metadata
+from edgezoo.export.formats import check_precision
+from edgezoo.files import atomic_path
+
+FORMAT = "coreml"
+PRECISIONS: tuple[str, ...] = ("fp32",)
+DYNAMIC = False
+DEPLOYMENT_TARGET = "iOS16"  # ML Programs with fp32 compute; macOS 13 / iOS 16 and later
+
+
+def convert(
+    model: Any, example: Any, out_path: str | Path, metadata: dict[str, Any], precision: str = "fp32",
+) -> dict[str, str]:
+    """Convert ``model`` traced on ``example`` to the ``.mlpackage`` ``out_path``
+    atomically; return tool versions."""
+    check_precision(FORMAT, precision, PRECISIONS)
+    require_tool("coremltools", FORMAT, "coreml")
+    import coremltools as ct
+    import torch
+
+    from edgezoo.export.signature import ImageToImage
+
+    program = torch.export.export(ImageToImage(model).eval(), (example,)).run_decompositions({})
+    mlmodel = ct.convert(
+        program,
+        inputs=[ct.TensorType(name=INPUT_NAME, shape=tuple(example.shape))],
+        outputs=[ct.TensorType(name=OUTPUT_NAME)],
+        convert_to="mlprogram",
+        compute_precision=ct.precision.FLOAT32,
+        minimum_deployment_target=getattr(ct.target, DEPLOYMENT_TARGET),
+    )
+    mlmodel.user_defined_metadata[METADATA_KEY] = metadata_json(metadata)
+    mlmodel.author = "edgezoo"
+    mlmodel.license = str(metadata.get("licence", ""))
+    mlmodel.short_description = str(metadata.get("description") or metadata.get("model", ""))
+    mlmodel.version = str(metadata.get("edgezoo_version", ""))
+    io = metadata.get("io", {})
+    for spec in io.get("inputs", []):
+        mlmodel.input_description[spec["name"]] = _describe(spec)
+    for spec in io.get("outputs", []):
+        mlmodel.output_description[spec["name"]] = _describe(spec)
+    with atomic_path(out_path) as tmp:
+        mlmodel.save(str(tmp))
+    return tool_versions("torch", "coremltools", target=DEPLOYMENT_TARGET)
+
+
+def _describe(spec: dict[str, Any]) -> str:
+    low, high = spec.get("range") or (0.0, 1.0)
+    return f"{spec.get('color', 'RGB')} {spec.get('layout', 'NCHW')} {spec.get('dtype', 'float32')} in [{low:g}, {high:g}], shape {spec['shape']}"
+
+
+def inspect_package(path: str | Path) -> dict[str, Any]:
+    """Load a package's spec without compiling it (works on Linux): input and output
+    names and shapes, and the embedded contract."""
+    require_tool("coremltools", FORMAT, "coreml")
+    from edgezoo.errors import ArtifactIntegrityError
+    from edgezoo.export.capture import captured_output
+
+    try:
+        with captured_output():  # coremltools reports at import what it cannot do on this host
+            import coremltools as ct
+
+            spec = ct.models.MLModel(str(path), skip_model_load=True).get_spec()
+    except Exception as exc:  # coremltools raises several untyped errors for damaged packages
+        first = (str(exc).strip().splitlines() or [exc.__class__.__name__])[0][:200]
+        raise ArtifactIntegrityError(f"coremltools cannot read {Path(path).name}: {first}; re-export it") from None
+
+    def tensors(features: Any) -> list[tuple[str, list[int]]]:
+        return [(f.name, [int(d) for d in f.type.multiArrayType.shape]) for f in features]
+
+    user = dict(spec.description.metadata.userDefined)
+    return {
+        "inputs": tensors(spec.description.input),
+        "outputs": tensors(spec.description.output),
+        "metadata": parse_metadata(user.get(METADATA_KEY), Path(path).name),
+        "author": spec.description.metadata.author,
+        "licence": spec.description.metadata.license,
+        "specification_version": int(spec.specificationVersion),
+    }
+
+
+def read_metadata(path: str | Path) -> dict[str, Any]:
+    """The contract embedded in a ``.mlpackage``."""
+    return inspect_package(path)["metadata"]

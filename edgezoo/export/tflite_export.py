@@ -1,0 +1,83 @@
+"""TFLite (LiteRT) through litert-torch, with the contract stored as flatbuffer
+metadata named ``edgezoo`` (the slot TFLite keeps for model metadata; the runtime
+ignores names it does not know). Signature ``serving_default``: ``image`` -> ``restored``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from edgezoo.export.capture import require_tool, tool_versions
+from edgezoo.export.contract import INPUT_NAME, METADATA_KEY, OUTPUT_NAME, metadata_json, parse_metadata
+from edgezoo.export.formats import check_precision
+from edgezoo.files import atomic_path
+
+FORMAT = "tflite"
+PRECISIONS: tuple[str, ...] = ("fp32",)
+DYNAMIC = False
+
+
+def convert(
+    model: Any, example: Any, out_path: str | Path, metadata: dict[str, Any], precision: str = "fp32",
+) -> dict[str, str]:
+    """Convert ``model`` traced on ``example`` to ``out_path`` atomically; return tool versions."""
+    check_precision(FORMAT, precision, PRECISIONS)
+    require_tool("litert_torch", FORMAT, "tflite")
+    import litert_torch
+
+    from edgezoo.export.signature import ImageToNamedOutput
+
+    wrapped = ImageToNamedOutput(model, OUTPUT_NAME).eval()
+    edge_model = litert_torch.convert(wrapped, sample_kwargs={INPUT_NAME: example})
+    content = edge_model.model_content()
+    with atomic_path(out_path) as tmp:
+        tmp.write_bytes(bytes(embed_metadata(content, metadata_json(metadata))))
+    return tool_versions("torch", "litert-torch", "ai-edge-litert")
+
+
+def embed_metadata(flatbuffer: bytes, text: str) -> bytearray:
+    """Return the model with ``text`` stored as metadata ``edgezoo`` (replacing an old one)."""
+    from ai_edge_litert import schema_py_generated as schema
+    from ai_edge_litert.tools import flatbuffer_utils
+
+    model = flatbuffer_utils.read_model_from_bytearray(bytearray(flatbuffer))
+    model.metadata = [m for m in (model.metadata or []) if _name(m.name) != METADATA_KEY]
+    buffer = schema.BufferT()
+    buffer.data = np.frombuffer(text.encode("utf-8"), dtype=np.uint8)
+    model.buffers.append(buffer)
+    entry = schema.MetadataT()
+    entry.name = METADATA_KEY
+    entry.buffer = len(model.buffers) - 1
+    model.metadata.append(entry)
+    if not model.description:
+        model.description = "edgezoo"
+    return flatbuffer_utils.convert_object_to_bytearray(model)
+
+
+def _name(value: bytes | str | None) -> str:
+    return value.decode() if isinstance(value, bytes) else (value or "")
+
+
+def read_metadata(path: str | Path) -> dict[str, Any]:
+    """The contract embedded in a .tflite file (read without unpacking the weights)."""
+    from ai_edge_litert import schema_py_generated as schema
+
+    data = Path(path).read_bytes()
+    try:
+        model = schema.Model.GetRootAs(data, 0)
+        for i in range(model.MetadataLength()):
+            entry = model.Metadata(i)
+            if _name(entry.Name()) == METADATA_KEY:
+                buffer = model.Buffers(entry.Buffer())
+                if buffer.Offset():  # large models keep buffers after the flatbuffer
+                    raw = data[buffer.Offset(): buffer.Offset() + buffer.Size()]
+                else:
+                    raw = buffer.DataAsNumpy().tobytes()
+                return parse_metadata(raw.decode("utf-8"), Path(path).name)
+    except (IndexError, ValueError, AttributeError, TypeError) as exc:  # a damaged flatbuffer
+        from edgezoo.errors import ArtifactIntegrityError
+
+        raise ArtifactIntegrityError(f"{Path(path).name} is not a readable TFLite file ({exc.__class__.__name__}); re-export it") from None
+    return parse_metadata(None, Path(path).name)
