@@ -111,6 +111,7 @@ class Backend(ABC):
     formats: tuple[str, ...]
     package: str  # the import name probed by available()
     install_hint: str
+    distributions: tuple[str, ...] = ()  # pip distributions that provide ``package``, in order
 
     def available(self) -> bool:
         try:
@@ -118,18 +119,41 @@ class Backend(ABC):
         except (ImportError, ValueError):
             return False
 
+    def unavailable_reason(self) -> str:
+        """Why ``available()`` is false, with the fix."""
+        return f"not installed: {self.install_hint}"
+
     def require(self) -> None:
         if not self.available():
-            raise BackendUnavailableError(f"{self.name} is not installed: {self.install_hint}")
+            raise BackendUnavailableError(f"{self.name} is {self.unavailable_reason()}")
 
-    @abstractmethod
-    def version(self) -> str | None: ...
+    def version(self) -> str | None:
+        """The installed version, read from package metadata (nothing is imported)."""
+        from importlib.metadata import PackageNotFoundError, version
+
+        if not self.available():
+            return None
+        for dist in self.distributions or (self.package,):
+            try:
+                return version(dist)
+            except PackageNotFoundError:
+                continue
+        return "unknown"
 
     @abstractmethod
     def devices(self) -> list[Device]: ...
 
     @abstractmethod
-    def load(self, artifact: str | Path, device: Device | str = "cpu", threads: int | None = None) -> Runner: ...
+    def load(
+        self, artifact: str | Path, device: Device | str = "cpu", threads: int | None = None,
+        precision: str | None = None,
+    ) -> Runner:
+        """Load ``artifact`` onto ``device`` and return a thread-safe :class:`Runner`.
+
+        ``precision`` is the artifact's own precision (fp32/fp16/int8); backends that
+        would otherwise lower it silently (OpenVINO's bf16 default on CPUs with
+        AVX512-BF16/AMX) keep fp32 artifacts in fp32. Raises
+        :class:`BackendUnavailableError` or :class:`ArtifactIntegrityError`."""
 
     def device(self, spec: Device | str) -> Device:
         """Resolve ``"cpu"``/``"gpu"``/``"npu"`` or a backend device name to a Device."""

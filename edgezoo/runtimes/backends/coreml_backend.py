@@ -30,6 +30,13 @@ class CoreMlRunner(LockedRunner):
         result = self.model.predict(feeds)
         return [np.asarray(result[o.name]) for o in self.outputs]
 
+    def describe(self) -> dict[str, Any]:
+        # Core ML does not say from Python which unit ran each op; report the request.
+        return {"backend": self.backend, "device": self.device.name, "kind": self.device.kind,
+                "compute_units": self.device.name,
+                "note": "Core ML may place ops on the CPU under any compute-unit choice; "
+                        "Xcode's performance report shows where each ran"}
+
 
 class CoreMlBackend(Backend):
     name = "coreml"
@@ -40,19 +47,28 @@ class CoreMlBackend(Backend):
     def available(self) -> bool:
         return platform.system() == "Darwin" and super().available()
 
-    def version(self) -> str | None:
-        if not super().available():
-            return None
-        from importlib.metadata import version
+    def unavailable_reason(self) -> str:
+        if platform.system() != "Darwin":
+            return f"unusable on {platform.system()}: Core ML predicts only on macOS"
+        return super().unavailable_reason()
 
-        return version("coremltools")
+    def version(self) -> str | None:
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:  # reported on every OS (it is installed), though it predicts only on macOS
+            return version("coremltools")
+        except PackageNotFoundError:
+            return None
 
     def devices(self) -> list[Device]:
         if not self.available():
             return []
         return [Device(self.name, kind, unit) for unit, kind in COMPUTE_UNITS.items()]
 
-    def load(self, artifact: str | Path, device: Device | str = "CPU_AND_NE", threads: int | None = None) -> Runner:
+    def load(
+        self, artifact: str | Path, device: Device | str = "CPU_AND_NE", threads: int | None = None,
+        precision: str | None = None,
+    ) -> Runner:
         if platform.system() != "Darwin":
             raise BackendUnavailableError("Core ML prediction needs macOS; on this host use the ONNX, TFLite or OpenVINO artifact")
         self.require()
@@ -65,3 +81,4 @@ class CoreMlBackend(Backend):
         except Exception as exc:
             raise load_failure(self.name, path, exc) from None
         return CoreMlRunner(model, dev)
+

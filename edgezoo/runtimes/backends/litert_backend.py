@@ -1,8 +1,16 @@
-"""LiteRT (TFLite) interpreter with XNNPACK: ``ai-edge-litert``, else ``tflite-runtime``."""
+"""LiteRT (TFLite) interpreter with XNNPACK: ``ai-edge-litert``, else ``tflite-runtime``.
+
+Only the CPU is listed: the interpreter's GPU and NPU paths need a vendor library *and*
+the hardware, and LiteRT falls back to CPU without saying so when either is missing,
+so this backend does not claim them. ``describe()`` tells whether XNNPACK took the whole
+graph (one delegate partition fed only by the model inputs and constants) and which
+accelerator libraries the installed package ships.
+"""
 
 from __future__ import annotations
 
 import importlib.util
+import os
 from pathlib import Path
 from typing import Any
 
@@ -26,17 +34,51 @@ def _find_interpreter() -> tuple[str, str] | None:
     return None
 
 
+def _shipped_accelerators(module: str) -> list[str]:
+    """Accelerator libraries inside the installed package (not proof of hardware)."""
+    spec = importlib.util.find_spec(module.split(".")[0])
+    if spec is None or not spec.submodule_search_locations:
+        return []
+    root = Path(list(spec.submodule_search_locations)[0])
+    found = [p.stem.replace("libLiteRt", "").replace("Accelerator", "").lower() + " (gpu)"
+             for p in root.glob("libLiteRt*Accelerator*.so")]
+    vendors = root / "vendors"
+    if vendors.is_dir():
+        found += [f"{v.name} (npu dispatch)" for v in sorted(vendors.iterdir())
+                  if (v / "dispatch").is_dir() and any((v / "dispatch").iterdir())]
+    return found
+
+
+def delegate_coverage(interpreter: Any) -> dict[str, Any]:
+    """How much of the graph the default delegate (XNNPACK) took.
+
+    Delegated nodes stay in the node list, replaced in the execution plan by
+    ``DELEGATE`` nodes; the graph is fully delegated when one partition consumes only
+    model inputs and constants and produces every model output."""
+    ops = interpreter._get_ops_details()  # experimental API, stable since TF 2.5
+    delegates = [op for op in ops if op["op_name"] == "DELEGATE"]
+    originals = [op for op in ops if op["op_name"] != "DELEGATE"]
+    model_inputs = {int(d["index"]) for d in interpreter.get_input_details()}
+    model_outputs = {int(d["index"]) for d in interpreter.get_output_details()}
+    produced = {int(t) for op in originals for t in op["outputs"]}
+    full = len(delegates) == 1 and model_outputs <= {int(t) for t in delegates[0]["outputs"]} and not (
+        {int(t) for t in delegates[0]["inputs"] if t >= 0} & (produced - model_inputs)
+    )
+    return {"delegate_partitions": len(delegates), "graph_ops": len(originals), "fully_delegated": full}
+
+
 class LiteRtRunner(LockedRunner):
     backend = "litert"
 
-    def __init__(self, interpreter: Any, device: Device, package: str) -> None:
+    def __init__(self, interpreter: Any, device: Device, package: str, module: str, threads: int | None) -> None:
         super().__init__()
-        self.interpreter, self.device, self.package = interpreter, device, package
+        self.interpreter, self.device, self.package, self._module = interpreter, device, package, module
+        self.threads = threads
         self._in = interpreter.get_input_details()
         self._out = interpreter.get_output_details()
         self.inputs = [TensorInfo(d["name"], [int(x) for x in d["shape_signature"]] or list(d["shape"]),
                                   np.dtype(d["dtype"]).name) for d in self._in]
-        self.outputs = [TensorInfo(d["name"], list(d["shape"]), np.dtype(d["dtype"]).name) for d in self._out]
+        self.outputs = [TensorInfo(d["name"], [int(x) for x in d["shape"]], np.dtype(d["dtype"]).name) for d in self._out]
         self._shapes = {d["name"]: tuple(d["shape"]) for d in self._in}
 
     def _run(self, feeds: dict[str, np.ndarray]) -> list[np.ndarray]:
@@ -51,8 +93,19 @@ class LiteRtRunner(LockedRunner):
         return [self.interpreter.get_tensor(d["index"]).copy() for d in self._out]
 
     def describe(self) -> dict[str, Any]:
-        return {"backend": self.backend, "device": self.device.name, "kind": self.device.kind,
-                "interpreter": self.package, "delegate": "XNNPACK (default CPU delegate)"}
+        info: dict[str, Any] = {
+            "backend": self.backend, "device": self.device.name, "kind": self.device.kind,
+            "interpreter": self.package, "delegate": "XNNPACK (default CPU delegate)",
+            "threads": self.threads or "interpreter default",
+            "accelerators_shipped": _shipped_accelerators(self._module),
+        }
+        try:
+            with self._lock:
+                info.update(delegate_coverage(self.interpreter))
+        except Exception as exc:  # the op-details API is experimental
+            info["delegate_coverage"] = f"unknown ({exc.__class__.__name__})"
+        info["fallback_to_cpu"] = False  # CPU is the only device this backend offers
+        return info
 
 
 class LiteRtBackend(Backend):
@@ -79,16 +132,20 @@ class LiteRtBackend(Backend):
         found = _find_interpreter()
         return [Device(self.name, "cpu", "cpu", detail=f"XNNPACK via {found[1]}")] if found else []
 
-    def load(self, artifact: str | Path, device: Device | str = "cpu", threads: int | None = None) -> Runner:
+    def load(
+        self, artifact: str | Path, device: Device | str = "cpu", threads: int | None = None,
+        precision: str | None = None,
+    ) -> Runner:
         self.require()
         found = _find_interpreter()
         assert found is not None
         module = importlib.import_module(found[0])
         path = check_artifact_file(artifact)
         dev = self.device(device)
+        threads = threads or os.cpu_count()  # the interpreter's own default is one thread
         try:
             interpreter = module.Interpreter(model_path=str(path), num_threads=threads)
             interpreter.allocate_tensors()
         except Exception as exc:  # the interpreter raises ValueError/RuntimeError on bad flatbuffers
             raise load_failure(self.name, path, exc) from None
-        return LiteRtRunner(interpreter, dev, found[1])
+        return LiteRtRunner(interpreter, dev, found[1], found[0], threads)

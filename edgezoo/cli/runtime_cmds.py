@@ -1,0 +1,239 @@
+"""``edgezoo devices | bench | plan | run``: the runtime side of the CLI. Imports only
+the runtime (no torch, no converters)."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import click
+
+from edgezoo.cli.output import echo_json, echo_table
+from edgezoo.errors import BadInputError
+
+_search_option = click.option(
+    "--search", "search", multiple=True, type=click.Path(file_okay=False),
+    help="Folder of export dirs searched before EDGEZOO_ARTIFACTS and the cache (repeatable).",
+)
+_json_option = click.option("--json", "as_json", is_flag=True, help="Machine-readable output on stdout.")
+
+
+def _prefer(value: str) -> tuple[str, ...]:
+    return tuple(p.strip().lower() for p in value.split(",") if p.strip())
+
+
+def _size(value: str | None) -> tuple[int, int]:
+    from edgezoo.runtimes.planner import DEFAULT_IMAGE_SIZE
+
+    if not value:
+        return DEFAULT_IMAGE_SIZE
+    try:
+        parts = [int(p) for p in value.lower().replace("x", " ").split()]
+        if len(parts) == 1:
+            parts *= 2
+        height, width = parts
+        if height > 0 and width > 0:
+            return height, width
+    except ValueError:
+        pass
+    raise BadInputError(f"--size takes HxW in pixels (e.g. 256x256), got '{value}'")
+
+
+def _planning_options(func: Any) -> Any:
+    for option in reversed([
+        click.option("--budget-ms", type=float, help="p90 latency allowed per image (of --size); omit for the fastest."),
+        click.option("--prefer", default="npu,gpu,cpu", show_default=True,
+                     help="Device kinds in order of preference; kinds left out are not used."),
+        click.option("--backend", help="Only this backend (onnxruntime, openvino, litert, coreml)."),
+        click.option("--precision", type=click.Choice(["fp32", "fp16", "int8"]), help="Only artifacts of this precision."),
+        click.option("--artifact", help="Only this artifact (key like onnx-fp32-static, file name, or format)."),
+        click.option("--size", help="Image size the budget is for, HxW [default: 256x256]."),
+        _search_option,
+    ]):
+        func = option(func)
+    return func
+
+
+# ---------------------------------------------------------------------------------------
+
+
+@click.command("devices")
+@_json_option
+def devices_cmd(as_json: bool) -> None:
+    """Show the backends and devices this host can run, and its device profile."""
+    from edgezoo.runtimes import device_profile, probe_inventory
+
+    inventory = probe_inventory()
+    profile = device_profile()
+    if as_json:
+        echo_json({"device_profile": {"id": profile.id, **profile.info}, **inventory.to_dict()})
+        return
+    click.echo(f"device profile {profile.id}: {profile.info['cpu_model']}, {profile.info['cores']} cores, "
+               f"flags {' '.join(profile.info['cpu_flags']) or '-'}")
+    rows = inventory.to_dict()["targets"]
+    for row in rows:
+        row["formats"] = ",".join(row["formats"])
+    echo_table(rows, ["backend", "version", "device", "kind", "formats", "detail"])
+    for name, why in inventory.failures.items():
+        click.echo(f"{name}: installed but unusable here: {why}")
+    for name, hint in inventory.absent.items():
+        click.echo(f"{name}: not available ({hint})")
+
+
+# ---------------------------------------------------------------------------------------
+
+
+@click.command("bench")
+@click.argument("target")
+@click.option("--backend", help="Only this backend.")
+@click.option("--device", help="Only this device (a name like CPU or a kind like gpu).")
+@click.option("--runs", type=int, default=20, show_default=True, help="Timed runs per artifact and device.")
+@click.option("--warmup", type=int, default=3, show_default=True, help="Untimed runs first.")
+@click.option("--size", type=int, default=256, show_default=True, help="Side of the input for dynamic-shape artifacts.")
+@click.option("--threads", type=int, help="Intra-op threads (default: each backend's own).")
+@click.option("--no-save", is_flag=True, help="Do not write the results into the manifest.")
+@_search_option
+@_json_option
+def bench_cmd(target: str, backend: str | None, device: str | None, runs: int, warmup: int, size: int,
+              threads: int | None, no_save: bool, search: tuple[str, ...], as_json: bool) -> None:
+    """Measure latency (p50/p90) and peak memory of a model's artifacts here.
+
+    TARGET is a model, a task or an export dir. Results go into the export dir's
+    manifest.yaml under this host's device profile, which the planner reads."""
+    from edgezoo.runtimes import bench_export, device_profile, resolve
+    from edgezoo.runtimes.latency import peak_method
+
+    exports = resolve(target, list(search))
+    rows = []
+    for export in exports:
+        def say(what: str, name: str = export.name) -> None:
+            if not as_json:
+                click.echo(f"measuring {name} {what} ...", err=True)
+
+        rows += bench_export(export, backend, device, runs, warmup, size, threads=threads, save=not no_save,
+                             progress=say)
+    profile = device_profile()
+    if as_json:
+        echo_json({"device_profile": profile.id, "peak_memory": peak_method(), "saved": not no_save,
+                   "manifests": [str(e.path / "manifest.yaml") for e in exports], "rows": [r.to_dict() for r in rows]})
+    else:
+        table = [{**r.to_dict(), "input": "x".join(map(str, r.input_shape[-2:])),
+                  "ran_on": _ran_on(r.runtime), "error": (r.error or "")[:80] or None} for r in rows]
+        echo_table(table, ["model", "artifact", "backend", "device", "input", "p50_ms", "p90_ms", "peak_mb", "ran_on", "error"])
+        click.echo(f"device profile {profile.id}; peak memory: {peak_method()}")
+        if not no_save:
+            for e in exports:
+                click.echo(f"latency written to {e.path / 'manifest.yaml'}")
+    if rows and all(r.error for r in rows):
+        raise click.exceptions.Exit(1)
+
+
+def _ran_on(runtime: dict[str, Any]) -> str | None:
+    """A few words from describe(): where the work really ran."""
+    if not runtime:
+        return None
+    if "nodes_by_provider" in runtime and isinstance(runtime["nodes_by_provider"], dict):
+        return ",".join(f"{p.replace('ExecutionProvider', '')}:{n}" for p, n in runtime["nodes_by_provider"].items())
+    if "execution_devices" in runtime:
+        return ",".join(runtime["execution_devices"]) + f" {runtime.get('inference_precision', '')}".rstrip()
+    if "fully_delegated" in runtime:
+        return "XNNPACK (all)" if runtime["fully_delegated"] else f"XNNPACK ({runtime.get('delegate_partitions')} partitions)"
+    return runtime.get("device")
+
+
+# ---------------------------------------------------------------------------------------
+
+
+def _print_plan(plan: Any) -> None:
+    chosen = plan.chosen
+    click.echo(f"plan: {plan.summary()}")
+    for reason in plan.reasons:
+        click.echo(f"  - {reason}")
+    if plan.rejected:
+        click.echo("rejected:")
+        for r in plan.rejected:
+            click.echo(f"  - {r.option.label}: {r.reason}")
+    if chosen.estimated:
+        click.echo(f"note: latency is estimated; run `edgezoo bench {chosen.model}` to measure it here")
+
+
+@click.command("plan")
+@click.argument("target")
+@_planning_options
+@_json_option
+def plan_cmd(target: str, budget_ms: float | None, prefer: str, backend: str | None, precision: str | None,
+             artifact: str | None, size: str | None, search: tuple[str, ...], as_json: bool) -> None:
+    """Choose variant, artifact, backend and device for a latency budget, and say why.
+
+    TARGET is a model (maxim-tiny-denoise), a task (denoise) or an export dir."""
+    from edgezoo.runtimes import plan, resolve
+
+    exports = resolve(target, list(search))
+    result = plan(exports, budget_ms, _prefer(prefer), backend, precision, _size(size), artifact=artifact)
+    if as_json:
+        echo_json(result.to_dict())
+    else:
+        _print_plan(result)
+
+
+# ---------------------------------------------------------------------------------------
+
+
+@click.command("run")
+@click.argument("target")
+@click.argument("inputs", nargs=-1, required=True)
+@click.option("-o", "--out", "out", required=True, type=click.Path(), help="Output image (one input) or folder.")
+@_planning_options
+@click.option("--threads", type=int, help="Intra-op threads (default: the backend's own).")
+@_json_option
+def run_cmd(target: str, inputs: tuple[str, ...], out: str, budget_ms: float | None, prefer: str,
+            backend: str | None, precision: str | None, artifact: str | None, size: str | None,
+            search: tuple[str, ...], threads: int | None, as_json: bool) -> None:
+    """Restore images with the runtime's choice for the budget.
+
+    TARGET is a model, a task or an export dir; INPUT is image files or folders. With one
+    input and an image suffix, OUT is the output file; otherwise a folder."""
+    from tqdm import tqdm
+
+    from edgezoo import runtimes
+    from edgezoo.imageio import IMAGE_SUFFIXES, list_images, read_image, write_image
+
+    images = list_images(list(inputs))
+    out_path = Path(out)
+    single = len(images) == 1 and out_path.suffix.lower() in IMAGE_SUFFIXES
+    if not single and out_path.suffix.lower() in IMAGE_SUFFIXES:
+        raise BadInputError(f"{len(images)} inputs need an output folder, not the file {out}")
+    session = runtimes.load(target, budget_ms, _prefer(prefer), backend, precision, list(search), _size(size),
+                            threads=threads, artifact=artifact)
+    results = []
+    started = time.perf_counter()
+    for path in tqdm(images, desc="restoring", unit="image", disable=None, file=click.get_text_stream("stderr")):
+        image = read_image(path)
+        start = time.perf_counter()
+        restored = session(image)
+        ms = (time.perf_counter() - start) * 1000
+        target_path = out_path if single else out_path / (path.stem + (path.suffix if path.suffix.lower() in (".png", ".bmp", ".tif", ".tiff") else ".png"))
+        write_image(target_path, restored)
+        results.append({"input": str(path), "output": str(target_path), "height": image.shape[0],
+                        "width": image.shape[1], "ms": round(ms, 2)})
+    total = time.perf_counter() - started
+    describe = session.describe()
+    if as_json:
+        echo_json({"plan": session.plan.to_dict(), "runtime": describe["runtime"], "tiling": describe["tiling"],
+                   "images": results, "total_s": round(total, 3)})
+        return
+    _print_plan(session.plan)
+    runtime = describe["runtime"]
+    click.echo(f"ran {len(results)} image(s) with {session.option.label} "
+               f"[{_ran_on(runtime)}; {describe['tiling']}]: "
+               f"{sum(r['ms'] for r in results) / len(results):.1f} ms/image mean, {total:.2f} s total")
+    if runtime.get("fallback_to_cpu"):
+        click.echo(f"warning: {session.option.device} fell back to the CPU (see `edgezoo bench`)", err=True)
+    for r in results:
+        click.echo(f"  {r['input']} ({r['width']}x{r['height']}) -> {r['output']}  {r['ms']:.1f} ms")
+    over = [r for r in results if budget_ms is not None and r["ms"] > budget_ms]
+    if over:
+        h, w = session.plan.image_size
+        click.echo(f"note: the {budget_ms:g} ms budget was planned for a {h}x{w} image (--size); "
+                   f"{len(over)} larger or slower image(s) took longer", err=True)

@@ -1,0 +1,530 @@
+"""Choose variant, artifact, backend and device for a latency budget, and say why.
+
+Candidates are every artifact of every variant (a model, or all models of a task)
+times every target of the inventory that reads its format. Each gets a p90 latency
+for one image of ``image_size``: measured on this device profile (``edgezoo bench``),
+scaled from a measurement at another size, or estimated from the manifest's FLOPs and
+the throughput this profile measured on other artifacts (flagged ``estimated``). The
+plan is the best-quality option whose p90 fits the budget; among equal quality the
+first device kind in ``prefer``, then measured before estimated, then the faster.
+With no budget: the fastest option (``prefer`` breaks near-ties). Nothing fits:
+:class:`BudgetUnreachableError` naming the fastest option and its latency.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterable, Sequence
+
+from edgezoo.errors import BadInputError, BudgetUnreachableError
+from edgezoo.manifests import Artifact, Manifest
+from edgezoo.runtimes.backends.base import Device
+from edgezoo.runtimes.inventory import KINDS, Inventory, Target, probe_inventory
+from edgezoo.runtimes.profile import DeviceProfile, device_profile, matmul_peak_gflops
+from edgezoo.runtimes.tiling import default_overlap, round_up, tile_count
+
+DEFAULT_PREFER: tuple[str, ...] = ("npu", "gpu", "cpu")
+DEFAULT_IMAGE_SIZE = (256, 256)
+QUALITY_TOLERANCE_DB = 0.05  # qualities closer than this are equal (evaluation noise)
+NEAR_TIE = 0.05  # with no budget, options within 5% of the fastest count as equally fast
+# With nothing measured on this profile, a backend is assumed to reach this share of
+# the host's measured fp32 matmul rate (conservative for convolutional restoration nets).
+FALLBACK_EFFICIENCY = 0.2
+
+
+@dataclass
+class Option:
+    """One way to run: a variant's artifact on a backend's device, and what it costs."""
+
+    model: str
+    task: str
+    artifact: Artifact
+    target: Target
+    export_dir: Path | None = None
+    call_shape: list[int] = field(default_factory=list)
+    calls: int = 1
+    p50_ms: float | None = None
+    p90_ms: float | None = None
+    estimated: bool = False
+    basis: str = ""
+    quality_db: float | None = None
+    quality_source: str = ""
+
+    @property
+    def backend(self) -> str:
+        return self.target.backend
+
+    @property
+    def device(self) -> str:
+        return self.target.device.name
+
+    @property
+    def kind(self) -> str:
+        return self.target.kind
+
+    @property
+    def label(self) -> str:
+        return f"{self.model} {self.artifact.key} on {self.target.key}"
+
+    @property
+    def artifact_path(self) -> Path | None:
+        return self.export_dir / self.artifact.file if self.export_dir else None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "model": self.model, "task": self.task, "artifact": self.artifact.key,
+            "format": self.artifact.format, "precision": self.artifact.precision,
+            "file": str(self.artifact_path) if self.artifact_path else self.artifact.file,
+            "backend": self.backend, "device": self.device, "kind": self.kind,
+            "call_shape": self.call_shape, "calls_per_image": self.calls,
+            "p50_ms": _r(self.p50_ms), "p90_ms": _r(self.p90_ms), "estimated": self.estimated,
+            "latency_basis": self.basis, "quality_psnr_db": _r(self.quality_db), "quality_source": self.quality_source,
+        }
+
+
+def _r(value: float | None) -> float | None:
+    return None if value is None else round(value, 3)
+
+
+@dataclass
+class Rejected:
+    option: Option
+    reason: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**self.option.to_dict(), "reason": self.reason}
+
+
+@dataclass
+class Plan:
+    """The choice, the sentences that justify it, and every option not taken with why."""
+
+    chosen: Option
+    reasons: list[str]
+    rejected: list[Rejected]
+    budget_ms: float | None
+    prefer: tuple[str, ...]
+    image_size: tuple[int, int]
+    device_profile: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "chosen": self.chosen.to_dict(), "reasons": list(self.reasons),
+            "rejected": [r.to_dict() for r in self.rejected],
+            "budget_ms": self.budget_ms, "prefer": list(self.prefer),
+            "image_size": list(self.image_size), "device_profile": self.device_profile,
+        }
+
+    def summary(self) -> str:
+        c = self.chosen
+        flag = " (estimated)" if c.estimated else ""
+        return f"{c.label}: p90 {_fmt(c.p90_ms)}{flag} per {self.image_size[0]}x{self.image_size[1]} image"
+
+
+# ---------------------------------------------------------------------------------------
+# Inputs
+
+
+def multiple_of(manifest: Manifest) -> int:
+    spec = manifest.io.inputs[0] if manifest.io.inputs else None
+    return max(1, (spec.multiple_of if spec and spec.multiple_of else 0) or manifest.preprocessing.pad_to_multiple_of)
+
+
+def is_static(artifact: Artifact) -> bool:
+    return artifact.static_shape and all(isinstance(d, int) and d > 0 for d in artifact.input_shape)
+
+
+def static_layout(artifact: Artifact, manifest: Manifest, height: int, width: int) -> tuple[int, int, int, int]:
+    """For a fixed-shape artifact and an image: (padded height, padded width, overlap, align).
+    Images larger than a tile are reflect-padded to the model's multiple so tiles align."""
+    tile_h, tile_w = int(artifact.input_shape[-2]), int(artifact.input_shape[-1])
+    align = multiple_of(manifest)
+    if align > min(tile_h, tile_w):
+        align = 1
+    ph = round_up(height, align) if height > tile_h else height
+    pw = round_up(width, align) if width > tile_w else width
+    return ph, pw, default_overlap(min(tile_h, tile_w), align), align
+
+
+def call_plan(artifact: Artifact, manifest: Manifest, image_size: tuple[int, int]) -> tuple[list[int], int]:
+    """(input shape of one artifact call, calls per image) for an image of ``image_size``."""
+    height, width = image_size
+    if is_static(artifact):
+        shape = [int(d) for d in artifact.input_shape]
+        ph, pw, overlap, align = static_layout(artifact, manifest, height, width)
+        return shape, tile_count(ph, pw, shape[-2], shape[-1], overlap, align)
+    m = multiple_of(manifest)
+    channels = next((d for d in artifact.input_shape[1:2] if isinstance(d, int)), 3)
+    return [1, channels, round_up(height, m), round_up(width, m)], 1
+
+
+def quality_of(
+    artifact: Artifact, manifest: Manifest, reference: Manifest | None, key: tuple[str, str] | None = None,
+) -> tuple[float | None, str]:
+    """Mean PSNR: the artifact's own, else its manifest's, else the shipped manifest's.
+    ``key`` = (dataset, degradation) picks the matching result, so variants are compared
+    on the same images and degradation."""
+
+    def pick(results: list[Any]) -> Any:
+        return next((q for q in results if (q.dataset, q.degradation) == key), results[0] if results else None)
+
+    if artifact.quality is not None and (key is None or (artifact.quality.dataset, artifact.quality.degradation) == key):
+        q = artifact.quality
+        return q.mean.psnr_db, f"this artifact on {q.dataset}, {q.degradation}"
+    for source, m in (("export manifest", manifest), ("shipped manifest", reference)):
+        q = pick(m.quality) if m is not None else None
+        if q is not None:
+            return q.mean.psnr_db, f"{source}: {q.dataset}, {q.degradation}"
+    return None, "no quality recorded"
+
+
+def quality_key(items: list[tuple[Manifest, Path | None]], references: dict[str, Manifest | None]) -> tuple[str, str] | None:
+    """The (dataset, degradation) every variant reports, if there is one, else the first seen."""
+    keys: list[set[tuple[str, str]]] = []
+    for manifest, _ in items:
+        results = list(manifest.quality) + list((references.get(manifest.name) or manifest).quality)
+        results += [a.quality for a in manifest.artifacts if a.quality is not None]
+        keys.append({(q.dataset, q.degradation) for q in results})
+    common = set.intersection(*keys) if keys else set()
+    ordered = [k for ks in keys for k in sorted(ks)]
+    return next((k for k in ordered if k in common), ordered[0] if ordered else None)
+
+
+# ---------------------------------------------------------------------------------------
+# Latency
+
+
+def _pixels(shape: Sequence[Any]) -> int:
+    dims = [int(d) for d in shape]
+    return dims[0] * dims[-2] * dims[-1] if len(dims) == 4 else max(1, math.prod(dims))
+
+
+@dataclass
+class Throughput:
+    """GFLOP/s this profile achieved, by (backend, device, precision), (backend, device) and kind."""
+
+    exact: dict[tuple[str, str, str], float] = field(default_factory=dict)
+    target: dict[tuple[str, str], float] = field(default_factory=dict)
+    kind: dict[str, float] = field(default_factory=dict)
+
+    def add(self, backend: str, device: str, kind: str, precision: str, gflops_s: float) -> None:
+        for table, key in ((self.exact, (backend, device, precision)), (self.target, (backend, device)), (self.kind, kind)):
+            table[key] = min(table.get(key, gflops_s), gflops_s)  # slowest seen: conservative
+
+
+def measured_throughput(
+    candidates: Iterable[tuple[Manifest, Path | None]], inventory: Inventory, profile_id: str,
+    gflops: dict[str, float | None] | None = None,
+) -> Throughput:
+    """The GFLOP/s each target reached on this profile, from every measured artifact
+    whose model's FLOPs are known (``gflops``: model -> GFLOP/Mpix, default the manifests')."""
+    kinds = {(t.backend, t.device.name): t.kind for t in inventory.targets}
+    tput = Throughput()
+    for manifest, _ in candidates:
+        rate = (gflops or {}).get(manifest.name) or manifest.gflops_per_mpix
+        if not rate:
+            continue
+        for artifact in manifest.artifacts:
+            for entry in artifact.latency:
+                if entry.device_profile != profile_id or entry.p90_ms <= 0:
+                    continue
+                gflop = rate * _pixels(entry.input_shape) / 1e6
+                kind = kinds.get((entry.backend, entry.device))
+                if kind:
+                    tput.add(entry.backend, entry.device, kind, artifact.precision, gflop / (entry.p90_ms / 1000))
+    return tput
+
+
+def estimate_latency(
+    option: Option, gflops_per_mpix: float | None, profile_id: str, tput: Throughput,
+    fallback_gflops: Callable[[], float],
+) -> None:
+    """Fill ``option``'s p50/p90 for one image, with its basis in words."""
+    entries = [e for e in option.artifact.latency
+               if e.device_profile == profile_id and e.backend == option.backend and e.device == option.device]
+    want = _pixels(option.call_shape)
+    calls = option.calls
+    per = f"{calls} calls of {option.call_shape[-2]}x{option.call_shape[-1]}" if calls > 1 else \
+        f"{option.call_shape[-2]}x{option.call_shape[-1]}"
+    exact = [e for e in entries if list(e.input_shape) == option.call_shape]
+    if exact:
+        e = exact[-1]
+        option.p50_ms, option.p90_ms = e.p50_ms * calls, e.p90_ms * calls
+        option.basis = f"measured on this device profile ({e.runs} runs, {per})"
+        return
+    if entries:
+        e = min(entries, key=lambda e: abs(_pixels(e.input_shape) - want))
+        scale = want / _pixels(e.input_shape)
+        option.p50_ms, option.p90_ms = e.p50_ms * scale * calls, e.p90_ms * scale * calls
+        option.estimated = True
+        shape = "x".join(str(d) for d in e.input_shape[-2:])
+        option.basis = f"scaled by pixel count from a {shape} measurement on this device profile ({per})"
+        return
+    if not gflops_per_mpix:
+        option.basis = "not measured here and the manifest has no FLOPs to estimate from"
+        return
+    gflop = gflops_per_mpix * want / 1e6
+    rate, source = None, ""
+    for table, key, words in (
+        (tput.exact, (option.backend, option.device, option.artifact.precision), f"{option.target.key} {option.artifact.precision}"),
+        (tput.target, (option.backend, option.device), option.target.key),
+        (tput.kind, option.kind, f"other {option.kind} backends"),
+        (tput.kind, "cpu", "this host's CPU"),
+    ):
+        if key in table:
+            rate, source = table[key], f"the slowest rate measured on {words} here ({table[key]:.1f} GFLOP/s)"
+            break
+    if rate is None:
+        peak = fallback_gflops()
+        rate = peak * FALLBACK_EFFICIENCY
+        source = (f"{FALLBACK_EFFICIENCY:.0%} of this host's measured fp32 matmul peak ({peak:.0f} GFLOP/s); "
+                  f"run `edgezoo bench` for a measurement")
+    ms = gflop / rate * 1000 * calls
+    option.p50_ms = option.p90_ms = ms
+    option.estimated = True
+    option.basis = f"estimated from {gflops_per_mpix:.1f} GFLOP/Mpix at {source} ({per})"
+
+
+# ---------------------------------------------------------------------------------------
+# The choice
+
+# Which backends read which format, to explain an artifact no usable backend reads.
+_FORMAT_READERS = {"onnxruntime": ("onnx",), "openvino": ("openvino", "onnx"), "litert": ("tflite",), "coreml": ("coreml",)}
+_NATIVE = {("onnx", "onnxruntime"): 0, ("openvino", "openvino"): 0, ("tflite", "litert"): 0, ("coreml", "coreml"): 0}
+_NO_DEVICE = Device("none", "cpu", "none", "no usable backend")
+
+
+def _as_candidates(candidates: Iterable[Any]) -> list[tuple[Manifest, Path | None]]:
+    out = []
+    for c in candidates:
+        if isinstance(c, Manifest):
+            out.append((c, None))
+        elif isinstance(c, tuple):
+            out.append((c[0], Path(c[1]) if c[1] is not None else None))
+        else:  # an ExportDir
+            out.append((c.manifest, c.path))
+    return out
+
+
+def _reference(manifest: Manifest) -> Manifest | None:
+    from edgezoo.manifests import packaged_manifest, packaged_names
+
+    if manifest.name in packaged_names():
+        try:
+            return packaged_manifest(manifest.name)
+        except Exception:  # a broken shipped manifest must not break planning
+            return None
+    return None
+
+
+def _decider(chosen: Option, others: list[Option], rank: dict[str, int], prefer: Sequence[str]) -> str:
+    """Which tie-break separated ``chosen`` from the runner-up, in words."""
+    runner_up = min(others, key=lambda o: (rank[o.kind], o.estimated, o.p90_ms))
+    if rank[runner_up.kind] != rank[chosen.kind]:
+        return f"device preference: {chosen.kind} before {runner_up.kind} in prefer={','.join(prefer)}"
+    if runner_up.estimated != chosen.estimated:
+        return f"a measured latency, where {runner_up.target.key}'s is only estimated"
+    return (f"speed: p90 {_fmt(chosen.p90_ms)} vs {_fmt(runner_up.p90_ms)} for the next best "
+            f"({runner_up.artifact.key} on {runner_up.target.key})")
+
+
+def _fmt(ms: float | None) -> str:
+    return "unknown" if ms is None else f"{ms:.1f} ms"
+
+
+def plan(
+    candidates: Iterable[Any],
+    budget_ms: float | None = None,
+    prefer: Sequence[str] = DEFAULT_PREFER,
+    backend: str | None = None,
+    precision: str | None = None,
+    image_size: tuple[int, int] = DEFAULT_IMAGE_SIZE,
+    inventory: Inventory | None = None,
+    profile: DeviceProfile | str | None = None,
+    fallback_gflops: Callable[[], float] | None = None,
+    exclude: dict[str, str] | None = None,
+    artifact: str | None = None,
+) -> Plan:
+    """Choose how to run.
+
+    Parameters
+    ----------
+    candidates : ExportDir, Manifest or (Manifest, folder) items
+        The variants to choose among (one model's export, or all of a task's).
+    budget_ms : float, optional
+        p90 latency allowed for one image of ``image_size``; None picks the fastest.
+    prefer : device kinds in order of preference ("npu", "gpu", "cpu"); kinds left out
+        are not used.
+    backend, precision : restrict to one backend / one artifact precision.
+    image_size : (height, width) the latency is for (fixed-shape artifacts need tiles).
+    inventory, profile : injected for tests and apps; default: probed on this host.
+    fallback_gflops : the host's fp32 rate used when nothing was measured (default:
+        a numpy matmul measurement).
+    exclude : option label -> reason, for options that already failed to load.
+    artifact : restrict to artifacts whose key (``onnx-fp32-static``), file name or
+        format matches.
+
+    Returns
+    -------
+    Plan. Raises BudgetUnreachableError when nothing fits, BadInputError for bad options.
+    """
+    prefer = tuple(p.strip().lower() for p in prefer if p.strip())
+    unknown = [p for p in prefer if p not in KINDS]
+    if unknown or not prefer:
+        raise BadInputError(f"--prefer takes device kinds from {', '.join(KINDS)}; got {', '.join(unknown) or 'none'}")
+    if budget_ms is not None and budget_ms <= 0:
+        raise BadInputError(f"the budget must be a positive number of milliseconds, got {budget_ms}")
+    height, width = image_size
+    if height < 1 or width < 1:
+        raise BadInputError(f"image size must be positive, got {height}x{width}")
+    inventory = inventory if inventory is not None else probe_inventory()
+    profile_id = profile if isinstance(profile, str) else (profile or device_profile()).id
+    items = _as_candidates(candidates)
+    if not items:
+        raise BadInputError("nothing to plan: no variants given")
+    references = {m.name: _reference(m) for m, _ in items}
+    gflops = {m.name: m.gflops_per_mpix or (references[m.name].gflops_per_mpix if references[m.name] else None)
+              for m, _ in items}
+    tput = measured_throughput(items, inventory, profile_id, gflops)
+    fallback = fallback_gflops or matmul_peak_gflops
+    exclude = exclude or {}
+
+    options: list[Option] = []
+    rejected: list[Rejected] = []
+    key = quality_key(items, references)
+    for manifest, folder in items:
+        reference = references[manifest.name]
+        for art in manifest.artifacts:
+            quality, source = quality_of(art, manifest, reference, key)
+            shape, calls = call_plan(art, manifest, image_size)
+            targets = inventory.for_format(art.format)
+
+            def make(t: Target) -> Option:
+                return Option(manifest.name, manifest.task, art, t, folder, shape, calls,
+                              quality_db=quality, quality_source=source)
+
+            if not targets:
+                readers = [b for b, fmts in _FORMAT_READERS.items() if art.format in fmts]
+                why = "; ".join(
+                    f"{b} {'failed here: ' + inventory.failures[b] if b in inventory.failures else 'is not installed'}"
+                    for b in readers
+                ) or "no backend reads it"
+                placeholder = Target(readers[0] if readers else "none", _NO_DEVICE, (art.format,))
+                rejected.append(Rejected(make(placeholder), f"no usable backend on this host reads {art.format} ({why})"))
+                continue
+            for t in targets:
+                option = make(t)
+                if artifact and artifact not in (art.key, art.file, Path(art.file).name, art.format):
+                    rejected.append(Rejected(option, f"artifact {art.key} was not asked for (artifact={artifact})"))
+                elif option.label in exclude:
+                    rejected.append(Rejected(option, exclude[option.label]))
+                elif backend and t.backend != backend:
+                    rejected.append(Rejected(option, f"backend {t.backend} was not asked for (backend={backend})"))
+                elif precision and art.precision != precision:
+                    rejected.append(Rejected(option, f"precision {art.precision} was not asked for (precision={precision})"))
+                elif t.kind not in prefer:
+                    rejected.append(Rejected(option, f"device kind {t.kind} is not in prefer={','.join(prefer)}"))
+                elif art.parity is not None and art.parity.executed and not art.parity.passed:
+                    rejected.append(Rejected(option, f"failed its parity check ({art.parity.psnr_db} dB < "
+                                                     f"{art.parity.threshold_db} dB vs PyTorch)"))
+                elif folder is not None and not (folder / art.file).exists():
+                    rejected.append(Rejected(option, f"artifact file {folder / art.file} is missing; re-export it"))
+                else:
+                    estimate_latency(option, gflops[manifest.name], profile_id, tput, fallback)
+                    options.append(option)
+
+    if not options:
+        reasons = "; ".join(sorted({r.reason for r in rejected})) or "no artifacts in the manifests"
+        names = ", ".join(sorted({m.name for m, _ in items}))
+        raise BadInputError(f"no runnable option for {names} on this host: {reasons}")
+
+    rank = {k: i for i, k in enumerate(prefer)}
+    size = f"{height}x{width}"
+    unknown = [o for o in options if o.p90_ms is None]
+    options = [o for o in options if o.p90_ms is not None]
+    reasons: list[str] = []
+    if budget_ms is not None:
+        for o in unknown:
+            rejected.append(Rejected(o, f"cannot check the budget: {o.basis}; run `edgezoo bench {o.model}`"))
+        if not options:
+            raise BudgetUnreachableError(
+                f"cannot check a {budget_ms:g} ms budget: no option has a measured or estimable latency "
+                f"({unknown[0].basis}); run `edgezoo bench {unknown[0].model}` first"
+            )
+        fastest = min(options, key=lambda o: (o.p90_ms, rank[o.kind]))
+        fits = [o for o in options if o.p90_ms <= budget_ms]
+        if not fits:
+            err = BudgetUnreachableError(
+                f"nothing fits {budget_ms:g} ms for a {size} image: the fastest option is {fastest.label} "
+                f"at p90 {_fmt(fastest.p90_ms)}{' (estimated)' if fastest.estimated else ''}; "
+                f"raise the budget or plan for a smaller image"
+            )
+            err.fastest = fastest  # type: ignore[attr-defined]
+            err.options = options  # type: ignore[attr-defined]
+            raise err
+        best_q = max((o.quality_db for o in fits if o.quality_db is not None), default=None)
+
+        def good(o: Option) -> bool:
+            if best_q is None:
+                return True
+            return o.quality_db is not None and o.quality_db >= best_q - QUALITY_TOLERANCE_DB
+
+        top = [o for o in fits if good(o)]
+        chosen = min(top, key=lambda o: (rank[o.kind], o.estimated, o.p90_ms))
+        reasons.append(f"{len(fits)} of {len(options) + len(unknown)} runnable options fit the {budget_ms:g} ms budget "
+                       f"(p90, one {size} image)")
+        if best_q is not None:
+            reasons.append(f"{chosen.model} {chosen.artifact.precision} has the best quality among them: "
+                           f"{chosen.quality_db:.2f} dB PSNR ({chosen.quality_source})")
+        else:
+            reasons.append("no option records its quality, so the choice goes by device preference and speed")
+        if len(top) > 1:
+            reasons.append(f"among the {len(top)} options of equal quality it wins on "
+                           f"{_decider(chosen, [o for o in top if o is not chosen], rank, prefer)}")
+        for o in options:
+            if o is chosen:
+                continue
+            if o.p90_ms > budget_ms:
+                why = f"p90 {_fmt(o.p90_ms)}{' (estimated)' if o.estimated else ''} exceeds the {budget_ms:g} ms budget"
+            elif not good(o):
+                why = (f"fits ({_fmt(o.p90_ms)}) but its quality is lower: "
+                       f"{'unknown' if o.quality_db is None else f'{o.quality_db:.2f} dB'} vs {chosen.quality_db:.2f} dB")
+            elif rank[o.kind] > rank[chosen.kind]:
+                why = f"fits at equal quality, but {o.kind} ranks after {chosen.kind} in prefer"
+            elif o.estimated and not chosen.estimated:
+                why = f"fits at equal quality, but its latency is only estimated ({_fmt(o.p90_ms)})"
+            else:
+                why = f"fits at equal quality, but slower: p90 {_fmt(o.p90_ms)} vs {_fmt(chosen.p90_ms)}"
+            rejected.append(Rejected(o, why))
+    elif options:
+        fastest = min(options, key=lambda o: (o.p90_ms, rank[o.kind]))
+        near = [o for o in options if o.p90_ms <= fastest.p90_ms * (1 + NEAR_TIE)]
+        chosen = min(near, key=lambda o: (rank[o.kind], o.estimated, o.p90_ms))
+        reasons.append(f"no budget: the fastest of {len(options)} options with a known latency for one {size} image")
+        if chosen is not fastest:
+            reasons.append(f"{chosen.target.key} is within {NEAR_TIE:.0%} of the fastest and ranks first in "
+                           f"prefer={','.join(prefer)}")
+        for o in options:
+            if o is not chosen:
+                why = (f"slower: p90 {_fmt(o.p90_ms)} vs {_fmt(chosen.p90_ms)}" if o not in near else
+                       f"as fast within {NEAR_TIE:.0%}, but {o.kind} ranks after {chosen.kind} in prefer or is estimated")
+                rejected.append(Rejected(o, why))
+        for o in unknown:
+            rejected.append(Rejected(o, f"latency unknown ({o.basis})"))
+    else:  # nothing measured or estimable, and no budget to check: go by preference alone
+        chosen = min(unknown, key=lambda o: (rank[o.kind], _NATIVE.get((o.artifact.format, o.backend), 1)))
+        reasons.append(f"no budget and no latency known for any option ({chosen.basis}): chosen by "
+                       f"prefer={','.join(prefer)} and each format's native backend")
+        for o in unknown:
+            if o is not chosen:
+                rejected.append(Rejected(o, f"latency unknown; ranks after {chosen.target.key} by preference"))
+    reasons.append(f"runs on {chosen.target.key} ({chosen.kind}"
+                   f"{', ' + chosen.target.device.detail if chosen.target.device.detail else ''})")
+    if chosen.p90_ms is not None:
+        reasons.append(f"p90 {_fmt(chosen.p90_ms)}: {chosen.basis}")
+    if chosen.estimated:
+        reasons.append(f"this latency is estimated; `edgezoo bench {chosen.model}` measures it on this host")
+    return Plan(chosen, reasons, rejected, budget_ms, prefer, (height, width), profile_id)
+

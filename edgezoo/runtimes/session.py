@@ -1,0 +1,213 @@
+"""``load(name) -> Session``: the runtime's one entry point.
+
+A session holds the plan (what was chosen and why) and a loaded runner; calling it
+on an image does the manifest's preprocessing, runs the artifact (tiled for
+fixed-shape artifacts, reflect-padded to the model's multiple for dynamic ones) and
+returns the restored image in the layout and dtype it was given. Sessions are
+thread-safe: they hold no per-call state and every backend runner is.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any, Sequence
+
+import numpy as np
+
+from edgezoo.errors import ArtifactIntegrityError, BackendUnavailableError, BadInputError
+from edgezoo.files import sha256_file
+from edgezoo.manifests import Manifest
+from edgezoo.runtimes.backends import get_backend
+from edgezoo.runtimes.backends.base import Runner
+from edgezoo.runtimes.inventory import Inventory
+from edgezoo.runtimes.planner import (
+    DEFAULT_IMAGE_SIZE, DEFAULT_PREFER, Plan, is_static, multiple_of, plan, static_layout,
+)
+from edgezoo.runtimes.store import resolve
+from edgezoo.runtimes.tiling import round_up, run_tiled
+
+_LAYOUTS = ("HWC", "CHW", "NHWC", "NCHW")
+
+
+def to_batch(image: Any) -> tuple[np.ndarray, str, bool]:
+    """Validate a picture and return (N x 3 x H x W float32 in [0, 1]-ish, layout, was_uint8).
+
+    Accepts uint8 (0-255) or float (0-1) arrays laid out HWC, CHW, NHWC or NCHW, RGB,
+    or a PIL image. Anything else raises a one-line :class:`BadInputError`."""
+    if hasattr(image, "convert") and hasattr(image, "size") and not isinstance(image, np.ndarray):
+        image = np.asarray(image.convert("RGB"))
+    if not isinstance(image, np.ndarray):
+        raise BadInputError(
+            f"expected an image as a numpy array (HxWx3, 3xHxW, NxHxWx3 or Nx3xHxW) or a PIL image, "
+            f"got {type(image).__name__}"
+        )
+    if image.dtype == np.uint8:
+        was_uint8 = True
+    elif image.dtype in (np.float16, np.float32, np.float64):
+        was_uint8 = False
+    else:
+        raise BadInputError(f"image dtype {image.dtype} is not supported: give uint8 (0-255) or float (0-1)")
+    shape = image.shape
+    if image.ndim == 2:
+        raise BadInputError(f"a {shape[0]}x{shape[1]} single-channel image: give RGB (stack the grey channel 3 times)")
+    if image.ndim == 3 and shape[-1] == 3:
+        layout, batch = "HWC", image.transpose(2, 0, 1)[None]
+    elif image.ndim == 3 and shape[0] == 3:
+        layout, batch = "CHW", image[None]
+    elif image.ndim == 4 and shape[-1] == 3:
+        layout, batch = "NHWC", image.transpose(0, 3, 1, 2)
+    elif image.ndim == 4 and shape[1] == 3:
+        layout, batch = "NCHW", image
+    else:
+        raise BadInputError(
+            f"image shape {list(shape)} is not RGB in HWC, CHW, NHWC or NCHW (3 channels); "
+            "convert grey or RGBA pictures to RGB"
+        )
+    if min(batch.shape) == 0:
+        raise BadInputError(f"image shape {list(shape)} is empty")
+    if was_uint8:
+        batch = batch.astype(np.float32) * np.float32(1 / 255)
+    else:
+        batch = batch.astype(np.float32, copy=False)
+        if not np.isfinite(batch).all():
+            raise BadInputError("image has NaN or infinite values")
+    return batch, layout, was_uint8
+
+
+def from_batch(batch: np.ndarray, layout: str, as_uint8: bool) -> np.ndarray:
+    """Inverse of :func:`to_batch`'s layout and dtype change."""
+    out = {"HWC": lambda b: b[0].transpose(1, 2, 0), "CHW": lambda b: b[0],
+           "NHWC": lambda b: b.transpose(0, 2, 3, 1), "NCHW": lambda b: b}[layout](batch)
+    if as_uint8:
+        return (np.clip(out, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
+    return np.ascontiguousarray(out, dtype=np.float32)
+
+
+class Session:
+    """A loaded choice. ``session(image)`` restores one image or a batch; ``session.plan``
+    says what runs where and why; ``session.describe()`` adds what the backend reports."""
+
+    def __init__(self, plan: Plan, runner: Runner, manifest: Manifest, tile_overlap: int | None = None) -> None:
+        self.plan, self.runner, self.manifest = plan, runner, manifest
+        self.option = plan.chosen
+        self.artifact = plan.chosen.artifact
+        self.static = is_static(self.artifact)
+        self.multiple_of = multiple_of(manifest)
+        self.tile_overlap = tile_overlap
+        self._dtype = np.dtype(runner.inputs[0].dtype) if runner.inputs else np.dtype(np.float32)
+        pre = manifest.preprocessing
+        self._pad_mode = pre.pad_mode if pre.pad_mode in ("reflect", "symmetric", "edge", "constant") else "reflect"
+        self._clip = pre.clip_output
+
+    # ---- running ---------------------------------------------------------------------
+    def _call(self, x: np.ndarray) -> np.ndarray:
+        out = self.runner.run(x.astype(self._dtype, copy=False))
+        return next(iter(out.values())).astype(np.float32, copy=False)
+
+    def run_nchw(self, x: np.ndarray) -> np.ndarray:
+        """One 1x3xHxW float32 image through the artifact (tiles or padding as needed)."""
+        _, _, height, width = x.shape
+        if not self.static:
+            ph, pw = round_up(height, self.multiple_of), round_up(width, self.multiple_of)
+            if (ph, pw) != (height, width):
+                x = np.pad(x, ((0, 0), (0, 0), (0, ph - height), (0, pw - width)), mode=self._pad_mode)
+            return self._call(x)[:, :, :height, :width]
+        tile_h, tile_w = int(self.artifact.input_shape[-2]), int(self.artifact.input_shape[-1])
+        if (height, width) == (tile_h, tile_w):
+            return self._call(x)
+        ph, pw, overlap, align = static_layout(self.artifact, self.manifest, height, width)
+        if self.tile_overlap is not None:
+            overlap = self.tile_overlap
+        if (ph, pw) != (height, width):
+            x = np.pad(x, ((0, 0), (0, 0), (0, ph - height), (0, pw - width)), mode=self._pad_mode)
+        out = run_tiled(self._call, x, tile_h, tile_w, overlap, align, self._pad_mode)
+        return out[:, :, :height, :width]
+
+    def __call__(self, image: Any) -> np.ndarray:
+        """Restore ``image`` (uint8 or float RGB; HWC, CHW, NHWC or NCHW; or a PIL
+        image) and return the result in the same layout, uint8 for uint8 input and
+        float32 otherwise."""
+        batch, layout, was_uint8 = to_batch(image)
+        outs = [self.run_nchw(batch[i:i + 1]) for i in range(batch.shape[0])]
+        out = np.concatenate(outs, axis=0) if len(outs) > 1 else outs[0]
+        lo, hi = self._clip
+        np.clip(out, lo, hi, out=out)
+        return from_batch(out, layout, was_uint8)
+
+    def describe(self) -> dict[str, Any]:
+        """The plan's choice plus what the backend says actually executes where."""
+        return {**self.option.to_dict(), "runtime": self.runner.describe(),
+                "tiling": "fixed shape: overlapping tiles, blended" if self.static else
+                f"dynamic shape: reflect-padded to a multiple of {self.multiple_of}"}
+
+    def __repr__(self) -> str:
+        return f"Session({self.plan.summary()})"
+
+
+def load(
+    name_or_dir: str | os.PathLike,
+    budget_ms: float | None = None,
+    prefer: Sequence[str] = DEFAULT_PREFER,
+    backend: str | None = None,
+    precision: str | None = None,
+    search: list[str | os.PathLike] | None = None,
+    image_size: tuple[int, int] = DEFAULT_IMAGE_SIZE,
+    inventory: Inventory | None = None,
+    threads: int | None = None,
+    verify: bool = True,
+    tile_overlap: int | None = None,
+    artifact: str | None = None,
+) -> Session:
+    """Load the best way to run a model, a task or an export dir within a budget.
+
+    Parameters
+    ----------
+    name_or_dir : a model (``maxim-tiny-denoise``), a task (``denoise``) or an export dir.
+    budget_ms : p90 latency allowed for one image of ``image_size`` (None: fastest).
+    prefer : device kinds in order of preference; kinds left out are not used.
+    backend, precision : restrict the choice to one backend / artifact precision.
+    search : folders searched before ``EDGEZOO_ARTIFACTS`` and the cache (see ``store``).
+    image_size : the (height, width) the budget is for; any size runs.
+    inventory : the backends x devices to choose from (default: probed on this host).
+    threads : intra-op threads for the backend (default: the backend's own choice).
+    verify : check the artifact's sha256 against its manifest before loading.
+    tile_overlap : override the tile overlap for fixed-shape artifacts (pixels).
+    artifact : restrict to one artifact (key such as ``onnx-fp32-static``, file name or format).
+
+    Returns
+    -------
+    Session. If the chosen option fails to load, the next plan is tried and the
+    failure is stated first in ``session.plan.reasons``; if every option fails, the
+    first failure is raised.
+    """
+    exports = resolve(name_or_dir, search)
+    manifests = {(e.manifest.name, e.path): e.manifest for e in exports}
+    exclude: dict[str, str] = {}
+    failures: list[tuple[str, Exception]] = []
+    while True:
+        try:
+            chosen_plan = plan(exports, budget_ms, prefer, backend, precision, image_size, inventory,
+                               exclude=exclude, artifact=artifact)
+        except BadInputError:
+            if failures:  # every runnable option failed to load: that is the error
+                raise failures[0][1] from None
+            raise
+        option = chosen_plan.chosen
+        path = option.artifact_path
+        assert path is not None
+        try:
+            if verify and option.artifact.sha256 and path.is_file():
+                digest = sha256_file(path)
+                if digest != option.artifact.sha256:
+                    raise ArtifactIntegrityError(
+                        f"{path} has sha256 {digest[:12]}..., its manifest says {option.artifact.sha256[:12]}...: re-export it"
+                    )
+            runner = get_backend(option.backend).load(path, option.target.device, threads, precision=option.artifact.precision)
+        except (ArtifactIntegrityError, BackendUnavailableError) as exc:
+            exclude[option.label] = f"failed to load here: {exc}"
+            failures.append((option.label, exc))
+            continue
+        for label, exc in reversed(failures):
+            chosen_plan.reasons.insert(0, f"fell back: {label} failed to load ({exc})")
+        manifest = manifests[(option.model, option.export_dir)]
+        return Session(chosen_plan, runner, manifest, tile_overlap)

@@ -1,0 +1,48 @@
+"""The same artifact through every installed backend on the CPU: same numbers, and
+describe() says where it ran."""
+
+import numpy as np
+import pytest
+
+from edgezoo import runtimes
+from edgezoo.metrics import psnr
+from edgezoo.runtimes.store import open_export_dir
+
+
+def _sessions(export):
+    manifest = open_export_dir(export).manifest
+    found = {}
+    for art in manifest.artifacts:
+        for backend in ("onnxruntime", "openvino", "litert"):
+            try:
+                found[f"{art.key}@{backend}"] = runtimes.load(export, backend=backend, artifact=art.key, prefer=["cpu"])
+            except Exception:  # not every backend reads every format
+                continue
+    return found
+
+
+def test_onnxruntime_openvino_and_litert_agree_to_60_db(tiny_export):
+    sessions = _sessions(tiny_export)
+    backends = {key.split("@")[1] for key in sessions}
+    if len(backends) < 2:
+        pytest.skip(f"need two backends, have {sorted(backends)}")
+    x = np.random.default_rng(1).random((1, 3, 64, 64), dtype=np.float32)
+    outputs = {key: s(x) for key, s in sessions.items()}
+    reference_key = next(iter(outputs))
+    for key, out in outputs.items():
+        assert out.shape == x.shape
+        assert psnr(outputs[reference_key], out) >= 60.0, f"{key} vs {reference_key}"
+
+
+def test_describe_reports_what_executed_where(tiny_export):
+    x = np.random.default_rng(2).random((64, 64, 3), dtype=np.float32)
+    for key, session in _sessions(tiny_export).items():
+        session(x)
+        info = session.describe()["runtime"]
+        assert info["fallback_to_cpu"] is False, key
+        if info["backend"] == "onnxruntime":
+            assert set(info["nodes_by_provider"]) == {"CPUExecutionProvider"}
+        elif info["backend"] == "openvino":
+            assert info["execution_devices"] == ["CPU"] and info["inference_precision"] == "f32"
+        elif info["backend"] == "litert":
+            assert info["fully_delegated"] is True and info["delegate_partitions"] >= 1

@@ -1,0 +1,137 @@
+"""The planner on simulated inventories and synthetic manifests (no files, no backends run)."""
+
+import pytest
+
+from edgezoo.errors import BadInputError, BudgetUnreachableError
+from edgezoo.runtimes import Inventory, plan, target
+from synthetic import PROFILE, artifact, latency, manifest
+
+CPU_ONLY = Inventory([target("onnxruntime", "cpu", "cpu"), target("openvino", "cpu", "CPU"), target("litert", "cpu")])
+GPU_AND_CPU = Inventory([target("onnxruntime", "gpu", "cuda"), target("onnxruntime", "cpu", "cpu")])
+NPU_ONLY = Inventory([target("openvino", "npu", "NPU")])
+
+
+def variants():
+    """A fast, weaker tiny model and a slow, better small model, measured on CPU and GPU."""
+    tiny = manifest("tiny", 29.0, [
+        artifact("onnx", latency=[latency("onnxruntime", "cpu", 256, 40.0), latency("onnxruntime", "cuda", 256, 4.0)]),
+        artifact("tflite", latency=[latency("litert", "cpu", 256, 30.0)]),
+    ], gflops=50)
+    small = manifest("small", 31.0, [
+        artifact("onnx", latency=[latency("onnxruntime", "cpu", 256, 300.0), latency("onnxruntime", "cuda", 256, 20.0)]),
+        artifact("openvino", latency=[latency("openvino", "CPU", 256, 250.0)]),
+    ], gflops=400)
+    return [tiny, small]
+
+
+def run(inventory, budget_ms=None, **kw):
+    return plan(variants(), budget_ms, inventory=inventory, profile=PROFILE, fallback_gflops=lambda: 100.0, **kw)
+
+
+def test_tight_budget_picks_the_fast_variant_and_says_why():
+    p = run(CPU_ONLY, budget_ms=100)
+    assert (p.chosen.model, p.chosen.backend) == ("tiny", "litert")
+    assert not p.chosen.estimated and p.chosen.p90_ms == 30.0
+    assert any("best quality" in r and "29.00 dB" in r for r in p.reasons)
+    too_slow = [r for r in p.rejected if r.option.model == "small"]
+    assert too_slow and all("exceeds the 100 ms budget" in r.reason for r in too_slow)
+
+
+def test_loose_budget_picks_the_better_variant():
+    p = run(CPU_ONLY, budget_ms=1000)
+    assert p.chosen.model == "small" and p.chosen.backend == "openvino"  # 250 ms beats 300 ms at equal quality
+    lower = [r for r in p.rejected if r.option.model == "tiny"]
+    assert lower and all("quality is lower" in r.reason for r in lower)
+
+
+def test_gpu_is_preferred_at_equal_quality_and_cpu_when_asked():
+    p = run(GPU_AND_CPU, budget_ms=100)
+    assert (p.chosen.model, p.chosen.kind) == ("small", "gpu")
+    p = run(GPU_AND_CPU, budget_ms=100, prefer=["cpu"])
+    assert (p.chosen.model, p.chosen.kind) == ("tiny", "cpu")
+    assert any("not in prefer=cpu" in r.reason for r in p.rejected)
+
+
+def test_npu_only_host_runs_onnx_through_openvino_with_estimates():
+    p = run(NPU_ONLY, budget_ms=10_000)
+    assert p.chosen.target.key == "openvino:NPU"
+    assert p.chosen.estimated  # nothing was measured on the NPU
+    assert "GFLOP" in p.chosen.basis
+    unreadable = [r for r in p.rejected if r.option.artifact.format == "tflite"]
+    assert unreadable and "no usable backend on this host reads tflite" in unreadable[0].reason
+
+
+def test_a_backend_that_fails_on_this_host_is_named_in_the_rejections():
+    broken = Inventory([target("onnxruntime", "cpu", "cpu")], failures={"litert": "RuntimeError: bad delegate"})
+    p = run(broken, budget_ms=1000)
+    tflite = [r for r in p.rejected if r.option.artifact.format == "tflite"]
+    assert tflite and "litert failed here: RuntimeError: bad delegate" in tflite[0].reason
+
+
+def test_unreachable_budget_names_the_fastest_option_and_its_latency():
+    with pytest.raises(BudgetUnreachableError) as info:
+        run(CPU_ONLY, budget_ms=5)
+    message = str(info.value)
+    assert "tiny tflite-fp32-static on litert:cpu" in message and "30.0 ms" in message
+    assert "\n" not in message
+    assert info.value.fastest.p90_ms == 30.0
+
+
+def test_no_budget_gives_the_fastest():
+    p = run(GPU_AND_CPU)
+    assert (p.chosen.model, p.chosen.device, p.chosen.p90_ms) == ("tiny", "cuda", 4.0)
+    assert any("no budget" in r for r in p.reasons)
+
+
+def test_measurements_of_other_profiles_are_ignored_and_estimates_are_flagged():
+    m = manifest("m", 30.0, [artifact("onnx", latency=[latency("onnxruntime", "cpu", 256, 1.0, profile="other")])], gflops=10)
+    p = plan([m], 1000, inventory=CPU_ONLY, profile=PROFILE, fallback_gflops=lambda: 100.0)
+    assert p.chosen.estimated and p.chosen.p90_ms == pytest.approx(10 * 0.065536 / (100 * 0.2) * 1000)
+    assert "matmul peak" in p.chosen.basis
+    assert any("estimated" in r for r in p.reasons)
+
+
+def test_estimates_use_the_throughput_this_profile_measured():
+    measured = manifest("a", 30.0, [artifact("onnx", latency=[latency("onnxruntime", "cpu", 256, 100.0)])], gflops=100)
+    unmeasured = manifest("b", 31.0, [artifact("onnx")], gflops=200)  # twice the FLOPs
+    p = plan([measured, unmeasured], 1000, inventory=CPU_ONLY, profile=PROFILE, backend="onnxruntime")
+    b = p.chosen
+    assert b.model == "b" and b.estimated and b.p90_ms == pytest.approx(200.0)
+
+
+def test_a_measurement_at_another_size_is_scaled_and_flagged():
+    m = manifest("m", 30.0, [artifact("onnx", side=None, latency=[latency("onnxruntime", "cpu", 128, 10.0)])])
+    p = plan([m], 100, inventory=CPU_ONLY, profile=PROFILE, backend="onnxruntime", image_size=(256, 256))
+    assert p.chosen.estimated and p.chosen.p90_ms == pytest.approx(40.0)
+    assert "scaled" in p.chosen.basis
+
+
+def test_fixed_shape_artifacts_pay_for_their_tiles():
+    m = manifest("m", 30.0, [artifact("onnx", side=64, latency=[latency("onnxruntime", "cpu", 64, 2.0)])])
+    p = plan([m], 1000, inventory=CPU_ONLY, profile=PROFILE, image_size=(256, 256))
+    assert p.chosen.calls > 1 and p.chosen.p90_ms == pytest.approx(2.0 * p.chosen.calls)
+
+
+def test_failed_parity_is_never_chosen():
+    bad = manifest("bad", 40.0, [artifact("onnx", parity_passed=False, latency=[latency("onnxruntime", "cpu", 256, 1.0)])])
+    good = manifest("good", 30.0, [artifact("onnx", parity_passed=True, latency=[latency("onnxruntime", "cpu", 256, 50.0)])])
+    p = plan([bad, good], 100, inventory=CPU_ONLY, profile=PROFILE)
+    assert p.chosen.model == "good"
+    assert any("parity" in r.reason for r in p.rejected if r.option.model == "bad")
+
+
+def test_filters_and_bad_options():
+    p = run(CPU_ONLY, budget_ms=1000, backend="onnxruntime")
+    assert p.chosen.backend == "onnxruntime"
+    with pytest.raises(BadInputError, match="--prefer"):
+        run(CPU_ONLY, prefer=["tpu"])
+    with pytest.raises(BadInputError, match="positive"):
+        run(CPU_ONLY, budget_ms=-1)
+    with pytest.raises(BadInputError, match="no runnable option"):
+        run(CPU_ONLY, backend="coreml")
+
+
+def test_plan_serialises_every_option():
+    d = run(CPU_ONLY, budget_ms=100).to_dict()  # 6 options: onnx on ORT and OpenVINO, tflite, IR
+    assert d["chosen"]["model"] == "tiny" and d["reasons"]
+    assert len(d["rejected"]) == 5 and all(r["reason"] for r in d["rejected"])
