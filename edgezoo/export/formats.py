@@ -17,10 +17,20 @@ CONVERTERS: dict[str, str] = {
     "openvino": "edgezoo.export.openvino_export",
 }
 SUFFIXES: dict[str, str] = {"onnx": ".onnx", "tflite": ".tflite", "coreml": ".mlpackage", "openvino": ".xml"}
+# Every format is converted at fp32 (a converter's ``PRECISIONS``); fp16 and int8 are
+# made from that fp32 artifact by ``edgezoo.export.quantize``, for every format.
+REDUCED_PRECISIONS: tuple[str, ...] = ("fp16", "int8")
+# A dynamic-shape variant (where the converter has one) is made at these precisions;
+# int8 is calibrated and tiled at one size, so it stays static.
+DYNAMIC_PRECISIONS: tuple[str, ...] = ("fp32", "fp16")
+# auto: calibrated static int8, its remedies, then the uncalibrated fallback; static:
+# calibrated only; dynamic: uncalibrated only (int8 weights, activations per call or float)
+INT8_MODES: tuple[str, ...] = ("auto", "static", "dynamic")
 
 
 def converter(fmt: str) -> ModuleType:
-    """The converter module of ``fmt``: ``convert``, ``read_metadata``, ``PRECISIONS``, ``DYNAMIC``."""
+    """The converter module of ``fmt``: ``convert``, ``read_metadata``, ``PRECISIONS``
+    (what ``convert`` makes directly: fp32), ``DYNAMIC``."""
     if fmt not in CONVERTERS:
         raise UnknownFormatError(f"unknown format '{fmt}': choose from {', '.join(FORMATS)} or all")
     return importlib.import_module(CONVERTERS[fmt])
@@ -59,6 +69,21 @@ def artifact_filename(model: str, fmt: str, precision: str, height: int, width: 
     instead of its size."""
     shape = "dynamic" if dynamic else f"{height}x{width}"
     return f"{model}-{shape}-{precision}{SUFFIXES[fmt]}"
+
+
+def supported_precisions(fmt: str) -> tuple[str, ...]:
+    """What ``fmt`` can be exported at: its converter's precisions, then fp16 and int8
+    from the fp32 artifact."""
+    direct = tuple(converter(fmt).PRECISIONS)
+    return direct + tuple(p for p in REDUCED_PRECISIONS if p not in direct and "fp32" in direct)
+
+
+def check_int8_mode(mode: str) -> str:
+    """One of ``INT8_MODES`` (lower-cased), or :class:`UnknownFormatError` naming them."""
+    value = (mode or "").strip().lower()
+    if value not in INT8_MODES:
+        raise UnknownFormatError(f"unknown int8 mode '{mode}': choose from {', '.join(INT8_MODES)}")
+    return value
 
 
 def check_precision(fmt: str, precision: str, supported: tuple[str, ...]) -> None:

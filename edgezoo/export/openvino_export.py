@@ -41,17 +41,29 @@ def convert(
     ov_model.inputs[0].get_tensor().set_names({INPUT_NAME})
     ov_model.outputs[0].get_tensor().set_names({OUTPUT_NAME})
     ov_model.set_rt_info(metadata_json(metadata), [METADATA_KEY])
+    save_ir(ov_model, out_path, compress_to_fp16=(precision == "fp16"))
+    return tool_versions("torch", "openvino")
+
+
+def save_ir(ov_model: Any, out_path: str | Path, compress_to_fp16: bool = False) -> Path:
+    """Write the IR pair atomically: both files into a temporary folder beside
+    ``out_path``, then the ``.bin`` and last the ``.xml`` renamed into place."""
+    import openvino as ov
+
+    out_path = Path(out_path)
+    if out_path.suffix != ".xml":
+        raise ValueError(f"an OpenVINO IR path ends in .xml, not {out_path.name}")
     out_path.parent.mkdir(parents=True, exist_ok=True)
     tmp_dir = Path(tempfile.mkdtemp(prefix=f".{out_path.name}.", suffix=".partial", dir=out_path.parent))
     try:
-        ov.save_model(ov_model, str(tmp_dir / out_path.name), compress_to_fp16=(precision == "fp16"))
+        ov.save_model(ov_model, str(tmp_dir / out_path.name), compress_to_fp16=compress_to_fp16)
         bin_path = out_path.with_suffix(".bin")
         remove_path(out_path)  # never leave an old .xml beside a new .bin
         os.replace(tmp_dir / bin_path.name, bin_path)
         os.replace(tmp_dir / out_path.name, out_path)
     finally:
         shutil.rmtree(tmp_dir, ignore_errors=True)
-    return tool_versions("torch", "openvino")
+    return out_path
 
 
 def read_metadata(path: str | Path) -> dict[str, Any]:

@@ -1,56 +1,81 @@
-"""``export_model``: one pipeline for every zoo model and every format.
+"""``export_model``: one pipeline for every zoo model, every format and every precision.
 
 For each requested (format, precision) the model is converted into a hidden staging
 folder, run in its own runtime against the PyTorch reference (the parity gate), and
 only then moved into the export folder and added to ``manifest.yaml``. So at every
 moment, Ctrl-C included, the manifest lists exactly the artifacts that exist and
 passed; a failed conversion or gate leaves nothing of that artifact behind.
+
+fp32 is converted from PyTorch; fp16 and int8 are made from the fp32 artifact of the
+same format (:mod:`edgezoo.export.reduced`), gated at their own thresholds (int8 also
+on task quality), and recorded with their recipe. When fp32 is not asked for, it is
+still built (or taken from the folder) as their source, but not kept.
 """
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import os
-import shutil
-import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator
+from typing import Any, Callable, Iterable, Sequence
 
 from edgezoo.errors import BadInputError, EdgezooError, ExportError, ParityError
 from edgezoo.export.capture import captured_output, torch_threads
 from edgezoo.export.contract import artifact_metadata, io_contract, preprocessing
-from edgezoo.export.formats import artifact_filename, converter, parse_formats, parse_precisions
-from edgezoo.export.parity import inputs_for_artifact, measure_parity
-from edgezoo.files import companion_files, remove_path, sha256_file, size_bytes
-from edgezoo.manifests.schema import FORMATS, Artifact, Manifest, Paper, Weights, load_manifest
+from edgezoo.export.folder import (
+    MANIFEST_FILE,
+    WEIGHTS_FILE,
+    check_folder_is_for,
+    prepare_out_dir,
+    promote,
+    staging_dir,
+    start_manifest,
+)
+from edgezoo.export.formats import (
+    DYNAMIC_PRECISIONS,
+    artifact_filename,
+    check_int8_mode,
+    check_precision,
+    converter,
+    parse_formats,
+    parse_precisions,
+    supported_precisions,
+)
+from edgezoo.export.parity import inputs_for_artifact, measure_parity, reference_outputs
+from edgezoo.export.reduced import QualityPlan, ReducedJob, artifact_quality, build_reduced_artifact, quality_plan
+from edgezoo.files import remove_path, sha256_file, size_bytes
+from edgezoo.manifests.schema import FORMATS, Artifact, Manifest
 
-WEIGHTS_FILE = "weights.safetensors"
-MANIFEST_FILE = "manifest.yaml"
 EXPORT_SEED = 0  # parity inputs at export; verify uses other seeds
 
 
 @dataclass(frozen=True)
 class ExportJob:
-    """One artifact to build."""
+    """One artifact to build. ``keep`` is False for an fp32 artifact built only as the
+    source of its format's fp16/int8 artifacts (fp32 was not asked for): it is gated
+    like the others, then dropped."""
 
     format: str
     precision: str
     file: str
     dynamic: bool = False
+    keep: bool = True
 
     @property
     def label(self) -> str:
-        return f"{self.format} {self.precision}" + (" dynamic" if self.dynamic else "")
+        return (f"{self.format} {self.precision}" + (" dynamic" if self.dynamic else "")
+                + ("" if self.keep else " (source of fp16/int8, not kept)"))
 
 
 @dataclass(frozen=True)
 class ExportEvent:
     """Progress of an export, for a progress bar: ``kind`` is ``start`` (a job begins),
-    ``done`` (kept), ``skipped`` (an optional variant that did not work; ``message``
-    says why), ``failed`` (the export will fail; ``message`` says why) or ``note``."""
+    ``progress`` (what a job is doing now, in ``message``), ``done`` (kept),
+    ``source`` (an fp32 source built and not kept), ``skipped`` (an optional variant
+    that did not work; ``message`` says why), ``failed`` (the export will fail;
+    ``message`` says why) or ``note``."""
 
     kind: str
     index: int
@@ -68,13 +93,18 @@ def export_model(
     name: str,
     formats: str | Iterable[str] = FORMATS,
     precisions: str | Iterable[str] = ("fp32",),
-    out_dir: str | os.PathLike = "exports",
+    out_dir: str | os.PathLike | None = None,
     height: int | None = None,
     width: int | None = None,
     pretrained: bool = True,
     model: Any = None,
     progress: ProgressFn | None = None,
     dynamic: bool = True,
+    allow_degraded: bool = False,
+    int8_mode: str = "auto",
+    measure_quality: bool | None = None,
+    quality_images: dict[str, Any] | None = None,
+    calibration_images: Sequence[str | os.PathLike] | None = None,
 ) -> Manifest:
     """Export zoo model ``name`` and return the manifest written to ``out_dir``.
 
@@ -83,10 +113,10 @@ def export_model(
     name : str
         A registered model (``edgezoo list``).
     formats, precisions : str or iterable of str
-        ``"onnx,tflite"``, ``"all"``, or lists; precisions ``fp32`` (``fp16``/``int8``
-        where a converter supports them).
+        ``"onnx,tflite"``, ``"all"``, or lists; precisions ``fp32``, ``fp16``, ``int8``
+        (every format; fp16 and int8 are made from the format's fp32 artifact).
     out_dir : path
-        Created if needed. Receives the artifacts, ``weights.safetensors`` (the exact
+        Created if needed (default: ``edgezoo.runtimes.default_artifact_dir(name)``). Receives the artifacts, ``weights.safetensors`` (the exact
         reference weights, so ``verify_dir`` can rebuild the reference) and ``manifest.yaml``.
     height, width : int, optional
         The static input size; defaults to the model's export size. Must be multiples of
@@ -98,31 +128,55 @@ def export_model(
     progress : callable, optional
         Called with an :class:`ExportEvent` as work proceeds.
     dynamic : bool
-        Also export a dynamic H x W ONNX variant; skipped, with the reason reported
-        through ``progress``, if it fails to convert or to pass parity.
+        Also export a dynamic H x W variant (ONNX, at fp32 and fp16); skipped, with the
+        reason reported through ``progress``, if it fails to convert or to pass parity.
+    allow_degraded : bool
+        Keep an fp16/int8 artifact that misses a gate, recording the miss in the
+        manifest (``quantization.degraded``, ``parity.passed: false``), instead of
+        failing. fp32 artifacts must always pass: a miss there is a converter fault.
+    int8_mode : str
+        ``static``: int8 activations calibrated on the calibration photos, with the
+        format's calibrated remedies when a gate misses; ``dynamic``: int8 weights with
+        activations quantized per call (ONNX, TFLite) or kept float (OpenVINO, Core ML);
+        ``auto``: static, then dynamic if no static recipe passes.
+    measure_quality : bool, optional
+        Measure each executed artifact's task quality and gate int8 on it; default:
+        when the weights are trained (shipped ones), since a random network's score
+        means nothing (the skip is recorded).
+    quality_images : dict, optional
+        Photos for task quality (default: every evaluation photo).
+    calibration_images : list of paths, optional
+        Pictures to calibrate int8 on instead of the bundled calibration photos, used as
+        the model receives them (noisy photos for a denoiser; never evaluation photos).
 
     Returns
     -------
     Manifest
-        Lists only artifacts that exist and passed parity.
+        Lists only artifacts that exist and passed their gates (or, with
+        ``allow_degraded``, recorded their miss).
 
     Raises
     ------
     UnknownModelError, UnknownFormatError, BadInputError
         Before any work, for bad arguments.
     ExportError, ParityError
-        After all other artifacts were tried, if one failed to convert or missed its
-        parity threshold; the manifest then lists the ones that passed.
+        After all other artifacts were tried, if one failed to convert or missed a
+        gate; the manifest then lists the ones that passed.
     """
     from edgezoo.zoo import get_entry
 
     entry = get_entry(name)
     fmts = parse_formats(formats)
     precs = parse_precisions(precisions)
+    int8_mode = check_int8_mode(int8_mode)
     height, width = check_size(entry, height, width)
     jobs = plan_jobs(name, fmts, precs, height, width, dynamic)
+    if out_dir is None:
+        from edgezoo.runtimes.store import default_artifact_dir
+
+        out_dir = default_artifact_dir(name)
     out = prepare_out_dir(out_dir)
-    _check_folder_is_for(out, name)
+    check_folder_is_for(out, name)
     emit = progress or (lambda event: None)
 
     supplied = model is not None
@@ -130,17 +184,22 @@ def export_model(
     from edgezoo.zoo.weights import save_weights
 
     weights_sha = save_weights(model, out / WEIGHTS_FILE, metadata={"model": name})
-    manifest = _start_manifest(out, entry, model, pretrained, supplied, weights_sha, height, width, emit)
+    manifest = start_manifest(out, entry, model, pretrained, supplied, weights_sha, height, width,
+                              lambda text: emit(ExportEvent("note", 0, 0, message=text)))
     manifest.save(out / MANIFEST_FILE)
 
-    example = _example(entry, height, width)
+    trained = (pretrained and not supplied) if measure_quality is None else measure_quality
+    run = _Run(entry, model, _example(entry, height, width), out, weights_sha, height, width,
+               quality_plan(entry.task, trained, quality_images), allow_degraded, int8_mode,
+               list(calibration_images) if calibration_images else None)
     failures: list[EdgezooError] = []
     with staging_dir(out) as stage:
+        run.stage = stage
         for index, job in enumerate(jobs):
             emit(ExportEvent("start", index, len(jobs), job))
             started = time.perf_counter()
             try:
-                artifact = _build_one(job, entry, model, example, stage, out, weights_sha, height, width)
+                artifact = run.build(job, manifest, _progress_for(emit, index, len(jobs), job))
             except EdgezooError as exc:
                 if job.dynamic:  # an optional variant: skip it, say why
                     emit(ExportEvent("skipped", index, len(jobs), job, message=str(exc)))
@@ -148,12 +207,119 @@ def export_model(
                 failures.append(exc)
                 emit(ExportEvent("failed", index, len(jobs), job, message=str(exc)))
                 continue
+            if artifact is None:
+                emit(ExportEvent("source", index, len(jobs), job, seconds=time.perf_counter() - started))
+                continue
             manifest.artifacts = [a for a in manifest.artifacts if a.file != artifact.file] + [artifact]
             manifest.save(out / MANIFEST_FILE)
             emit(ExportEvent("done", index, len(jobs), job, seconds=time.perf_counter() - started, artifact=artifact))
     if failures:
         raise _combined(failures, len(jobs))
     return manifest
+
+
+def _progress_for(emit: ProgressFn, index: int, total: int, job: ExportJob) -> Callable[[str], None]:
+    def say(message: str) -> None:
+        emit(ExportEvent("progress", index, total, job, message=message))
+
+    return say
+
+
+@dataclass
+class _Run:
+    """What every job of one export shares: the reference, the folder, the parity
+    inputs and reference outputs (computed once per shape kind), and the fp32 artifact
+    of each (format, shape kind) that fp16/int8 are made from."""
+
+    entry: Any
+    model: Any
+    example: Any
+    out: Path
+    weights_sha: str
+    height: int
+    width: int
+    quality: QualityPlan
+    allow_degraded: bool
+    int8_mode: str
+    calibration_images: list[Any] | None = None
+    stage: Path | None = None
+    sources: dict[tuple[str, bool], Path] = dataclasses.field(default_factory=dict)
+    source_errors: dict[tuple[str, bool], str] = dataclasses.field(default_factory=dict)
+    parity_sets: dict[bool, tuple[list, list]] = dataclasses.field(default_factory=dict)
+
+    def parity_set(self, dynamic: bool) -> tuple[list, list]:
+        """(parity inputs, reference outputs) for a static or a dynamic artifact."""
+        if dynamic not in self.parity_sets:
+            inputs = inputs_for_artifact(self.height, self.width, self.entry.input_spec.multiple_of, not dynamic,
+                                         EXPORT_SEED)
+            self.parity_sets[dynamic] = (inputs, reference_outputs(self.model, inputs))
+        return self.parity_sets[dynamic]
+
+    def build(self, job: ExportJob, manifest: Manifest, say: Callable[[str], None]) -> Artifact | None:
+        """The job's manifest entry, or None for an fp32 source that is not kept."""
+        assert self.stage is not None
+        key = (job.format, job.dynamic)
+        if job.precision == "fp32":
+            try:
+                return self._fp32(job, manifest)
+            except EdgezooError as exc:
+                self.source_errors[key] = str(exc)
+                raise
+        source = self.sources.get(key)
+        if source is None:
+            why = self.source_errors.get(key, "it was not built")
+            raise ExportError(f"{job.label} is made from the fp32 {job.format} artifact, which failed: {why}")
+        io = io_contract(self.entry, self.height, self.width, dynamic=job.dynamic)
+        inputs, refs = self.parity_set(job.dynamic)
+        reduced = ReducedJob(
+            source=source, model=self.model,
+            metadata=artifact_metadata(self.entry, io, preprocessing(self.entry), job.format, job.precision,
+                                       self.weights_sha),
+            expected_io=io.model_dump(mode="json"), tile=(self.height, self.width),
+            multiple_of=self.entry.input_spec.multiple_of, task=self.entry.task, parity_inputs=inputs,
+            references=refs,
+        )
+        if self.calibration_images and job.precision == "int8":
+            from edgezoo.export.quantize.calibration import DEFAULT_COUNT, calibration_from_images
+
+            count = 2 * DEFAULT_COUNT  # what the remedies that ask for more images take
+            reduced.calibration = calibration_from_images(self.calibration_images, self.height, self.width, count)
+            reduced.calibration_label = (f"{count} views of {len(self.calibration_images)} caller-supplied "
+                                         "pictures, used as given")
+        artifact = build_reduced_artifact(job.format, job.precision, job.file, job.dynamic, reduced, self.stage,
+                                          self.out, self.quality, int8_mode=self.int8_mode,
+                                          allow_degraded=self.allow_degraded, say=say)
+        remove_path(self.out / f"{job.file}.error.log")  # from an earlier failed attempt
+        return artifact
+
+    def _fp32(self, job: ExportJob, manifest: Manifest) -> Artifact | None:
+        key = (job.format, job.dynamic)
+        if not job.keep:  # a source only: an intact one from an earlier export of these weights will do
+            previous = next((a for a in manifest.artifacts if a.file == job.file), None)
+            if previous is not None:
+                self.sources[key] = self.out / previous.file
+                return None
+        assert self.stage is not None
+        staged, tools, report, io = _convert_and_check(job, self.entry, self.model, self.example, self.stage,
+                                                       self.out, self.weights_sha, self.height, self.width,
+                                                       self.parity_set(job.dynamic))
+        if not job.keep:
+            self.sources[key] = staged
+            return None
+        quality = None
+        # measured before the move: an artifact whose measurement fails never reaches the folder
+        if self.quality.enabled and report.executed and not job.dynamic:
+            quality = artifact_quality(staged, job.format, "fp32", (self.height, self.width),
+                                       self.entry.input_spec.multiple_of, self.quality)
+        final = self.out / job.file
+        promote(staged, final)
+        self.sources[key] = final
+        remove_path(self.out / f"{job.file}.error.log")  # from an earlier failed attempt
+        return Artifact(
+            format=job.format, precision=job.precision, file=job.file, sha256=sha256_file(final),
+            bytes=size_bytes(final), static_shape=not job.dynamic, input_shape=list(io.inputs[0].shape),
+            tool_versions=tools, parity=report.to_parity(), quality=quality,
+        )
 
 
 # --- steps ------------------------------------------------------------------------------
@@ -180,44 +346,30 @@ def plan_jobs(
     name: str, fmts: Iterable[str], precs: Iterable[str], height: int, width: int, dynamic: bool,
 ) -> list[ExportJob]:
     """Every artifact to build, checked up front (unsupported precisions fail here,
-    before any conversion)."""
-    from edgezoo.export.formats import check_precision
-
+    before any conversion). Per format: fp32 first (kept, or only built as the source
+    of fp16/int8), its dynamic-shape variant, then fp16 and int8 from them."""
+    precs = tuple(precs)
     jobs = []
     for fmt in fmts:
         module = converter(fmt)
+        supported = supported_precisions(fmt)
         for precision in precs:
-            check_precision(fmt, precision, module.PRECISIONS)
-            jobs.append(ExportJob(fmt, precision, artifact_filename(name, fmt, precision, height, width)))
-            if dynamic and module.DYNAMIC:
-                jobs.append(ExportJob(fmt, precision, artifact_filename(name, fmt, precision, height, width, True), True))
+            check_precision(fmt, precision, supported)
+        kinds = [False] + ([True] if dynamic and module.DYNAMIC else [])
+        for precision in ("fp32",) + tuple(p for p in precs if p != "fp32"):
+            for is_dynamic in kinds:
+                if is_dynamic and precision not in DYNAMIC_PRECISIONS:
+                    continue
+                if precision == "fp32":
+                    wanted = [p for p in precs if not is_dynamic or p in DYNAMIC_PRECISIONS]
+                    if not wanted:
+                        continue
+                    keep = "fp32" in precs
+                else:
+                    keep = True
+                file = artifact_filename(name, fmt, precision, height, width, is_dynamic)
+                jobs.append(ExportJob(fmt, precision, file, is_dynamic, keep))
     return jobs
-
-
-def prepare_out_dir(out_dir: str | os.PathLike) -> Path:
-    """Create ``out_dir`` and prove it writable, or raise one clear :class:`BadInputError`."""
-    out = Path(out_dir).expanduser()
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-        probe = tempfile.NamedTemporaryFile(dir=out, prefix=".edgezoo-write-test-", delete=True)
-        probe.close()
-    except OSError as exc:
-        reason = exc.strerror or exc.__class__.__name__
-        raise BadInputError(f"cannot write to the output folder {out}: {reason}; pass --out a writable folder") from None
-    return out
-
-
-def _check_folder_is_for(out: Path, name: str) -> None:
-    """One folder holds one model's export: refuse to mix another model's in."""
-    try:
-        previous = load_manifest(out / MANIFEST_FILE) if (out / MANIFEST_FILE).is_file() else None
-    except EdgezooError:
-        return  # an unreadable manifest is replaced
-    if previous is not None and previous.name != name:
-        raise BadInputError(
-            f"{out} holds an export of {previous.name}; export {name} into another folder (--out), "
-            "or delete that one first"
-        )
 
 
 def build_reference(name: str, pretrained: bool, seed: int = 0) -> Any:
@@ -241,22 +393,12 @@ def _example(entry: Any, height: int, width: int) -> Any:
     return torch.rand(1, entry.input_spec.channels, height, width, generator=generator)
 
 
-@contextlib.contextmanager
-def staging_dir(out: Path) -> Iterator[Path]:
-    """A hidden folder inside ``out`` (same filesystem, so moving out is a rename),
-    removed whatever happens."""
-    stage = Path(tempfile.mkdtemp(prefix=".edgezoo-staging-", dir=out))
-    try:
-        yield stage
-    finally:
-        shutil.rmtree(stage, ignore_errors=True)
-
-
-def _build_one(
-    job: ExportJob, entry: Any, model: Any, example: Any, stage: Path, out: Path,
-    weights_sha: str, height: int, width: int,
-) -> Artifact:
-    """Convert, check parity on the staged file, then move it into ``out``."""
+def _convert_and_check(
+    job: ExportJob, entry: Any, model: Any, example: Any, stage: Path, out: Path, weights_sha: str,
+    height: int, width: int, parity_set: tuple[list, list],
+) -> tuple[Path, dict[str, str], Any, Any]:
+    """Convert the fp32 artifact into ``stage`` and pass it through the parity gate:
+    (staged path, tool versions, parity report, I/O contract); raises on a miss."""
     module = converter(job.format)
     io = io_contract(entry, height, width, dynamic=job.dynamic)
     metadata = artifact_metadata(entry, io, preprocessing(entry), job.format, job.precision, weights_sha)
@@ -269,10 +411,10 @@ def _build_one(
             raise
         except Exception as exc:  # converters raise anything; keep their log for the user
             raise _conversion_error(job, exc, log.tail(), out) from None
-    inputs = inputs_for_artifact(height, width, entry.input_spec.multiple_of, not job.dynamic, EXPORT_SEED)
+    inputs, refs = parity_set
     try:
         report = measure_parity(staged, job.format, job.precision, model, inputs, name=job.file,
-                                expected_io=io.model_dump(mode="json"))
+                                expected_io=io.model_dump(mode="json"), references=refs)
     except EdgezooError:
         raise
     except Exception as exc:  # a runtime that crashes on the artifact fails the gate too
@@ -280,24 +422,7 @@ def _build_one(
         raise ParityError(f"{job.file}: running it in its runtime failed: {first}") from None
     if not report.passed:
         raise report.failure()
-    promote(staged, out / job.file)
-    final = out / job.file
-    remove_path(out / f"{job.file}.error.log")  # from an earlier failed attempt
-    return Artifact(
-        format=job.format, precision=job.precision, file=job.file, sha256=sha256_file(final),
-        bytes=size_bytes(final), static_shape=not job.dynamic, input_shape=list(io.inputs[0].shape),
-        tool_versions=tools, parity=report.to_parity(),
-    )
-
-
-def promote(staged: Path, final: Path) -> None:
-    """Move a checked artifact (file, package directory, or IR pair) into place;
-    companions (an IR's ``.bin``) first, so the main file never points at nothing."""
-    remove_path(final)
-    for companion in companion_files(staged):
-        if companion.exists():
-            os.replace(companion, final.parent / companion.name)
-    os.replace(staged, final)
+    return staged, tools, report, io
 
 
 def _conversion_error(job: ExportJob, exc: Exception, log_tail: str, out: Path) -> ExportError:
@@ -317,70 +442,3 @@ def _combined(failures: list[EdgezooError], total: int) -> EdgezooError:
         return failures[0]
     cls = ParityError if all(isinstance(f, ParityError) for f in failures) else ExportError
     return cls(f"{len(failures)} of {total} artifacts failed: " + "; ".join(str(f) for f in failures))
-
-
-# --- manifest ---------------------------------------------------------------------------
-
-
-def _config_dict(entry: Any, model: Any) -> dict[str, Any]:
-    config = getattr(model, "cfg", None) or getattr(model, "config", None)
-    if not (dataclasses.is_dataclass(config) and not isinstance(config, type)):
-        config = entry.config
-    return dataclasses.asdict(config) if dataclasses.is_dataclass(config) else {}
-
-
-def _weights_info(out: Path, name: str, entry: Any, model: Any, pretrained: bool, sha: str, supplied: bool) -> Weights:
-    params = sum(p.numel() for p in model.parameters())
-    trained_on, recipe, licence, steps = "untrained: seeded random initialisation", "none", entry.licence, None
-    if supplied:
-        trained_on, recipe = "supplied by the caller", "unknown"
-    elif pretrained:
-        from edgezoo.manifests import packaged_manifest
-
-        shipped = packaged_manifest(name).weights
-        if shipped is not None:
-            trained_on, recipe, licence, steps = shipped.trained_on, shipped.recipe, shipped.licence, shipped.steps
-    return Weights(file=WEIGHTS_FILE, sha256=sha, bytes=size_bytes(out / WEIGHTS_FILE), params=params,
-                   trained_on=trained_on, recipe=recipe, licence=licence, steps=steps)
-
-
-def _start_manifest(
-    out: Path, entry: Any, model: Any, pretrained: bool, supplied: bool, weights_sha: str, height: int, width: int,
-    emit: ProgressFn,
-) -> Manifest:
-    """The folder's manifest before this run's artifacts: a previous export's artifacts
-    are kept if they were made from the same weights and are still intact; stale ones
-    (the same model with other weights) are deleted, since nothing could verify them
-    any more."""
-    quality = []
-    if pretrained and not supplied:
-        from edgezoo.manifests import packaged_manifest, packaged_names
-
-        if entry.name in packaged_names():
-            quality = packaged_manifest(entry.name).quality
-    manifest = Manifest(
-        name=entry.name, family=entry.family, task=entry.task, description=entry.description,
-        paper=Paper(title=entry.paper.title, url=entry.paper.url), config=_config_dict(entry, model),
-        params=sum(p.numel() for p in model.parameters()), io=io_contract(entry, height, width),
-        preprocessing=preprocessing(entry),
-        weights=_weights_info(out, entry.name, entry, model, pretrained, weights_sha, supplied),
-        quality=quality,
-    )
-    previous_path = out / MANIFEST_FILE
-    if not previous_path.is_file():
-        return manifest
-    try:
-        previous = load_manifest(previous_path)
-    except EdgezooError:
-        return manifest  # unreadable: it is replaced
-    same = previous.name == entry.name and previous.weights is not None and previous.weights.sha256 == weights_sha
-    for artifact in previous.artifacts:
-        path = out / artifact.file
-        if same and path.exists() and sha256_file(path) == artifact.sha256:
-            manifest.artifacts.append(artifact)
-        elif path.exists() and not same:
-            remove_path(path)
-            for companion in companion_files(path):
-                remove_path(companion)
-            emit(ExportEvent("note", 0, 0, message=f"removed {artifact.file}: exported from other weights"))
-    return manifest

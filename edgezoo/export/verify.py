@@ -1,8 +1,11 @@
 """``verify_dir``: check an export folder again, later or elsewhere. Every artifact's
 sha256 against the manifest (any mismatch is an :class:`ArtifactIntegrityError` before
 anything runs), then the reference is rebuilt from the folder's own
-``weights.safetensors`` and each artifact runs through the parity gate on inputs that
-the export never saw (another seed)."""
+``weights.safetensors`` and every gate runs again on inputs the export never saw:
+parity on other random images and photo crops (another seed), and, for int8
+artifacts whose export ran the task-quality gate, PSNR on the evaluation photos under
+other noise, against the fp32 artifact of the same format (or the PyTorch reference,
+tiled the same way, where the folder holds none)."""
 
 from __future__ import annotations
 
@@ -15,14 +18,17 @@ from typing import Any, Callable
 from edgezoo.errors import ArtifactIntegrityError, BadInputError, ManifestError
 from edgezoo.export.parity import inputs_for_artifact, measure_parity, reference_outputs
 from edgezoo.files import companion_files, sha256_file, size_bytes
-from edgezoo.manifests.schema import Artifact, Manifest, load_manifest
+from edgezoo.manifests.schema import Artifact, Manifest, QualityResult, load_manifest
 
 VERIFY_SEED = 1  # export uses seed 0: verify's inputs are fresh
+QUALITY_SEED_OFFSET = 100  # export noises photo i with seed i; verify with 100 + seed + i
 
 
 @dataclass
 class ArtifactCheck:
-    """The verdict on one artifact."""
+    """The verdict on one artifact: its parity gate and, for int8, its task-quality gate.
+    ``quality_passed`` is None where no quality gate applies (``quality_note`` says why);
+    ``degraded`` marks an artifact kept at export despite a miss (--allow-degraded)."""
 
     file: str
     format: str
@@ -35,14 +41,79 @@ class ArtifactCheck:
     psnr_db: float | None
     max_abs: float | None
     threshold_db: float
-    passed: bool
+    parity_passed: bool
     note: str | None = None
     inputs: list[str] = field(default_factory=list)
+    quality_db: float | None = None
+    fp32_quality_db: float | None = None
+    quality_delta_db: float | None = None
+    quality_tolerance_db: float | None = None
+    quality_passed: bool | None = None
+    quality_basis: str | None = None
+    quality_seed: int | None = None
+    quality_note: str | None = None
+    degraded: bool = False
+
+    @property
+    def passed(self) -> bool:
+        return self.parity_passed and self.quality_passed is not False
+
+    @property
+    def accepted(self) -> bool:
+        """Passed, or a miss the export recorded and allowed."""
+        return self.passed or self.degraded
+
+    @property
+    def verdict(self) -> str:
+        word = "pass" if self.passed else ("DEGRADED (allowed at export)" if self.degraded else "FAIL")
+        return word + ("" if self.executed else " (not run)")
+
+    def gates(self) -> list[dict[str, Any]]:
+        """Each gate with its figure, threshold and verdict."""
+        gates = [{"gate": "parity", "precision": self.precision, "psnr_db": self.psnr_db, "max_abs": self.max_abs,
+                  "threshold_db": self.threshold_db, "executed": self.executed, "passed": self.parity_passed}]
+        if self.quality_passed is not None:
+            gates.append({"gate": "task quality", "psnr_db": self.quality_db, "fp32_psnr_db": self.fp32_quality_db,
+                          "delta_db": self.quality_delta_db, "tolerance_db": self.quality_tolerance_db,
+                          "against": self.quality_basis, "noise_seed": self.quality_seed, "passed": self.quality_passed})
+        elif self.quality_note:
+            gates.append({"gate": "task quality", "skipped": self.quality_note})
+        return gates
+
+    def gate_lines(self) -> list[str]:
+        """One line per gate, for people."""
+        if not self.executed:
+            lines = [f"parity: not run ({self.note})"]
+        elif self.psnr_db is None:
+            lines = [f"parity: {'pass' if self.parity_passed else 'FAIL'} ({self.note})"]
+        else:
+            lines = [f"parity {self.psnr_db:.2f} dB vs PyTorch (worst input), threshold {self.threshold_db:g} dB: "
+                     + ("pass" if self.parity_passed else "FAIL")]
+        if self.quality_passed is not None:
+            lines.append(f"task quality {self.quality_db:.2f} dB vs {self.fp32_quality_db:.2f} dB for "
+                         f"{self.quality_basis} ({self.quality_delta_db:+.2f} dB, allowed "
+                         f"-{self.quality_tolerance_db:g} dB): " + ("pass" if self.quality_passed else "FAIL"))
+        elif self.quality_note:
+            lines.append(f"task quality gate: {self.quality_note}")
+        if self.degraded:
+            lines.append("exported with --allow-degraded: a miss is reported, not failed")
+        return lines
+
+    def failure_text(self) -> str:
+        if not self.parity_passed:
+            return (f"{self.file} parity {self.psnr_db:.1f} dB < {self.threshold_db:.0f} dB" if self.psnr_db is not None
+                    else f"{self.file}: {self.note}")
+        return (f"{self.file} task quality {self.quality_delta_db:+.2f} dB against {self.quality_basis}, "
+                f"beyond -{self.quality_tolerance_db:g} dB")
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "passed": self.passed, "verdict": self.verdict, "gates": self.gates()}
 
 
 @dataclass
 class VerifyReport:
-    """Everything ``verify_dir`` found; ``passed`` is False if any gate missed."""
+    """Everything ``verify_dir`` found; ``passed`` is False if any gate missed (on an
+    artifact not kept with --allow-degraded)."""
 
     directory: str
     model: str
@@ -52,25 +123,46 @@ class VerifyReport:
 
     @property
     def passed(self) -> bool:
-        return all(a.passed for a in self.artifacts)
+        return all(a.accepted for a in self.artifacts)
 
     @property
     def failures(self) -> list[ArtifactCheck]:
-        return [a for a in self.artifacts if not a.passed]
+        return [a for a in self.artifacts if not a.accepted]
 
     def to_dict(self) -> dict[str, Any]:
-        return {**asdict(self), "passed": self.passed}
+        return {"directory": self.directory, "model": self.model, "weights_sha256": self.weights_sha256,
+                "seed": self.seed, "artifacts": [a.to_dict() for a in self.artifacts], "passed": self.passed}
 
 
 def verify_dir(
     path: str | os.PathLike, seed: int = VERIFY_SEED, progress: Callable[[int, int, str], None] | None = None,
+    quality_images: dict[str, Any] | None = None,
 ) -> VerifyReport:
     """Verify the export folder ``path`` (or its ``manifest.yaml``).
 
-    Raises :class:`ArtifactIntegrityError` (one line, naming the files) if an artifact or
-    the weights are missing, truncated or changed; :class:`ManifestError` if the manifest
-    is missing or invalid. Parity misses do not raise: they are ``passed=False`` in the
-    returned :class:`VerifyReport`.
+    Parameters
+    ----------
+    path : path
+        The folder ``edgezoo export`` wrote.
+    seed : int
+        Seed of the fresh parity inputs and of the quality gate's noise.
+    progress : callable, optional
+        Called with (index, total, file) before each artifact.
+    quality_images : dict, optional
+        Photos for the task-quality gate (default: every evaluation photo).
+
+    Returns
+    -------
+    VerifyReport
+
+    Raises
+    ------
+    ArtifactIntegrityError
+        One line naming the files, if an artifact or the weights are missing,
+        truncated or changed.
+    ManifestError
+        If the manifest is missing or invalid. Gate misses do not raise: they are
+        ``passed=False`` in the returned report.
     """
     directory = Path(path)
     if directory.is_file() and directory.suffix in (".yaml", ".yml"):
@@ -86,6 +178,7 @@ def verify_dir(
     multiple_of = manifest.io.inputs[0].multiple_of or 1
     height, width = _export_size(manifest)
     cache: dict[tuple[int, int, bool], tuple[list, list]] = {}
+    quality = _QualityGates(directory, manifest, model, multiple_of, quality_images, QUALITY_SEED_OFFSET + seed)
     for index, artifact in enumerate(manifest.artifacts):
         if progress:
             progress(index, len(manifest.artifacts), artifact.file)
@@ -100,15 +193,67 @@ def verify_dir(
             expected_io = manifest.io.model_dump(mode="json")
         report = measure_parity(directory / artifact.file, artifact.format, artifact.precision, model, inputs,
                                 name=artifact.file, expected_io=expected_io, references=refs)
-        checks.append(ArtifactCheck(
+        q = artifact.quantization or {}
+        check = ArtifactCheck(
             file=artifact.file, format=artifact.format, precision=artifact.precision,
             static_shape=artifact.static_shape, input_shape=list(artifact.input_shape), bytes=artifact.bytes,
             executed=report.executed, backend=report.backend, psnr_db=report.psnr_db, max_abs=report.max_abs,
-            threshold_db=report.threshold_db, passed=report.passed, note=report.note, inputs=report.inputs,
-        ))
+            threshold_db=report.threshold_db, parity_passed=report.passed, note=report.note, inputs=report.inputs,
+            degraded=bool(q.get("degraded")),
+        )
+        quality.check(artifact, check)
+        checks.append(check)
     assert manifest.weights is not None  # checked by check_integrity
     return VerifyReport(directory=str(directory), model=manifest.name, weights_sha256=manifest.weights.sha256,
                         seed=seed, artifacts=checks)
+
+
+class _QualityGates:
+    """The int8 task-quality gate in verify: which artifacts it applies to, and the
+    fp32 figure each is compared with (computed once per base)."""
+
+    def __init__(self, directory: Path, manifest: Manifest, model: Any, multiple_of: int,
+                 images: dict[str, Any] | None, seed: int) -> None:
+        self.directory, self.manifest, self.model = directory, manifest, model
+        self.multiple_of, self.images, self.seed = multiple_of, images, seed
+        self.bases: dict[str, tuple[QualityResult, str]] = {}
+
+    def check(self, artifact: Artifact, check: ArtifactCheck) -> None:
+        """Fill ``check``'s quality fields for an int8 artifact whose export gated it."""
+        from edgezoo.export.quantize import quality as qual
+
+        if artifact.precision != "int8":
+            return
+        if artifact.quality is None or not artifact.static_shape or not check.executed:
+            recorded = (artifact.quantization or {}).get("quality_gate")
+            check.quality_note = recorded or "not run at export, so not here either"
+            return
+        tile = (int(artifact.input_shape[-2]), int(artifact.input_shape[-1]))
+        base, basis = self.base(artifact, tile)
+        result = qual.task_quality(self.directory / artifact.file, artifact.format, artifact.precision, tile,
+                                   self.multiple_of, self.images, seed=self.seed)
+        gate = qual.gate(artifact.file, result, base)
+        check.quality_db, check.fp32_quality_db = gate.value_db, gate.fp32_db
+        check.quality_delta_db, check.quality_tolerance_db = gate.delta_db, gate.tolerance_db
+        check.quality_passed, check.quality_basis, check.quality_seed = gate.passed, basis, result.seed
+
+    def base(self, artifact: Artifact, tile: tuple[int, int]) -> tuple[QualityResult, str]:
+        """The fp32 artifact of the same format and shape if the folder holds one, else
+        the PyTorch reference tiled the same way."""
+        from edgezoo.export.quantize import quality as qual
+
+        sibling = next((a for a in self.manifest.artifacts if a.format == artifact.format and a.precision == "fp32"
+                        and a.static_shape and list(a.input_shape) == list(artifact.input_shape)), None)
+        key = sibling.file if sibling else f"pytorch@{tile[0]}x{tile[1]}"
+        if key not in self.bases:
+            if sibling is not None:
+                result = qual.task_quality(self.directory / sibling.file, sibling.format, "fp32", tile,
+                                           self.multiple_of, self.images, seed=self.seed)
+                self.bases[key] = (result, f"the fp32 artifact {sibling.file}")
+            else:
+                result = qual.model_quality(self.model, tile, self.multiple_of, self.images, seed=self.seed)
+                self.bases[key] = (result, f"the PyTorch reference tiled at {tile[0]}x{tile[1]}")
+        return self.bases[key]
 
 
 def check_integrity(directory: Path, manifest: Manifest) -> None:

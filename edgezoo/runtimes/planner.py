@@ -165,7 +165,8 @@ def quality_of(
 ) -> tuple[float | None, str]:
     """Mean PSNR: the artifact's own, else its manifest's, else the shipped manifest's.
     ``key`` = (dataset, degradation) picks the matching result, so variants are compared
-    on the same images and degradation."""
+    on the same images and degradation. An int8 artifact never borrows the model's
+    figure: quantization costs quality, so without its own measurement it is unknown."""
 
     def pick(results: list[Any]) -> Any:
         return next((q for q in results if (q.dataset, q.degradation) == key), results[0] if results else None)
@@ -173,6 +174,8 @@ def quality_of(
     if artifact.quality is not None and (key is None or (artifact.quality.dataset, artifact.quality.degradation) == key):
         q = artifact.quality
         return q.mean.psnr_db, f"this artifact on {q.dataset}, {q.degradation}"
+    if artifact.precision == "int8":
+        return None, "not measured for this int8 artifact"
     for source, m in (("export manifest", manifest), ("shipped manifest", reference)):
         q = pick(m.quality) if m is not None else None
         if q is not None:
@@ -181,14 +184,18 @@ def quality_of(
 
 
 def quality_key(items: list[tuple[Manifest, Path | None]], references: dict[str, Manifest | None]) -> tuple[str, str] | None:
-    """The (dataset, degradation) every variant reports, if there is one, else the first seen."""
+    """The (dataset, degradation) every variant reports, if there is one, else the first
+    seen; keys the artifacts themselves were measured at come first, so that artifacts
+    of different precisions are compared on their own figures."""
     keys: list[set[tuple[str, str]]] = []
+    measured: list[tuple[str, str]] = []
     for manifest, _ in items:
+        own = [(a.quality.dataset, a.quality.degradation) for a in manifest.artifacts if a.quality is not None]
         results = list(manifest.quality) + list((references.get(manifest.name) or manifest).quality)
-        results += [a.quality for a in manifest.artifacts if a.quality is not None]
-        keys.append({(q.dataset, q.degradation) for q in results})
+        keys.append({(q.dataset, q.degradation) for q in results} | set(own))
+        measured += [k for k in own if k not in measured]
     common = set.intersection(*keys) if keys else set()
-    ordered = [k for ks in keys for k in sorted(ks)]
+    ordered = measured + [k for ks in keys for k in sorted(ks)]
     return next((k for k in ordered if k in common), ordered[0] if ordered else None)
 
 

@@ -135,3 +135,49 @@ def test_plan_serialises_every_option():
     d = run(CPU_ONLY, budget_ms=100).to_dict()  # 6 options: onnx on ORT and OpenVINO, tflite, IR
     assert d["chosen"]["model"] == "tiny" and d["reasons"]
     assert len(d["rejected"]) == 5 and all(r["reason"] for r in d["rejected"])
+
+
+def _measured(fmt: str, precision: str, p90: float, psnr: float | None, degradation: str = "gaussian sigma=25") -> dict:
+    """An export's artifact with its own latency and (unless None) its own task quality."""
+    art = artifact(fmt, precision, latency=[latency("onnxruntime", "cpu", 256, p90)], parity_passed=True)
+    art["parity"]["threshold_db"] = {"fp32": 60.0, "fp16": 40.0, "int8": 30.0}[precision]
+    if psnr is not None:
+        art["quality"] = {"dataset": "photos", "degradation": degradation, "seed": 0,
+                          "mean": {"psnr_db": psnr, "ssim": 0.8}}
+    return art
+
+
+def precisions_export(int8_psnr: float | None = 29.8) -> list:
+    """One model exported at three precisions: int8 twice as fast, 0.2 dB worse. The
+    manifest also reports the PyTorch model at another noise level, listed first."""
+    m = manifest("m", 30.1, [_measured("onnx", "fp32", 300.0, 30.0), _measured("onnx", "fp16", 290.0, 30.0),
+                             _measured("onnx", "int8", 150.0, int8_psnr)])
+    sigma15 = {**m.quality[0].model_dump(), "degradation": "gaussian sigma=15", "mean": {"psnr_db": 34.0, "ssim": 0.9}}
+    m.quality.insert(0, type(m.quality[0]).model_validate(sigma15))
+    return [m]
+
+
+ORT_CPU = Inventory([target("onnxruntime", "cpu", "cpu")])
+
+
+def test_int8_that_fits_the_budget_beats_fp32_that_does_not():
+    p = plan(precisions_export(), 200, inventory=ORT_CPU, profile=PROFILE)
+    assert p.chosen.artifact.precision == "int8" and p.chosen.quality_db == 29.8
+    assert "this artifact" in p.chosen.quality_source
+    by_precision = {r.option.artifact.precision: r.reason for r in p.rejected}
+    assert "exceeds the 200 ms budget" in by_precision["fp32"] and "exceeds" in by_precision["fp16"]
+
+
+def test_within_budget_the_higher_quality_precision_wins_over_faster_int8():
+    p = plan(precisions_export(), 1000, inventory=ORT_CPU, profile=PROFILE)
+    assert p.chosen.artifact.precision == "fp16"  # fp32's quality, and faster than fp32
+    assert p.chosen.quality_db == 30.0  # the artifacts' own sigma-25 figures, not the model's sigma-15 one
+    int8 = next(r for r in p.rejected if r.option.artifact.precision == "int8")
+    assert "quality is lower: 29.80 dB vs 30.00 dB" in int8.reason
+
+
+def test_int8_without_its_own_quality_does_not_borrow_the_models():
+    p = plan(precisions_export(int8_psnr=None), 1000, inventory=ORT_CPU, profile=PROFILE)
+    assert p.chosen.artifact.precision == "fp16"
+    int8 = next(r for r in p.rejected if r.option.artifact.precision == "int8")
+    assert "quality is lower: unknown" in int8.reason and int8.option.quality_db is None

@@ -1,0 +1,133 @@
+"""The export folder: created and proven writable, one model per folder, the manifest
+it starts a run with (earlier artifacts of the same weights kept, stale ones removed),
+a hidden staging folder beside the artifacts, and the move of a checked artifact into
+place."""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+from edgezoo.errors import BadInputError, EdgezooError
+from edgezoo.export.contract import io_contract, preprocessing
+from edgezoo.files import companion_files, remove_path, sha256_file, size_bytes
+from edgezoo.manifests.schema import Manifest, Paper, Weights, load_manifest
+
+WEIGHTS_FILE = "weights.safetensors"
+MANIFEST_FILE = "manifest.yaml"
+
+
+def prepare_out_dir(out_dir: str | os.PathLike) -> Path:
+    """Create ``out_dir`` and prove it writable, or raise one clear :class:`BadInputError`."""
+    out = Path(out_dir).expanduser()
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        probe = tempfile.NamedTemporaryFile(dir=out, prefix=".edgezoo-write-test-", delete=True)
+        probe.close()
+    except OSError as exc:
+        reason = exc.strerror or exc.__class__.__name__
+        raise BadInputError(f"cannot write to the output folder {out}: {reason}; pass --out a writable folder") from None
+    return out
+
+
+def check_folder_is_for(out: Path, name: str) -> None:
+    """One folder holds one model's export: refuse to mix another model's in."""
+    try:
+        previous = load_manifest(out / MANIFEST_FILE) if (out / MANIFEST_FILE).is_file() else None
+    except EdgezooError:
+        return  # an unreadable manifest is replaced
+    if previous is not None and previous.name != name:
+        raise BadInputError(
+            f"{out} holds an export of {previous.name}; export {name} into another folder (--out), "
+            "or delete that one first"
+        )
+
+
+@contextlib.contextmanager
+def staging_dir(out: Path) -> Iterator[Path]:
+    """A hidden folder inside ``out`` (same filesystem, so moving out is a rename),
+    removed whatever happens."""
+    stage = Path(tempfile.mkdtemp(prefix=".edgezoo-staging-", dir=out))
+    try:
+        yield stage
+    finally:
+        shutil.rmtree(stage, ignore_errors=True)
+
+
+def promote(staged: Path, final: Path) -> None:
+    """Move a checked artifact (file, package directory, or IR pair) into place;
+    companions (an IR's ``.bin``) first, so the main file never points at nothing."""
+    remove_path(final)
+    for companion in companion_files(staged):
+        if companion.exists():
+            os.replace(companion, final.parent / companion.name)
+    os.replace(staged, final)
+
+
+def _config_dict(entry: Any, model: Any) -> dict[str, Any]:
+    config = getattr(model, "cfg", None) or getattr(model, "config", None)
+    if not (dataclasses.is_dataclass(config) and not isinstance(config, type)):
+        config = entry.config
+    return dataclasses.asdict(config) if dataclasses.is_dataclass(config) else {}
+
+
+def _weights_info(out: Path, name: str, entry: Any, model: Any, pretrained: bool, sha: str, supplied: bool) -> Weights:
+    params = sum(p.numel() for p in model.parameters())
+    trained_on, recipe, licence, steps = "untrained: seeded random initialisation", "none", entry.licence, None
+    if supplied:
+        trained_on, recipe = "supplied by the caller", "unknown"
+    elif pretrained:
+        from edgezoo.manifests import packaged_manifest
+
+        shipped = packaged_manifest(name).weights
+        if shipped is not None:
+            trained_on, recipe, licence, steps = shipped.trained_on, shipped.recipe, shipped.licence, shipped.steps
+    return Weights(file=WEIGHTS_FILE, sha256=sha, bytes=size_bytes(out / WEIGHTS_FILE), params=params,
+                   trained_on=trained_on, recipe=recipe, licence=licence, steps=steps)
+
+
+def start_manifest(
+    out: Path, entry: Any, model: Any, pretrained: bool, supplied: bool, weights_sha: str, height: int, width: int,
+    note: Callable[[str], None],
+) -> Manifest:
+    """The folder's manifest before this run's artifacts: a previous export's artifacts
+    are kept if they were made from the same weights and are still intact; stale ones
+    (the same model with other weights) are deleted, since nothing could verify them
+    any more, and ``note`` is told which."""
+    quality = []
+    if pretrained and not supplied:
+        from edgezoo.manifests import packaged_manifest, packaged_names
+
+        if entry.name in packaged_names():
+            quality = packaged_manifest(entry.name).quality
+    manifest = Manifest(
+        name=entry.name, family=entry.family, task=entry.task, description=entry.description,
+        paper=Paper(title=entry.paper.title, url=entry.paper.url), config=_config_dict(entry, model),
+        params=sum(p.numel() for p in model.parameters()), io=io_contract(entry, height, width),
+        preprocessing=preprocessing(entry),
+        weights=_weights_info(out, entry.name, entry, model, pretrained, weights_sha, supplied),
+        quality=quality,
+    )
+    previous_path = out / MANIFEST_FILE
+    if not previous_path.is_file():
+        return manifest
+    try:
+        previous = load_manifest(previous_path)
+    except EdgezooError:
+        return manifest  # unreadable: it is replaced
+    same = previous.name == entry.name and previous.weights is not None and previous.weights.sha256 == weights_sha
+    for artifact in previous.artifacts:
+        path = out / artifact.file
+        if same and path.exists() and sha256_file(path) == artifact.sha256:
+            manifest.artifacts.append(artifact)
+        elif path.exists() and not same:
+            remove_path(path)
+            for companion in companion_files(path):
+                remove_path(companion)
+            note(f"removed {artifact.file}: exported from other weights")
+    return manifest

@@ -1,0 +1,181 @@
+"""Calibration inputs for int8: the bundled calibration photos, cut to the artifact's
+size and degraded the way the task's inputs are at run time.
+
+The photos (``edgezoo/assets/calibration``, 16 crops of 128x128 from Debian wallpaper
+packages, credited in ``credits.json``) serve calibration only. The evaluation photos
+(:func:`edgezoo.zoo.data.evaluation_images`) are never calibrated on: the int8 quality
+gate scores on them, and calibrating there would flatter it.
+"""
+
+from __future__ import annotations
+
+import functools
+import io
+from importlib import resources
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+CALIBRATION_SEED = 0
+DEFAULT_COUNT = 32
+MAX_SIGMA = 50.0  # denoisers are trained and used on sigma in [0, 50] (0-255 scale)
+
+
+@functools.lru_cache(maxsize=1)
+def calibration_photos() -> tuple[np.ndarray, ...]:
+    """The bundled calibration photos as HxWx3 float32 RGB in [0, 1], sorted by name."""
+    from PIL import Image
+
+    folder = resources.files("edgezoo") / "assets" / "calibration"
+    photos = []
+    for item in sorted(folder.iterdir(), key=lambda p: p.name):
+        if item.name.lower().endswith(".png"):
+            with Image.open(io.BytesIO(item.read_bytes())) as img:
+                photos.append(np.asarray(img.convert("RGB"), dtype=np.float32) / 255.0)
+    if not photos:
+        raise FileNotFoundError(f"no calibration photos in {folder}; reinstall edgezoo")
+    return tuple(photos)
+
+
+def _random_view(photo: np.ndarray, height: int, width: int, rng: np.random.Generator) -> np.ndarray:
+    """A random crop of at most height x width, turned by a random multiple of 90° and
+    maybe mirrored (natural statistics, more variety than 16 photos give)."""
+    photo = np.rot90(photo, int(rng.integers(4)))
+    if rng.random() < 0.5:
+        photo = photo[:, ::-1]
+    h, w = min(height, photo.shape[0]), min(width, photo.shape[1])
+    y = int(rng.integers(0, photo.shape[0] - h + 1))
+    x = int(rng.integers(0, photo.shape[1] - w + 1))
+    return photo[y:y + h, x:x + w]
+
+
+def clean_mosaic(height: int, width: int, rng: np.random.Generator) -> np.ndarray:
+    """A height x width x 3 picture: one random view of a calibration photo, or, for
+    sizes beyond a photo's, a mosaic of views of different photos (the photos are
+    128 px; upscaling them instead would smooth away the texture the network sees)."""
+    return mosaic(calibration_photos(), height, width, rng)
+
+
+def mosaic(photos: Sequence[np.ndarray], height: int, width: int, rng: np.random.Generator) -> np.ndarray:
+    """A height x width x 3 picture of random views of ``photos`` (one view where a
+    photo is large enough)."""
+    canvas = np.empty((height, width, 3), np.float32)
+    y = 0
+    while y < height:
+        x, row_h = 0, None
+        while x < width:
+            view = _random_view(photos[int(rng.integers(len(photos)))], height - y, width - x, rng)
+            row_h = view.shape[0] if row_h is None else row_h
+            view = view[:row_h]
+            if view.shape[0] < row_h:  # a turned photo can be shorter than the row: pad by reflection
+                view = np.pad(view, ((0, row_h - view.shape[0]), (0, 0), (0, 0)), mode="reflect")
+            canvas[y:y + row_h, x:x + view.shape[1]] = view
+            x += view.shape[1]
+        y += row_h or height
+    return canvas
+
+
+def degrade(task: str, clean: np.ndarray, level: float, rng: np.random.Generator) -> np.ndarray:
+    """What the model sees at run time for ``task``, at ``level`` in [0, 1] of the
+    task's range. Denoising: additive Gaussian noise of sigma ``level * 50/255`` (not
+    clipped, the AWGN protocol of training and evaluation). Tasks without a
+    degradation model here calibrate on clean photos (the int8 gates still apply)."""
+    if task == "denoise":
+        from edgezoo.zoo.data import GaussianNoise
+
+        return GaussianNoise(level * MAX_SIGMA)(clean, rng)
+    return clean.astype(np.float32)
+
+
+def calibration_arrays(
+    height: int, width: int, count: int = DEFAULT_COUNT, task: str = "denoise", seed: int = CALIBRATION_SEED,
+) -> list[np.ndarray]:
+    """``count`` calibration inputs, each (1, 3, height, width) float32 NCHW.
+
+    Each is a random view (or mosaic of views) of the calibration photos, degraded for
+    ``task``: for denoising, sample ``i`` gets noise of sigma ``50 * i / (count - 1)``
+    (0-255 scale), so the levels spread evenly over [0, 50]. Deterministic for a
+    given ``seed``; a larger ``count`` extends, not reshuffles, the smaller set's photos.
+    """
+    if count < 1:
+        raise ValueError(f"count must be at least 1, not {count}")
+    rng = np.random.default_rng(seed)
+    noise_rng = np.random.default_rng(seed + 1)
+    arrays = []
+    for i in range(count):
+        clean = clean_mosaic(height, width, rng)
+        level = i / (count - 1) if count > 1 else 0.5
+        arrays.append(np.ascontiguousarray(degrade(task, clean, level, noise_rng).transpose(2, 0, 1)[None]))
+    return arrays
+
+
+VALIDATION_SEED = 1000  # held out from the calibration views (another stream of crops)
+VALIDATION_LEVEL = 0.5  # sigma 25 of 50: where the quality gate measures
+
+
+def validation_pairs(
+    height: int, width: int, count: int = 4, task: str = "denoise", seed: int = VALIDATION_SEED,
+) -> list[tuple[np.ndarray, np.ndarray]]:
+    """``count`` (degraded, clean) pairs, each (1, 3, height, width) float32, cut from the
+    calibration photos with another seed than :func:`calibration_arrays`: what remedies
+    that need a task score (choosing layers to keep in float) measure on, so that the
+    evaluation photos stay for the gate alone."""
+    rng = np.random.default_rng(seed)
+    noise_rng = np.random.default_rng(seed + 1)
+    pairs = []
+    for _ in range(count):
+        clean = clean_mosaic(height, width, rng)
+        degraded = degrade(task, clean, VALIDATION_LEVEL, noise_rng)
+        pairs.append((np.ascontiguousarray(degraded.transpose(2, 0, 1)[None]),
+                      np.ascontiguousarray(clean.transpose(2, 0, 1)[None])))
+    return pairs
+
+
+def calibration_from_images(
+    paths: Sequence[str | Path], height: int, width: int, count: int = DEFAULT_COUNT, seed: int = CALIBRATION_SEED,
+) -> list[np.ndarray]:
+    """``count`` (1, 3, height, width) inputs cut from the caller's pictures (random
+    views, or mosaics of views where a picture is smaller than the artifact). They are
+    used as they are, so they should look like the model's run-time inputs: noisy
+    photos for a denoiser, never the evaluation photos."""
+    from edgezoo.errors import BadInputError
+    from edgezoo.imageio import read_image
+
+    if not paths:
+        raise BadInputError("no calibration pictures given: pass a folder of PNG or JPEG pictures")
+    photos = [read_image(p) for p in paths]
+    rng = np.random.default_rng(seed)
+    return [np.ascontiguousarray(mosaic(photos, height, width, rng).transpose(2, 0, 1)[None], dtype=np.float32)
+            for _ in range(count)]
+
+
+def describe(count: int, task: str) -> str:
+    """One line for the manifest: what the calibration set was."""
+    what = f"{count} views of the {len(calibration_photos())} bundled calibration photos"
+    if task == "denoise":
+        return f"{what}, Gaussian noise sigma spread over [0, {MAX_SIGMA:g}]/255"
+    return f"{what}, clean (no degradation model for task '{task}')"
+
+
+def constant_arrays(height: int, width: int, count: int = 4, value: float = 0.5) -> list[np.ndarray]:
+    """Deliberately useless calibration (flat grey images): every activation range
+    collapses, and the int8 gates must catch it. For tests and demonstrations."""
+    return [np.full((1, 3, height, width), value, np.float32) for _ in range(count)]
+
+
+def check_arrays(arrays: Sequence[np.ndarray], height: int, width: int) -> list[np.ndarray]:
+    """Validate caller-supplied calibration arrays: (1, 3, H, W) float32 each."""
+    from edgezoo.errors import BadInputError
+
+    out = []
+    for i, array in enumerate(arrays):
+        array = np.asarray(array)
+        if array.ndim == 3:
+            array = array[None]
+        if array.shape[-2:] != (height, width) or array.ndim != 4 or array.shape[0] != 1:
+            raise BadInputError(f"calibration array {i} has shape {list(array.shape)}; the artifact takes [1, 3, {height}, {width}]")
+        out.append(np.ascontiguousarray(array, dtype=np.float32))
+    if not out:
+        raise BadInputError("no calibration arrays given")
+    return out

@@ -1,0 +1,155 @@
+"""The export pipeline's steps for task quality and for fp16/int8 artifacts.
+
+A reduced-precision artifact is made from the fp32 artifact of its format (never
+converted from PyTorch again), so that it differs from its fp32 sibling only by what
+quantization did; it is gated by :func:`edgezoo.export.quantize.build.build_reduced`
+and described in the manifest with its parity, its task quality and its recipe.
+
+Task quality (PSNR on the evaluation photos, run in the artifact's own runtime and
+tiled at its size) is measured for every executed static artifact when the weights
+are trained: the int8 gate compares against the fp32 artifact's figure, and the
+planner weighs quality against latency across precisions with it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+import numpy as np
+
+from edgezoo.errors import EdgezooError, ExportError
+from edgezoo.files import remove_path, sha256_file, size_bytes
+from edgezoo.manifests.schema import Artifact, QualityResult
+
+UNTRAINED_NOTE = ("the weights are a random initialisation, whose task score means nothing; "
+                  "export trained weights to gate int8 on task quality")
+
+
+@dataclass
+class QualityPlan:
+    """Whether and how the export measures task quality.
+
+    ``skip`` is the reason it does not (then int8 is gated on parity alone and the
+    reason is recorded); ``images`` are the photos (default: every evaluation photo)."""
+
+    skip: str | None = None
+    images: dict[str, np.ndarray] | None = None
+
+    @property
+    def enabled(self) -> bool:
+        return self.skip is None
+
+
+@dataclass
+class ReducedJob:
+    """What one fp16/int8 step needs beside the job itself."""
+
+    source: Path
+    model: Any  # the PyTorch reference
+    metadata: dict[str, Any]
+    expected_io: dict[str, Any]
+    tile: tuple[int, int]
+    multiple_of: int
+    task: str
+    parity_inputs: Sequence[Any] = field(default_factory=list)
+    references: Sequence[np.ndarray] = field(default_factory=list)
+    calibration: Sequence[np.ndarray] | None = None  # None: the bundled calibration photos
+    calibration_label: str | None = None
+
+
+def quality_plan(task: str, trained: bool, images: dict[str, np.ndarray] | None = None) -> QualityPlan:
+    """Measure task quality where it means something: trained weights, and a task
+    with an evaluation protocol here."""
+    from edgezoo.export.quantize.quality import task_is_gated
+
+    if not trained:
+        return QualityPlan(skip=UNTRAINED_NOTE, images=images)
+    if not task_is_gated(task):
+        return QualityPlan(skip=f"no task-quality protocol for task '{task}'", images=images)
+    return QualityPlan(images=images)
+
+
+def artifact_quality(
+    path: Path, fmt: str, precision: str, tile: tuple[int, int], multiple_of: int, plan: QualityPlan,
+) -> QualityResult:
+    """The task quality of an executed fp32 or fp16 artifact (the fp32 figure is cached
+    per file, so the int8 gate that follows reuses it)."""
+    from edgezoo.export.quantize import quality as qual
+
+    try:
+        if precision == "fp32":
+            result = qual.reference_quality(path, fmt, tile, multiple_of, plan.images)
+        else:
+            result = qual.task_quality(path, fmt, precision, tile, multiple_of, plan.images)
+    except EdgezooError:
+        raise
+    except Exception as exc:  # a runtime crash on the photos: the artifact is not usable as it is
+        first = (str(exc).strip().splitlines() or [exc.__class__.__name__])[0][:200]
+        raise ExportError(f"{path.name}: measuring its task quality failed: {exc.__class__.__name__}: {first}") from None
+    tiles = f"tiled at {tile[0]}x{tile[1]}"
+    return result.model_copy(update={"note": f"this {precision} artifact in its own runtime, {tiles}"})
+
+
+def int8_recipes(ladder: Sequence[Any], mode: str) -> list[Any] | None:
+    """The int8 attempts of ``mode``: ``auto`` the whole ladder (None: its default
+    scaling); ``static`` the calibrated recipes; ``dynamic`` the uncalibrated end (int8
+    weights, activations quantized per call, or float where a format has no per-call
+    quantization). A format with only one kind (Core ML: weights) uses what it has."""
+    if mode == "auto":
+        return None
+    calibrated = [r for r in ladder if r.calibration != "none"]
+    uncalibrated = [r for r in ladder if r.calibration == "none"]
+    if mode == "static":
+        return calibrated or uncalibrated
+    return uncalibrated[-1:] or calibrated[:1]
+
+
+def build_reduced_artifact(
+    fmt: str, precision: str, file: str, dynamic: bool, job: ReducedJob, stage: Path, out: Path,
+    quality: QualityPlan, *, int8_mode: str = "auto", allow_degraded: bool = False,
+    say: Callable[[str], None] | None = None,
+) -> Artifact:
+    """Build ``file`` (fp16 or int8) from ``job.source`` into ``stage``, gate it, move it
+    into ``out`` and return its manifest entry.
+
+    Raises
+    ------
+    ParityError
+        A gate missed and ``allow_degraded`` is False; nothing is left in ``out``.
+    ExportError
+        The conversion failed.
+    """
+    from edgezoo.export.folder import promote
+    from edgezoo.export.quantize.build import build_reduced, module_for
+
+    recipes = int8_recipes(module_for(fmt).INT8_LADDER, int8_mode) if precision == "int8" else None
+    staged = stage / file
+    result = build_reduced(
+        fmt, precision, job.source, staged, job.metadata, job.model,
+        task=job.task, parity_inputs=list(job.parity_inputs) or None, references=list(job.references) or None,
+        expected_io=job.expected_io, quality_images=quality.images, recipes=recipes,
+        calibration=job.calibration if precision == "int8" else None, calibration_label=job.calibration_label,
+        allow_degraded=allow_degraded, quality_skip=quality.skip, progress=say,
+    )
+    measured = result.quality
+    if measured is None and quality.enabled and not dynamic and result.parity.executed and precision == "fp16":
+        try:  # measured in the staging folder: an artifact whose measurement fails never reaches ``out``
+            measured = artifact_quality(staged, fmt, precision, job.tile, job.multiple_of, quality)
+        except EdgezooError:
+            remove_path(staged)
+            raise
+    promote(staged, out / file)
+    final = out / file
+    record = dict(result.quantization)
+    record["source"] = job.source.name if job.source.parent == out else f"{job.source.name} (built for this, not kept)"
+    if precision == "int8":
+        record["int8_mode"] = int8_mode
+        if int8_mode == "dynamic":  # asked for, not a remedy
+            record["remedy"] = "none: dynamic int8 was asked for"
+    return Artifact(
+        format=fmt, precision=precision, file=file, sha256=sha256_file(final), bytes=size_bytes(final),
+        static_shape=not dynamic, input_shape=list(job.expected_io["inputs"][0]["shape"]),
+        tool_versions=result.tool_versions, quantization=record, parity=result.parity.to_parity(), quality=measured,
+    )

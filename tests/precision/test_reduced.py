@@ -1,0 +1,154 @@
+"""fp16 and int8 artifacts in every format: built from the fp32 artifact, executed in
+their runtime where one exists here (ONNX Runtime, OpenVINO CPU, LiteRT), Core ML
+converted and its spec checked, and gated: a miss fails with the figure and the
+threshold, or is recorded when degraded results are allowed."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from edgezoo.errors import ParityError
+from edgezoo.export.formats import artifact_filename, converter
+from edgezoo.export.quantize.build import build_reduced, module_for
+from edgezoo.export.quantize.calibration import calibration_arrays, constant_arrays
+from edgezoo.files import sha256_file, size_bytes
+from edgezoo.manifests.schema import Artifact
+
+from .conftest import MODEL, SIZE, metadata_for
+
+FORMATS = ("onnx", "openvino", "tflite", "coreml")
+EXECUTED = {"onnx", "openvino", "tflite"}
+
+
+def _build(fmt, precision, fp32_artifact, denoiser, contract, tmp_path, **kwargs):
+    path = tmp_path / artifact_filename(MODEL, fmt, precision, SIZE, SIZE)
+    result = build_reduced(
+        fmt, precision, fp32_artifact(fmt), path, metadata_for(contract, fmt, precision), denoiser[0],
+        expected_io=contract[1].model_dump(mode="json"), **kwargs,
+    )
+    return path, result
+
+
+def _manifest_entry(path, result, contract) -> Artifact:
+    """What the pipeline records: must validate against the schema."""
+    return Artifact(
+        format=result.format, precision=result.precision, file=path.name, sha256=sha256_file(path),
+        bytes=size_bytes(path), input_shape=list(contract[1].inputs[0].shape), tool_versions=result.tool_versions,
+        quantization=result.quantization, parity=result.parity.to_parity(), quality=result.quality,
+    )
+
+
+@pytest.mark.slow  # the shared export (test_export_pipeline) builds and gates fp16 in every format
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_fp16(fmt, fp32_artifact, denoiser, contract, tmp_path):
+    path, result = _build(fmt, "fp16", fp32_artifact, denoiser, contract, tmp_path)
+    assert path.exists() and not result.degraded
+    assert converter(fmt).read_metadata(path)["precision"] == "fp16"
+    assert result.parity.passed and result.parity.threshold_db == 40
+    if fmt in EXECUTED:
+        assert result.parity.executed and result.parity.psnr_db >= 40
+    else:
+        assert not result.parity.executed and "needs macOS" in result.parity.note
+    entry = _manifest_entry(path, result, contract)
+    assert entry.quantization["method"] and entry.quantization["degraded"] is False
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_int8_plain_recipe_runs_and_is_measured(fmt, fp32_artifact, denoiser, contract, quality_photos, tmp_path):
+    """Each format's first int8 recipe converts and runs; its figures are recorded
+    whether or not they pass (allow_degraded), so this test does not depend on luck."""
+    recipe = module_for(fmt).INT8_LADDER[0].scaled(4)
+    path, result = _build(fmt, "int8", fp32_artifact, denoiser, contract, tmp_path, recipes=[recipe],
+                          quality_images=quality_photos, allow_degraded=True)
+    assert path.exists()
+    assert converter(fmt).read_metadata(path)["precision"] == "int8"
+    q = result.quantization
+    assert q["method"] == recipe.method and len(q["attempts"]) == 1 and isinstance(q["degraded"], bool)
+    assert result.parity.threshold_db == 30
+    if fmt in EXECUTED:
+        # a figure, not a verdict: static int8 of some formats is far off on uniform-noise inputs
+        assert result.parity.executed and 5 < result.parity.psnr_db < 200
+        if result.parity.passed:  # the quality gate runs once parity passed
+            assert {"quality_db", "fp32_quality_db", "quality_delta_db", "quality_passed"} <= set(q)
+            assert result.quality is not None and "fp32 artifact" in result.quality.note
+    else:
+        assert not result.parity.executed and "macOS" in q["quality_gate"]
+        assert "macOS" in q["activations"]
+    _manifest_entry(path, result, contract)
+
+
+def test_int8_remedies_until_both_gates_pass(fp32_artifact, denoiser, contract, quality_photos, tmp_path):
+    """The default ONNX ladder ends with an artifact that passed parity and quality,
+    and says which remedy did it and what was tried before."""
+    path, result = _build("onnx", "int8", fp32_artifact, denoiser, contract, tmp_path,
+                          calibration_count=8, quality_images=quality_photos)
+    q = result.quantization
+    assert result.passed and result.parity.passed and result.parity.psnr_db >= 30
+    assert q["quality_passed"] is True and q["quality_delta_db"] >= -0.3
+    assert q["attempts"][-1].endswith("passed") and q["remedy"]
+    assert all(a.endswith("missed") or ": failed:" in a for a in q["attempts"][:-1])
+    entry = _manifest_entry(path, result, contract)
+    assert entry.parity.passed and entry.quality.mean.psnr_db == q["quality_db"]
+
+
+@pytest.mark.slow  # the shared export builds these (int8_mode="dynamic") and gates them
+@pytest.mark.parametrize("fmt", ["onnx", "openvino", "tflite"])
+def test_last_remedy_keeps_the_task_quality(fmt, fp32_artifact, denoiser, contract, quality_photos, tmp_path):
+    """The end of each ladder (int8 weights, activations float or quantized per call)
+    passes both gates: an int8 artifact exists even where static int8 cannot."""
+    recipe = module_for(fmt).INT8_LADDER[-1]
+    path, result = _build(fmt, "int8", fp32_artifact, denoiser, contract, tmp_path, recipes=[recipe],
+                          quality_images=quality_photos)
+    q = result.quantization
+    assert result.passed and result.parity.psnr_db >= 30 and q["quality_passed"] is True
+    assert q["method"] in ("dynamic", "weights", "dynamic-range") and q["calibration"] == "none"
+
+
+@pytest.mark.slow
+def test_measured_sensitive_layers(fp32_artifact, denoiser, contract, quality_photos, tmp_path):
+    """The measured remedy keeps the most error-prone convolutions in float, chosen on
+    held-out calibration views, and records how many and the estimated loss."""
+    from edgezoo.export.quantize import onnx as quantize_onnx
+
+    recipe = next(r for r in quantize_onnx.INT8_LADDER if r.option("sensitive") == "measured").scaled(8)
+    path, result = _build("onnx", "int8", fp32_artifact, denoiser, contract, tmp_path, recipes=[recipe],
+                          quality_images=quality_photos, allow_degraded=True)
+    q = result.quantization
+    assert q["measured_candidates"] > 50  # MAXIM-tiny: 87 convolutions and 18 linears, less the io ones
+    capped = q["measured_float"] >= q["measured_candidates"] // 2
+    assert 0 <= q["measured_float"] <= q["measured_candidates"] // 2 + 1
+    assert capped or q["estimated_quality_delta_db"] >= -0.2
+    assert any(item.startswith("most error-prone layers") for item in q["float_layers"])
+
+
+@pytest.mark.parametrize("fmt", ["onnx", "tflite"])
+def test_broken_calibration_fails_the_gate(fmt, fp32_artifact, denoiser, contract, tmp_path):
+    """Flat grey calibration images collapse every activation range: the gate fails,
+    naming the artifact, the figure and the threshold, and nothing is left behind."""
+    recipe = module_for(fmt).INT8_LADDER[0]
+    with pytest.raises(ParityError) as caught:
+        _build(fmt, "int8", fp32_artifact, denoiser, contract, tmp_path, recipes=[recipe],
+               calibration=constant_arrays(SIZE, SIZE))
+    message = str(caught.value)
+    name = artifact_filename(MODEL, fmt, "int8", SIZE, SIZE)
+    assert name in message and "threshold of 30 dB" in message and "allow-degraded" in message
+    assert not (tmp_path / name).exists()
+    assert not any(p.name.startswith(".") for p in tmp_path.iterdir())  # no scratch left
+
+
+def test_allow_degraded_records_instead_of_raising(fp32_artifact, denoiser, contract, tmp_path):
+    recipe = module_for("onnx").INT8_LADDER[0]
+    path, result = _build("onnx", "int8", fp32_artifact, denoiser, contract, tmp_path, recipes=[recipe],
+                          calibration=constant_arrays(SIZE, SIZE), allow_degraded=True)
+    assert path.exists() and result.degraded and not result.passed
+    assert result.quantization["degraded"] is True and not result.parity.passed
+    assert "allow_degraded" in result.parity.note
+    entry = _manifest_entry(path, result, contract)
+    assert entry.parity.passed is False and entry.parity.psnr_db < 30
+
+
+def test_calibration_is_the_artifact_size(contract):
+    arrays = calibration_arrays(SIZE, SIZE, count=2)
+    assert arrays[0].shape == tuple(contract[1].inputs[0].shape)
+    assert np.isfinite(arrays[1]).all()
