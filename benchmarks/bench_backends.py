@@ -35,17 +35,6 @@ def median_p90(times: list[float]) -> tuple[float, float]:
     return float(np.median(times)), float(np.percentile(times, 90))
 
 
-def timed(fn, repeats: int, warmup: int) -> list[float]:
-    for _ in range(warmup):
-        fn()
-    out = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        out.append((time.perf_counter() - start) * 1000)
-    return out
-
-
 def interleaved(fn_a, fn_b, repeats: int, warmup: int) -> tuple[list[float], list[float]]:
     """Time two callables alternately (a, b, b, a, ...) so drift and background load hit both."""
     for _ in range(warmup):
@@ -80,6 +69,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from edgezoo import runtimes
     from edgezoo.metrics import psnr
+    from edgezoo.runtimes.latency import time_runs
     from edgezoo.runtimes.store import open_export_dir
     from edgezoo.zoo import create_model
 
@@ -124,7 +114,7 @@ def main(argv: list[str] | None = None) -> int:
     rows = []
     for threads in thread_counts:
         torch.set_num_threads(threads)
-        med, p90 = median_p90(timed(eager, args.repeats, args.warmup))
+        med, p90 = median_p90(time_runs(eager, args.repeats, args.warmup))
         rows.append({"name": f"pytorch eager {threads}t", "backend": "torch", "artifact": "-", "threads": threads,
                      "median_ms": med, "p90_ms": p90, "session_median_ms": None, "session_overhead_pct": None,
                      "gflops_per_s": gflop / (med / 1000), "psnr_vs_eager_db": None})
