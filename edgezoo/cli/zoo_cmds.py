@@ -91,10 +91,11 @@ def info_cmd(model: str, as_json: bool) -> None:
 @click.option("--lr", default=2e-3, show_default=True)
 @click.option("--seed", default=0, show_default=True)
 @click.option("--threads", type=int, default=None, help="torch threads (default: all cores).")
+@click.option("--device", default="cpu", show_default=True, help="torch device to train on, e.g. cuda.")
 @click.option("--init-from", type=click.Path(exists=True, dir_okay=False), help="Start from these weights.")
 @click.option("--resume/--no-resume", default=True, show_default=True, help="Continue from OUT/MODEL/last.pt.")
 def train_cmd(model: str, images: tuple[str, ...], out: str, steps: int, batch: int, patch: int, lr: float,
-              seed: int, threads: int | None, init_from: str | None, resume: bool) -> None:
+              seed: int, threads: int | None, device: str, init_from: str | None, resume: bool) -> None:
     """Train MODEL with the zoo's recipe; checkpoints every few hundred steps, resumable."""
     from edgezoo.errors import BadInputError
     from edgezoo.zoo import get_entry
@@ -104,7 +105,7 @@ def train_cmd(model: str, images: tuple[str, ...], out: str, steps: int, batch: 
     if patch % entry.input_spec.multiple_of:
         raise BadInputError(f"--patch must be a multiple of {entry.input_spec.multiple_of} for {model}")
     cfg = TrainConfig(model=model, images=list(images), out=out, steps=steps, batch=batch, patch=patch, lr=lr,
-                      seed=seed, threads=threads, init_from=init_from)
+                      seed=seed, threads=threads, init_from=init_from, device=device)
     try:
         best = train(cfg, resume=resume, log=lambda line: click.echo(line, err=True))
     except FileNotFoundError as exc:

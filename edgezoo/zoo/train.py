@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import json
 import math
+import queue
+import threading
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -44,6 +46,7 @@ class TrainConfig:
     holdout_photos: int = 2
     threads: int | None = None
     init_from: str | None = None
+    device: str = "cpu"
     extra: dict = field(default_factory=dict)
 
 
@@ -75,6 +78,41 @@ def multiscale_loss(outputs: list[list[torch.Tensor]], clean: torch.Tensor) -> t
     return total
 
 
+class _BatchStream:
+    """(clean, noisy) training batches made ahead by one thread, so an accelerator is not left
+    waiting on numpy. The batches are the same as made inline; each carries the random states
+    *after* it was drawn, so a checkpoint taken after consuming it resumes exactly there."""
+
+    def __init__(self, sampler: PatchSampler, noise_rng: np.random.Generator, degrade: Callable,
+                 batch: int, count: int, depth: int = 4) -> None:
+        self._queue: queue.Queue = queue.Queue(maxsize=depth)
+        self._stop = threading.Event()
+
+        def produce() -> None:
+            for _ in range(count):
+                clean = sampler.batch(batch)
+                noisy = degrade(clean, noise_rng)
+                states = (sampler.rng.bit_generator.state, noise_rng.bit_generator.state)
+                while not self._stop.is_set():
+                    try:
+                        self._queue.put((clean, noisy, states), timeout=0.1)
+                        break
+                    except queue.Full:
+                        continue
+                if self._stop.is_set():
+                    return
+
+        self._thread = threading.Thread(target=produce, name="edgezoo-batches", daemon=True)
+        self._thread.start()
+
+    def next(self) -> tuple[np.ndarray, np.ndarray, tuple[dict, dict]]:
+        return self._queue.get()
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
 def learning_rate(cfg: TrainConfig, step: int) -> float:
     if step < cfg.warmup:
         return cfg.lr * (step + 1) / cfg.warmup
@@ -92,7 +130,8 @@ def _validation_set(pool: list[np.ndarray], seed: int, patch: int = 128, count: 
 @torch.no_grad()
 def _validate(model: torch.nn.Module, clean: np.ndarray, noisy: np.ndarray) -> float:
     model.eval()
-    restored = torch.cat([model(torch.from_numpy(noisy[i : i + 8])) for i in range(0, len(noisy), 8)])
+    device = next(model.parameters()).device
+    restored = torch.cat([model(torch.from_numpy(noisy[i : i + 8]).to(device)).cpu() for i in range(0, len(noisy), 8)])
     model.train()
     return psnr(clean, restored.clamp(0, 1).numpy())
 
@@ -114,16 +153,18 @@ def train(cfg: TrainConfig, resume: bool = True, log: Callable[[str], None] = pr
     train_pool, held_out = pool[: -cfg.holdout_photos], pool[-cfg.holdout_photos :]
     val_clean, val_noisy = _validation_set(held_out, cfg.seed)
     torch.manual_seed(cfg.seed)
+    device = torch.device(cfg.device)
     model = create_model(cfg.model, pretrained=False).train()
     if cfg.init_from:
         load_weights(model, cfg.init_from)
+    model.to(device)
     optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=1e-4)
     sampler = PatchSampler(train_pool, cfg.patch, seed=cfg.seed)
     noise_rng = np.random.default_rng(cfg.seed + 1)
     degrade = DEGRADATIONS[entry.task](cfg)
     step, best_val = 0, -float("inf")
     if resume and last.is_file():
-        state = torch.load(last, weights_only=False)
+        state = torch.load(last, weights_only=False, map_location=device)
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
         sampler.rng.bit_generator.state = state["sampler_rng"]
@@ -132,41 +173,47 @@ def train(cfg: TrainConfig, resume: bool = True, log: Callable[[str], None] = pr
         log(f"resumed {cfg.model} at step {step} (best held-out PSNR {best_val:.2f} dB)")
     (run_dir / "config.json").write_text(json.dumps(asdict(cfg), indent=2))
 
+    rng_states = (sampler.rng.bit_generator.state, noise_rng.bit_generator.state)
+
     def checkpoint() -> None:
         with atomic_path(last) as tmp:
             torch.save({
                 "model": model.state_dict(), "optimizer": optimizer.state_dict(), "step": step,
-                "best_val": best_val, "sampler_rng": sampler.rng.bit_generator.state,
-                "noise_rng": noise_rng.bit_generator.state, "config": asdict(cfg),
+                "best_val": best_val, "sampler_rng": rng_states[0], "noise_rng": rng_states[1],
+                "config": asdict(cfg),
             }, tmp)
 
     started, losses = time.time(), []
-    with open(run_dir / "log.jsonl", "a") as log_file:
-        while step < cfg.steps:
-            for group in optimizer.param_groups:
-                group["lr"] = learning_rate(cfg, step)
-            clean = sampler.batch(cfg.batch)
-            noisy = degrade(clean, noise_rng)
-            loss = multiscale_loss(model.forward_all(torch.from_numpy(noisy)), torch.from_numpy(clean))
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-            optimizer.step()
-            losses.append(loss.item())
-            step += 1
-            record = None
-            if step % cfg.val_every == 0 or step == cfg.steps:
-                val = _validate(model, val_clean, val_noisy)
-                if val > best_val:
-                    best_val = val
-                    save_weights(model, best, {"model": cfg.model, "step": str(step), "heldout_psnr": f"{val:.3f}"})
-                record = {"step": step, "loss": float(np.mean(losses)), "val_psnr_sigma25": val,
-                          "lr": learning_rate(cfg, step), "seconds": round(time.time() - started, 1)}
-                log(json.dumps(record))
-                losses.clear()
-            if record:
-                log_file.write(json.dumps(record) + "\n")
-                log_file.flush()
-            if step % cfg.checkpoint_every == 0 or step == cfg.steps:
-                checkpoint()
+    batches = _BatchStream(sampler, noise_rng, degrade, cfg.batch, max(0, cfg.steps - step))
+    try:
+        with open(run_dir / "log.jsonl", "a") as log_file:
+            while step < cfg.steps:
+                for group in optimizer.param_groups:
+                    group["lr"] = learning_rate(cfg, step)
+                clean, noisy, rng_states = batches.next()
+                clean_t, noisy_t = torch.from_numpy(clean).to(device), torch.from_numpy(noisy).to(device)
+                loss = multiscale_loss(model.forward_all(noisy_t), clean_t)
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+                optimizer.step()
+                losses.append(loss.detach())  # no per-step sync with an accelerator
+                step += 1
+                record = None
+                if step % cfg.val_every == 0 or step == cfg.steps:
+                    val = _validate(model, val_clean, val_noisy)
+                    if val > best_val:
+                        best_val = val
+                        save_weights(model, best, {"model": cfg.model, "step": str(step), "heldout_psnr": f"{val:.3f}"})
+                    record = {"step": step, "loss": torch.stack(losses).mean().item(), "val_psnr_sigma25": val,
+                              "lr": learning_rate(cfg, step), "seconds": round(time.time() - started, 1)}
+                    log(json.dumps(record))
+                    losses.clear()
+                if record:
+                    log_file.write(json.dumps(record) + "\n")
+                    log_file.flush()
+                if step % cfg.checkpoint_every == 0 or step == cfg.steps:
+                    checkpoint()
+    finally:
+        batches.close()
     return best
