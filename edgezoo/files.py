@@ -1,4 +1,4 @@
-"""Atomic writes and content hashes shared by the exporters, the runtime and the CLI."""
+"""Atomic writes, content hashes and the cache folder, shared by the zoo, the exporters, the runtime and the CLI."""
 
 from __future__ import annotations
 
@@ -9,6 +9,13 @@ import shutil
 import tempfile
 from pathlib import Path
 from typing import Iterator
+
+CACHE_ENV = "EDGEZOO_CACHE"
+
+
+def cache_root() -> Path:
+    """edgezoo's cache folder: ``$EDGEZOO_CACHE``, else ``~/.cache/edgezoo``."""
+    return Path(os.environ.get(CACHE_ENV) or Path.home() / ".cache" / "edgezoo")
 
 
 def companion_files(path: str | os.PathLike) -> list[Path]:

@@ -22,15 +22,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from edgezoo.errors import ManifestError, UnknownModelError
+from edgezoo.files import cache_root
 from edgezoo.manifests import Manifest, load_manifest, packaged_manifest, packaged_names
 
 ARTIFACTS_ENV = "EDGEZOO_ARTIFACTS"
-CACHE_ENV = "EDGEZOO_CACHE"
-
-
-def cache_root() -> Path:
-    """edgezoo's cache folder: ``$EDGEZOO_CACHE``, else ``~/.cache/edgezoo``."""
-    return Path(os.environ.get(CACHE_ENV) or Path.home() / ".cache" / "edgezoo")
 
 
 def artifact_roots(search: list[str | os.PathLike] | None = None) -> list[Path]:

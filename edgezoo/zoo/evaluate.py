@@ -8,14 +8,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from pathlib import Path
 from typing import Callable
 
 import numpy as np
 import torch
 
-from edgezoo.files import atomic_write_text
+from edgezoo.files import atomic_write_text, cache_root
 from edgezoo.manifests.schema import ImageScore, QualityResult
 from edgezoo.metrics import psnr, ssim
 from edgezoo.zoo.data import GaussianNoise, evaluation_images
@@ -56,8 +55,7 @@ def _mean(scores: dict[str, ImageScore]) -> ImageScore:
 
 
 def _baseline_cache() -> Path:
-    root = os.environ.get("EDGEZOO_CACHE") or Path.home() / ".cache" / "edgezoo"
-    return Path(root) / "baselines"
+    return cache_root() / "baselines"
 
 
 def score_baseline(name: str, restorer: Restorer, images: dict[str, np.ndarray], sigma: float, seed: int) -> dict[str, ImageScore]:

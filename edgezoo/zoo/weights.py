@@ -7,7 +7,6 @@ verified copy in the local cache or says exactly where to put one.
 
 from __future__ import annotations
 
-import os
 import shutil
 from pathlib import Path
 
@@ -15,15 +14,14 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from edgezoo.errors import ArtifactIntegrityError, WeightsError
-from edgezoo.files import atomic_path, sha256_file
+from edgezoo.files import atomic_path, cache_root, sha256_file
 
 WEIGHTS_DIR = Path(__file__).resolve().parent.parent / "weights"
 
 
 def cache_dir() -> Path:
     """Where verified upstream checkpoints are kept (``EDGEZOO_CACHE`` overrides)."""
-    root = os.environ.get("EDGEZOO_CACHE") or Path.home() / ".cache" / "edgezoo"
-    return Path(root) / "checkpoints"
+    return cache_root() / "checkpoints"
 
 
 def save_weights(model: torch.nn.Module, path: str | Path, metadata: dict[str, str] | None = None) -> str:

@@ -1,10 +1,9 @@
 """Real artifacts for the runtime tests, built once per test session.
 
-With the export pipeline present (``edgezoo.export.pipeline.export_model``) the tests use
-it; until then (or if it fails) they build the same artifacts directly with
-torch.onnx / openvino.convert_model / litert_torch and write a manifest by hand.
-Also: a tiny convolution-only ONNX model built with ``onnx.helper`` (no torch), whose
-tiled output must equal its whole-image output away from nothing but float noise.
+The zoo model's export dirs come from the export pipeline itself
+(``edgezoo.export.pipeline.export_model``). Also: a tiny convolution-only ONNX model built
+with ``onnx.helper`` (no torch), whose tiled output must equal its whole-image output
+away from nothing but float noise.
 """
 
 from __future__ import annotations
@@ -32,62 +31,13 @@ def _artifact(out: Path, file: str, fmt: str, shape: list, static: bool) -> dict
             "bytes": size_bytes(out / file), "static_shape": static, "input_shape": shape}
 
 
-def build_with_torch(out: Path, size: int, pretrained: bool = False, formats: tuple[str, ...] = ("onnx", "tflite", "openvino")) -> Manifest:
-    """The fallback builder: fp32 ONNX (dynamic H, W), OpenVINO IR and TFLite (static)."""
-    import torch
-
-    from edgezoo.zoo import create_model, get_entry
-
-    entry = get_entry(MODEL)
-    model = create_model(MODEL, pretrained=pretrained)
-    m = entry.input_spec.multiple_of
-    x = torch.rand(1, 3, size, size)
-    out.mkdir(parents=True, exist_ok=True)
-    arts = []
-    if "onnx" in formats and have("onnxruntime") and have("onnxscript"):
-        h, w = torch.export.Dim("H", min=1, max=64), torch.export.Dim("W", min=1, max=64)
-        torch.onnx.export(model, (x,), str(out / "model-dynamic.onnx"), dynamo=True, input_names=["image"],
-                          output_names=["restored"], dynamic_shapes={"image": {2: m * h, 3: m * w}},
-                          external_data=False)
-        arts.append(_artifact(out, "model-dynamic.onnx", "onnx", [1, 3, "H", "W"], False))
-    if "openvino" in formats and have("openvino"):
-        import openvino as ov
-
-        ov.save_model(ov.convert_model(model, example_input=x, input=[1, 3, size, size]), str(out / "model.xml"))
-        arts.append(_artifact(out, "model.xml", "openvino", [1, 3, size, size], True))
-    if "tflite" in formats and have("litert_torch"):
-        import litert_torch
-
-        litert_torch.convert(model, (x,)).export(str(out / "model.tflite"))
-        arts.append(_artifact(out, "model.tflite", "tflite", [1, 3, size, size], True))
-    params = sum(p.numel() for p in model.parameters())
-    from torch.utils.flop_counter import FlopCounterMode
-
-    with FlopCounterMode(display=False) as counter, torch.no_grad():
-        model(x)
-    gflops_per_mpix = counter.get_total_flops() / 1e9 / (size * size / 1e6)
-    manifest = Manifest.model_validate({
-        "name": MODEL, "family": "maxim", "task": "denoise", "paper": {"title": entry.paper.title, "url": entry.paper.url},
-        "config": {}, "params": params, "gflops_per_mpix": round(gflops_per_mpix, 2),
-        "io": {"inputs": [{"name": "image", "shape": [1, 3, "H", "W"], "multiple_of": m}],
-               "outputs": [{"name": "restored", "shape": [1, 3, "H", "W"]}]},
-        "preprocessing": {"pad_to_multiple_of": m},
-        "artifacts": arts,
-    })
-    manifest.save(out / "manifest.yaml")
-    return manifest
-
-
 def build_export(out: Path, size: int = 64, pretrained: bool = False,
                  formats: tuple[str, ...] = ("onnx", "tflite", "openvino")) -> Path:
     """An export dir of maxim-tiny-denoise at ``size`` (fp32; ONNX static and dynamic)."""
-    if have("edgezoo.export.pipeline"):
-        from edgezoo.export.pipeline import export_model
+    from edgezoo.export.pipeline import export_model
 
-        export_model(MODEL, formats=list(formats), precisions=["fp32"], out_dir=out,
-                     height=size, width=size, pretrained=pretrained)
-    else:
-        build_with_torch(out, size, pretrained, formats)
+    export_model(MODEL, formats=list(formats), precisions=["fp32"], out_dir=out,
+                 height=size, width=size, pretrained=pretrained)
     return out
 
 
