@@ -308,9 +308,10 @@ class _Run:
             return None
         quality = None
         # measured before the move: an artifact whose measurement fails never reaches the folder
-        if self.quality.enabled and report.executed and not job.dynamic:
-            quality = artifact_quality(staged, job.format, "fp32", (self.height, self.width),
-                                       self.entry.input_spec.multiple_of, self.quality)
+        if self.quality.enabled and report.executed:
+            tile = None if job.dynamic else (self.height, self.width)
+            quality = artifact_quality(staged, job.format, "fp32", tile, self.entry.input_spec.multiple_of,
+                                       self.quality)
         final = self.out / job.file
         promote(staged, final)
         self.sources[key] = final

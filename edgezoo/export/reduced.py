@@ -5,9 +5,9 @@ converted from PyTorch again), so that it differs from its fp32 sibling only by 
 quantization did; it is gated by :func:`edgezoo.export.quantize.build.build_reduced`
 and described in the manifest with its parity, its task quality and its recipe.
 
-Task quality (PSNR on the evaluation photos, run in the artifact's own runtime and
-tiled at its size) is measured for every executed static artifact when the weights
-are trained: the int8 gate compares against the fp32 artifact's figure, and the
+Task quality (PSNR on the evaluation photos, run in the artifact's own runtime, tiled
+at its size or, for a dynamic-shape artifact, on whole photos) is measured for every
+executed artifact when the weights are trained: the int8 gate compares against the fp32 artifact's figure, and the
 planner weighs quality against latency across precisions with it.
 """
 
@@ -72,10 +72,11 @@ def quality_plan(task: str, trained: bool, images: dict[str, np.ndarray] | None 
 
 
 def artifact_quality(
-    path: Path, fmt: str, precision: str, tile: tuple[int, int], multiple_of: int, plan: QualityPlan,
+    path: Path, fmt: str, precision: str, tile: tuple[int, int] | None, multiple_of: int, plan: QualityPlan,
 ) -> QualityResult:
-    """The task quality of an executed fp32 or fp16 artifact (the fp32 figure is cached
-    per file, so the int8 gate that follows reuses it)."""
+    """The task quality of an executed fp32 or fp16 artifact, tiled at ``tile`` or, for
+    None (a dynamic-shape artifact), on whole photos (the fp32 figure is cached per file,
+    so the int8 gate that follows reuses it)."""
     from edgezoo.export.quantize import quality as qual
 
     try:
@@ -88,8 +89,8 @@ def artifact_quality(
     except Exception as exc:  # a runtime crash on the photos: the artifact is not usable as it is
         first = (str(exc).strip().splitlines() or [exc.__class__.__name__])[0][:200]
         raise ExportError(f"{path.name}: measuring its task quality failed: {exc.__class__.__name__}: {first}") from None
-    tiles = f"tiled at {tile[0]}x{tile[1]}"
-    return result.model_copy(update={"note": f"this {precision} artifact in its own runtime, {tiles}"})
+    how = "whole photos" if tile is None else f"tiled at {tile[0]}x{tile[1]}"
+    return result.model_copy(update={"note": f"this {precision} artifact in its own runtime, {how}"})
 
 
 def int8_recipes(ladder: Sequence[Any], mode: str) -> list[Any] | None:
@@ -134,9 +135,9 @@ def build_reduced_artifact(
         allow_degraded=allow_degraded, quality_skip=quality.skip, progress=say,
     )
     measured = result.quality
-    if measured is None and quality.enabled and not dynamic and result.parity.executed and precision == "fp16":
+    if measured is None and quality.enabled and result.parity.executed and precision == "fp16":
         try:  # measured in the staging folder: an artifact whose measurement fails never reaches ``out``
-            measured = artifact_quality(staged, fmt, precision, job.tile, job.multiple_of, quality)
+            measured = artifact_quality(staged, fmt, precision, None if dynamic else job.tile, job.multiple_of, quality)
         except EdgezooError:
             remove_path(staged)
             raise

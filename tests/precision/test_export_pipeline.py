@@ -146,3 +146,29 @@ def test_broken_calibration_fails_the_export_unless_degraded_results_are_allowed
     report = verify_dir(folder, quality_images=quality_photos)
     check = next(c for c in report.artifacts if c.file == name)
     assert report.passed and check.degraded and not check.passed and check.verdict.startswith("DEGRADED")
+
+
+def test_a_dynamic_artifact_is_scored_on_whole_photos_like_its_pytorch_reference(denoiser, quality_photos, tmp_path):
+    """A dynamic-shape artifact runs each photo whole, as the runtime serves it, so its task
+    score is its own (not the tiled figure of its static sibling, nor the model's)."""
+    import torch
+
+    from edgezoo.export.pipeline import export_model
+    from edgezoo.export.quantize.quality import whole_restorer
+    from edgezoo.zoo.evaluate import evaluate_denoiser
+
+    manifest = export_model(MODEL, formats="onnx", precisions="fp32", out_dir=tmp_path, height=SIZE, width=SIZE,
+                            model=denoiser[0], measure_quality=True, quality_images=quality_photos, dynamic=True)
+    static = next(a for a in manifest.artifacts if a.static_shape)
+    dynamic = next(a for a in manifest.artifacts if not a.static_shape)
+    assert "tiled at 64x64" in static.quality.note and "whole photos" in dynamic.quality.note
+
+    def run(batch):
+        with torch.inference_mode():
+            return denoiser[0](torch.from_numpy(batch)).numpy()
+
+    align = manifest.io.inputs[0].multiple_of
+    (reference,) = evaluate_denoiser(whole_restorer(run, align), sigmas=(25,), seed=dynamic.quality.seed,
+                                     baselines=False, images=quality_photos)
+    assert abs(dynamic.quality.mean.psnr_db - reference.mean.psnr_db) < 0.01
+    assert abs(dynamic.quality.mean.psnr_db - static.quality.mean.psnr_db) > 0.001  # two protocols, two figures

@@ -81,15 +81,30 @@ def tiled_restorer(run: Callable[[np.ndarray], np.ndarray], tile_h: int, tile_w:
     return restore
 
 
+def whole_restorer(run: Callable[[np.ndarray], np.ndarray], align: int) -> Callable[[np.ndarray], np.ndarray]:
+    """An HxWx3 -> HxWx3 restorer from a dynamic-shape runner: the whole image in one call,
+    reflect-padded to ``align`` as the runtime serves it."""
+
+    def restore(image: np.ndarray) -> np.ndarray:
+        height, width = image.shape[:2]
+        batch = np.ascontiguousarray(image.transpose(2, 0, 1)[None], dtype=np.float32)
+        pad = ((0, 0), (0, 0), (0, -height % align), (0, -width % align))
+        return run(np.pad(batch, pad, mode="reflect"))[0, :, :height, :width].transpose(1, 2, 0)
+
+    return restore
+
+
 def task_quality(
-    path: str | Path, fmt: str, precision: str, tile: tuple[int, int], align: int,
+    path: str | Path, fmt: str, precision: str, tile: tuple[int, int] | None, align: int,
     images: dict[str, np.ndarray] | None = None, sigma: float = QUALITY_SIGMA, seed: int = QUALITY_SEED,
 ) -> QualityResult:
     """Denoising PSNR/SSIM of the artifact on the evaluation photos (or ``images``) at
-    ``sigma``, without the classical baselines."""
+    ``sigma``, without the classical baselines; ``tile`` None runs each photo whole (a
+    dynamic-shape artifact)."""
     from edgezoo.zoo.evaluate import evaluate_denoiser
 
-    restorer = tiled_restorer(artifact_runner(path, fmt, precision), tile[0], tile[1], align)
+    run = artifact_runner(path, fmt, precision)
+    restorer = whole_restorer(run, align) if tile is None else tiled_restorer(run, tile[0], tile[1], align)
     return evaluate_denoiser(restorer, sigmas=(sigma,), seed=seed, baselines=False, images=images)[0]
 
 
@@ -97,7 +112,7 @@ _FP32_QUALITY: dict[tuple, QualityResult] = {}  # by file content and protocol; 
 
 
 def reference_quality(
-    path: str | Path, fmt: str, tile: tuple[int, int], align: int,
+    path: str | Path, fmt: str, tile: tuple[int, int] | None, align: int,
     images: dict[str, np.ndarray] | None = None, sigma: float = QUALITY_SIGMA, seed: int = QUALITY_SEED,
 ) -> QualityResult:
     """The fp32 artifact's score, computed once per file content and protocol (every
@@ -105,7 +120,7 @@ def reference_quality(
     from edgezoo.files import sha256_file
 
     photos = None if images is None else tuple(sorted((n, img.shape, float(img.sum())) for n, img in images.items()))
-    key = (sha256_file(path), fmt, tuple(tile), align, photos, sigma, seed)
+    key = (sha256_file(path), fmt, tile and tuple(tile), align, photos, sigma, seed)
     if key not in _FP32_QUALITY:
         _FP32_QUALITY[key] = task_quality(path, fmt, "fp32", tile, align, images, sigma, seed)
     return _FP32_QUALITY[key]
