@@ -27,6 +27,19 @@ def read_image(path: str | Path) -> np.ndarray:
     return np.asarray(rgb, dtype=np.float32) / 255.0
 
 
+def image_size(path: str | Path) -> tuple[int, int]:
+    """(height, width) of a picture, from its header (the pixels are not decoded)."""
+    path = Path(path)
+    if not path.is_file():
+        raise BadInputError(f"{path} does not exist")
+    try:
+        with Image.open(path) as img:
+            width, height = img.size
+    except (UnidentifiedImageError, OSError, SyntaxError) as exc:
+        raise BadInputError(f"{path} is not a readable image ({exc.__class__.__name__}); give a PNG or JPEG") from None
+    return height, width
+
+
 def to_uint8(image: np.ndarray) -> np.ndarray:
     """HxWx3 float in [0, 1] (clipped) to uint8, rounding to nearest."""
     return (np.clip(image, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)

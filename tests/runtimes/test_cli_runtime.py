@@ -59,6 +59,8 @@ def test_bench_then_plan_then_run(python, store, tmp_path):
     run = cli(python, "run", "denoise", PHOTO, PHOTO.parent, "-o", folder, "--json", env_root=store)
     assert run.returncode == 0, run.stderr
     report = json.loads(run.stdout)
+    largest = max(((i["height"], i["width"]) for i in report["images"]), key=lambda hw: hw[0] * hw[1])
+    assert tuple(report["plan"]["image_size"]) == largest == (320, 448)  # planned for the photos given
     assert report["runtime"]["backend"] and len(report["images"]) >= 2 and all(Path(i["output"]).is_file() for i in report["images"])
 
 
