@@ -51,8 +51,13 @@ def _recipe(run_dir: Path) -> tuple[str, int | None]:
     recipe = (
         f"edgezoo train {cfg['model']} --images DIR --steps {cfg['steps']} (batch {cfg['batch']}, "
         f"{cfg['patch']} px patches, Gaussian sigma uniform in [0, {cfg['sigma_max']:g}], multiscale Charbonnier, "
-        f"AdamW lr {cfg['lr']:g} cosine to {cfg['min_lr']:g}, seed {cfg['seed']})"
+        f"AdamW lr {cfg['lr']:g} cosine to {cfg['min_lr']:g}, seed {cfg['seed']}"
+        + (f", on {cfg['device']}" if cfg.get("device", "cpu") != "cpu" else "")
+        + (", from the weights of an earlier run" if cfg.get("init_from") else "")
+        + ")"
     )
+    if cfg.get("extra", {}).get("lineage"):
+        recipe += f"; {cfg['extra']['lineage']}"
     return recipe, int(cfg["steps"])
 
 
@@ -102,14 +107,15 @@ def release(
     note = f"checkpoint of step {best_step} (best on held-out pool photos)" if best_step else None
     for result in quality:
         result.note = note
+    params = sum(p.numel() for p in model.parameters())
     manifest = Manifest(
         name=name, family=entry.family, task=entry.task, description=entry.description,
         paper=Paper(title=entry.paper.title, url=entry.paper.url),
-        config=dataclasses.asdict(entry.config), params=sum(p.numel() for p in model.parameters()),
+        config=dataclasses.asdict(entry.config), params=params,
         gflops_per_mpix=gflops_per_mpix(model, *entry.export_size, entry.input_spec.channels),
         io=io_contract(entry, *entry.export_size, dynamic=True), preprocessing=preprocessing(entry),
         weights=Weights(
-            file=target.name, sha256=sha, bytes=size_bytes(target), params=sum(p.numel() for p in model.parameters()),
+            file=target.name, sha256=sha, bytes=size_bytes(target), params=params,
             trained_on=PHOTO_POOL, recipe=recipe, licence=WEIGHTS_LICENCE, steps=best_step or steps,
         ),
         quality=quality,

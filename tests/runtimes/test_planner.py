@@ -181,3 +181,25 @@ def test_int8_without_its_own_quality_does_not_borrow_the_models():
     assert p.chosen.artifact.precision == "fp16"
     int8 = next(r for r in p.rejected if r.option.artifact.precision == "int8")
     assert "quality is lower: unknown" in int8.reason and int8.option.quality_db is None
+
+
+def test_the_shipped_denoisers_make_a_real_choice_for_the_task():
+    """The two variants that ship for ``denoise``, with their measured quality and FLOPs,
+    given latencies in proportion to their FLOPs: tight budget, tiny; loose, small."""
+    from edgezoo.manifests import Artifact, packaged_manifest
+
+    shipped = [packaged_manifest("maxim-tiny-denoise"), packaged_manifest("maxim-small-denoise")]
+    tiny, small = shipped
+    assert tiny.task == small.task == "denoise" and small.params > 5 * tiny.params
+    for sigma in (15, 25, 50):  # the larger variant is better at every noise level measured
+        q = [next(r for r in m.quality if f"sigma={sigma}/" in r.degradation).mean.psnr_db for m in shipped]
+        assert q[1] > q[0] + 0.1
+    variants = [m.model_copy(update={"artifacts": [Artifact.model_validate(
+        artifact("tflite", latency=[latency("litert", "cpu", 256, m.gflops_per_mpix * 256 * 256 / 1e6 / 0.09)]))]})
+        for m in shipped]  # ~90 GFLOP/s, what LiteRT reaches on this 2-core host
+    fast, slow = (variants[i].artifacts[0].latency[0].p90_ms for i in (0, 1))
+    tight = plan(variants, budget_ms=(fast + slow) / 2, inventory=CPU_ONLY, profile=PROFILE)
+    loose = plan(variants, budget_ms=slow * 1.5, inventory=CPU_ONLY, profile=PROFILE)
+    assert tight.chosen.model == "maxim-tiny-denoise" and loose.chosen.model == "maxim-small-denoise"
+    assert any("exceeds" in r.reason for r in tight.rejected if r.option.model == "maxim-small-denoise")
+    assert any("quality is lower" in r.reason for r in loose.rejected if r.option.model == "maxim-tiny-denoise")
