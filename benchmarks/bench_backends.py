@@ -22,7 +22,6 @@ import os
 import platform
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
@@ -33,21 +32,6 @@ sys.path.insert(0, str(ROOT))
 
 def median_p90(times: list[float]) -> tuple[float, float]:
     return float(np.median(times)), float(np.percentile(times, 90))
-
-
-def interleaved(fn_a, fn_b, repeats: int, warmup: int) -> tuple[list[float], list[float]]:
-    """Time two callables alternately (a, b, b, a, ...) so drift and background load hit both."""
-    for _ in range(warmup):
-        fn_a()
-        fn_b()
-    a, b = [], []
-    for i in range(repeats):
-        order = ((fn_a, a), (fn_b, b)) if i % 2 == 0 else ((fn_b, b), (fn_a, a))
-        for fn, sink in order:
-            start = time.perf_counter()
-            fn()
-            sink.append((time.perf_counter() - start) * 1000)
-    return a, b
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -69,7 +53,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from edgezoo import runtimes
     from edgezoo.metrics import psnr
-    from edgezoo.runtimes.latency import time_runs
+    from edgezoo.runtimes.latency import time_round_robin, time_runs
     from edgezoo.runtimes.store import open_export_dir
     from edgezoo.zoo import create_model
 
@@ -134,7 +118,8 @@ def main(argv: list[str] | None = None) -> int:
                         print(f"{art.key} on {backend}: {exc}", file=sys.stderr)
                     break
                 runner = session.runner
-                bare_times, session_times = interleaved(lambda: runner.run(x), lambda: session(x), args.repeats, args.warmup)
+                timed = time_round_robin({"bare": lambda: runner.run(x), "session": lambda: session(x)}, args.repeats, args.warmup)
+                bare_times, session_times = timed["bare"], timed["session"]
                 med, p90 = median_p90(bare_times)
                 smed, _ = median_p90(session_times)
                 out = session(x)

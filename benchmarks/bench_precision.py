@@ -124,20 +124,12 @@ def time_backend(fmt: str, present: list[str], found: dict, batch: np.ndarray, t
     """Milliseconds per call of each precision's artifact, called round-robin (the
     order rotating every round), and what each runner says it ran on."""
     from edgezoo.runtimes.backends import backend_for_format
+    from edgezoo.runtimes.latency import time_round_robin
 
     backend = backend_for_format(fmt)
     runners = {p: backend.load(found[(fmt, p)]["path"], "cpu", threads=threads, precision=p.split("-")[0])
                for p in present}
-    for _ in range(warmup):
-        for p in present:
-            runners[p].run(batch)
-    times: dict[str, list[float]] = {p: [] for p in present}
-    for i in range(repeats):
-        order = present[i % len(present):] + present[:i % len(present)]
-        for p in order:
-            started = time.perf_counter()
-            runners[p].run(batch)
-            times[p].append((time.perf_counter() - started) * 1000)
+    times = time_round_robin({p: (lambda r=runners[p]: r.run(batch)) for p in present}, repeats, warmup)
     return times, {p: runners[p].describe() for p in present}
 
 

@@ -117,7 +117,7 @@ def demo_cmd(model: str, precisions: str, artifact_dir: str | None, out_dir: str
         "noisy": {"psnr_db": round(psnr(clean, noisy), 2), "ssim": round(ssim(clean, noisy), 4)},
         "restored": {"psnr_db": round(psnr(clean, restored), 2), "ssim": round(ssim(clean, restored), 4)},
     }
-    rows = artifact_rows(open_export_dir(exports).manifest, device_profile().id)
+    rows = artifact_rows(export.manifest, device_profile().id)  # bench_export updated it in place
     if as_json:
         echo_json({"model": model, "artifacts_dir": str(exports), "artifacts": rows, "verify": report.to_dict(),
                    "plan": session.plan.to_dict(), "sample": info, "scores": scores,

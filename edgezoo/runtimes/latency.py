@@ -116,6 +116,23 @@ def time_runs(fn: Callable[[], Any], runs: int, warmup: int) -> list[float]:
     return times
 
 
+def time_round_robin(fns: dict[str, Callable[[], Any]], runs: int, warmup: int) -> dict[str, list[float]]:
+    """Milliseconds of each callable's ``runs`` calls, made in rounds whose order rotates
+    (a b c, b c a, ...), so drift and background load hit every one alike: for ratios."""
+    names = list(fns)
+    for _ in range(warmup):
+        for name in names:
+            fns[name]()
+    times: dict[str, list[float]] = {name: [] for name in names}
+    for i in range(runs):
+        shift = i % len(names) if names else 0
+        for name in names[shift:] + names[:shift]:
+            start = time.perf_counter()
+            fns[name]()
+            times[name].append((time.perf_counter() - start) * 1000)
+    return times
+
+
 @dataclass
 class LatencyRow:
     model: str
