@@ -1,4 +1,5 @@
-"""Package a training run's best weights into edgezoo: ``release_weights.py MODEL RUN_DIR``."""
+"""Package a training run's best weights into edgezoo:
+``release_weights.py MODEL RUN_DIR [float32|float16]`` (how the shipped file stores them)."""
 
 import sys
 
@@ -7,9 +8,10 @@ import torch
 from edgezoo.zoo.release import release
 
 if __name__ == "__main__":
-    if len(sys.argv) != 3:
-        sys.exit("usage: release_weights.py MODEL RUN_DIR")
+    if len(sys.argv) not in (3, 4):
+        sys.exit("usage: release_weights.py MODEL RUN_DIR [float32|float16]")
     torch.set_num_threads(1)
-    manifest = release(sys.argv[1], sys.argv[2], progress=print)
+    dtype = sys.argv[3] if len(sys.argv) == 4 else "float32"
+    manifest = release(sys.argv[1], sys.argv[2], progress=print, dtype=dtype)
     for result in manifest.quality:
         print(result.degradation, result.mean, result.baselines)

@@ -70,6 +70,7 @@ class Weights(_Strict):
     recipe: str
     licence: str
     steps: Optional[int] = None
+    dtype: str = "float32"  # how the floating-point tensors are stored; loading casts to the model's
 
 
 class ImageScore(_Strict):

@@ -75,6 +75,7 @@ def release(
     run_dir: str | Path,
     sigmas: tuple[float, ...] = (15, 25, 50),
     progress: Callable[[str], None] | None = None,
+    dtype: str = "float32",
 ) -> Manifest:
     """Package ``RUN_DIR/best.safetensors`` as the shipped weights of ``name``.
 
@@ -86,6 +87,9 @@ def release(
         A training run folder (``edgezoo train`` output for this model).
     sigmas : tuple of float
         Noise levels at which quality is measured.
+    dtype : {"float32", "float16"}
+        How the shipped file stores the weights; quality is measured on the model as
+        loaded from that file, so a float16 file's rounding is in the figures.
 
     Returns
     -------
@@ -100,7 +104,10 @@ def release(
     model = create_model(name, pretrained=False).eval()
     load_weights(model, run_dir / "best.safetensors")
     target = WEIGHTS_DIR / f"{name}.safetensors"
-    sha = save_weights(model, target, metadata={"model": name})
+    if dtype not in ("float32", "float16"):
+        raise ValueError(f"dtype must be float32 or float16, got {dtype!r}")
+    sha = save_weights(model, target, metadata={"model": name}, dtype=getattr(torch, dtype))
+    load_weights(model, target, sha)  # score what ships
     recipe, steps = _recipe(run_dir)
     best_step = _best_step(run_dir)
     quality = evaluate_denoiser(torch_restorer(model), sigmas=sigmas, progress=progress)
@@ -116,7 +123,7 @@ def release(
         io=io_contract(entry, *entry.export_size, dynamic=True), preprocessing=preprocessing(entry),
         weights=Weights(
             file=target.name, sha256=sha, bytes=size_bytes(target), params=params,
-            trained_on=PHOTO_POOL, recipe=recipe, licence=WEIGHTS_LICENCE, steps=best_step or steps,
+            trained_on=PHOTO_POOL, recipe=recipe, licence=WEIGHTS_LICENCE, steps=best_step or steps, dtype=dtype,
         ),
         quality=quality,
     )

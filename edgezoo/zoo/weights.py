@@ -24,9 +24,14 @@ def cache_dir() -> Path:
     return cache_root() / "checkpoints"
 
 
-def save_weights(model: torch.nn.Module, path: str | Path, metadata: dict[str, str] | None = None) -> str:
-    """Write the model's state dict as safetensors (atomically); return its sha256."""
-    state = {k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()}
+def save_weights(
+    model: torch.nn.Module, path: str | Path, metadata: dict[str, str] | None = None, dtype: torch.dtype | None = None,
+) -> str:
+    """Write the model's state dict as safetensors (atomically); return its sha256.
+    ``dtype`` stores the floating-point tensors in that type (float16 halves the file);
+    :func:`load_weights` casts them back to the model's own."""
+    state = {k: v.detach().to("cpu", dtype if dtype is not None and v.is_floating_point() else v.dtype).contiguous()
+             for k, v in model.state_dict().items()}
     with atomic_path(path) as tmp:
         save_file(state, str(tmp), metadata=metadata or {})
     return sha256_file(path)

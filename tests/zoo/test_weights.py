@@ -16,6 +16,20 @@ def test_save_load_round_trip_with_sha256(tmp_path):
         assert torch.equal(a, b)
 
 
+def test_float16_storage_halves_the_file_and_loads_back_as_float32(tmp_path):
+    model = create_model("maxim-tiny-denoise", pretrained=False)
+    save_weights(model, tmp_path / "w32.safetensors")
+    digest = save_weights(model, tmp_path / "w16.safetensors", dtype=torch.float16)
+    assert (tmp_path / "w16.safetensors").stat().st_size < 0.55 * (tmp_path / "w32.safetensors").stat().st_size
+    fresh = load_weights(create_model("maxim-tiny-denoise", pretrained=False), tmp_path / "w16.safetensors", digest)
+    for a, b in zip(model.state_dict().values(), fresh.state_dict().values()):
+        assert b.dtype == a.dtype
+        if a.is_floating_point():
+            assert torch.equal(b, a.half().float())  # rounded to float16, nothing else
+        else:
+            assert torch.equal(a, b)
+
+
 def test_tampered_weights_are_rejected(tmp_path):
     path = tmp_path / "w.safetensors"
     digest = save_weights(create_model("maxim-tiny-denoise", pretrained=False), path)
