@@ -88,25 +88,33 @@ class _BatchStream:
         self._queue: queue.Queue = queue.Queue(maxsize=depth)
         self._stop = threading.Event()
 
+        def offer(item: object) -> bool:
+            while not self._stop.is_set():
+                try:
+                    self._queue.put(item, timeout=0.1)
+                    return True
+                except queue.Full:
+                    continue
+            return False
+
         def produce() -> None:
-            for _ in range(count):
-                clean = sampler.batch(batch)
-                noisy = degrade(clean, noise_rng)
-                states = (sampler.rng.bit_generator.state, noise_rng.bit_generator.state)
-                while not self._stop.is_set():
-                    try:
-                        self._queue.put((clean, noisy, states), timeout=0.1)
-                        break
-                    except queue.Full:
-                        continue
-                if self._stop.is_set():
-                    return
+            try:
+                for _ in range(count):
+                    clean = sampler.batch(batch)
+                    noisy = degrade(clean, noise_rng)
+                    if not offer((clean, noisy, (sampler.rng.bit_generator.state, noise_rng.bit_generator.state))):
+                        return
+            except Exception as exc:  # handed to the consumer, which would otherwise wait forever
+                offer(exc)
 
         self._thread = threading.Thread(target=produce, name="edgezoo-batches", daemon=True)
         self._thread.start()
 
     def next(self) -> tuple[np.ndarray, np.ndarray, tuple[dict, dict]]:
-        return self._queue.get()
+        item = self._queue.get()
+        if isinstance(item, Exception):
+            raise item
+        return item
 
     def close(self) -> None:
         self._stop.set()

@@ -65,3 +65,22 @@ def test_a_resumed_run_ends_with_the_same_weights_as_an_unbroken_one(tmp_path):
     unbroken, resumed = weights(tmp_path / "a"), weights(tmp_path / "b")
     assert unbroken.keys() == resumed.keys()
     assert all(torch.equal(unbroken[k], resumed[k]) for k in unbroken)
+
+
+def test_a_failing_batch_maker_stops_training_with_its_error(tmp_path, monkeypatch):
+    # the batches come from a thread: its error must reach the loop, not leave it waiting forever
+    import pytest
+
+    from edgezoo.zoo import train as train_module
+
+    def broken(cfg):
+        def degrade(clean, rng):
+            raise ValueError("degradation failed")
+        return degrade
+
+    monkeypatch.setitem(train_module.DEGRADATIONS, "denoise", broken)
+    images = _photos(tmp_path / "photos")
+    cfg = TrainConfig(model="maxim-tiny-denoise", images=[str(images)], out=str(tmp_path / "runs"), steps=2,
+                      batch=2, patch=32, warmup=1, threads=1)
+    with pytest.raises(ValueError, match="degradation failed"):
+        train(cfg, resume=False, log=lambda _: None)
