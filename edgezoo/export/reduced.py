@@ -7,8 +7,9 @@ and described in the manifest with its parity, its task quality and its recipe.
 
 Task quality (PSNR on the evaluation photos, run in the artifact's own runtime, tiled
 at its size or, for a dynamic-shape artifact, on whole photos) is measured for every
-executed artifact when the weights are trained: the int8 gate compares against the fp32 artifact's figure, and the
-planner weighs quality against latency across precisions with it.
+executed artifact when the weights are trained: the int8 gate compares against the
+fp32 artifact's figure, and the planner weighs quality against latency across
+precisions with it.
 """
 
 from __future__ import annotations

@@ -124,8 +124,8 @@ def time_round_robin(fns: dict[str, Callable[[], Any]], runs: int, warmup: int) 
         for name in names:
             fns[name]()
     times: dict[str, list[float]] = {name: [] for name in names}
-    for i in range(runs):
-        shift = i % len(names) if names else 0
+    for i in range(runs if names else 0):
+        shift = i % len(names)
         for name in names[shift:] + names[:shift]:
             start = time.perf_counter()
             fns[name]()
