@@ -69,7 +69,8 @@ def promote(staged: Path, final: Path) -> None:
     os.replace(staged, final)
 
 
-def _config_dict(entry: Any, model: Any) -> dict[str, Any]:
+def config_dict(entry: Any, model: Any) -> dict[str, Any]:
+    """The model's configuration for its manifest: the instance's own dataclass, else the entry's."""
     config = getattr(model, "cfg", None) or getattr(model, "config", None)
     if not (dataclasses.is_dataclass(config) and not isinstance(config, type)):
         config = entry.config
@@ -107,7 +108,7 @@ def start_manifest(
             quality = packaged_manifest(entry.name).quality
     manifest = Manifest(
         name=entry.name, family=entry.family, task=entry.task, description=entry.description,
-        paper=Paper(title=entry.paper.title, url=entry.paper.url), config=_config_dict(entry, model),
+        paper=Paper(title=entry.paper.title, url=entry.paper.url), config=config_dict(entry, model),
         params=sum(p.numel() for p in model.parameters()), io=io_contract(entry, height, width),
         preprocessing=preprocessing(entry),
         weights=_weights_info(out, entry.name, entry, model, pretrained, weights_sha, supplied),

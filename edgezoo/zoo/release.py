@@ -8,7 +8,6 @@ evaluation photos (never trained on) beside the noisy input and CBM3D.
 
 from __future__ import annotations
 
-import dataclasses
 import json
 from pathlib import Path
 from typing import Callable
@@ -97,6 +96,7 @@ def release(
         The manifest written to ``edgezoo/manifests/NAME.yaml``.
     """
     from edgezoo.export.contract import io_contract, preprocessing
+    from edgezoo.export.folder import config_dict
     from edgezoo.zoo.evaluate import evaluate_denoiser, torch_restorer
 
     run_dir = Path(run_dir)
@@ -118,7 +118,7 @@ def release(
     manifest = Manifest(
         name=name, family=entry.family, task=entry.task, description=entry.description,
         paper=Paper(title=entry.paper.title, url=entry.paper.url),
-        config=dataclasses.asdict(entry.config), params=params,
+        config=config_dict(entry, model), params=params,
         gflops_per_mpix=gflops_per_mpix(model, *entry.export_size, entry.input_spec.channels),
         io=io_contract(entry, *entry.export_size, dynamic=True), preprocessing=preprocessing(entry),
         weights=Weights(
