@@ -180,17 +180,54 @@ def plan_cmd(target: str, budget_ms: float | None, prefer: str, backend: str | N
 # ---------------------------------------------------------------------------------------
 
 
+def _returns_labels(target: str, search: list[str]) -> bool:
+    """Whether TARGET's models answer with labels (a ``single`` program, as classifiers
+    have) rather than images; unknown targets fall through to the image path's errors."""
+    from edgezoo.runtimes import resolve
+
+    try:
+        exports = resolve(target, search)
+    except Exception:  # the image path reports it with its own message
+        return False
+    return bool(exports) and all(e.manifest.model_spec().program.kind == "single" for e in exports)
+
+
+def _print_labels(session: Any, images: list[Path], as_json: bool) -> None:
+    from PIL import Image, UnidentifiedImageError
+
+    results = []
+    for path in images:
+        try:
+            with Image.open(path) as img:
+                img.load()
+                picture = img.copy()
+        except (UnidentifiedImageError, OSError, SyntaxError) as exc:
+            raise BadInputError(f"{path} is not a readable image ({exc.__class__.__name__}); give a PNG or JPEG") from None
+        start = time.perf_counter()
+        answer = session(picture)
+        results.append({"input": str(path), **answer, "ms": round((time.perf_counter() - start) * 1000, 2)})
+    if as_json:
+        echo_json({"plan": session.plan.to_dict(), "images": results})
+        return
+    _print_plan(session.plan)
+    for r in results:
+        top = ", ".join(f"{t['label']} {t['probability']:.1%}" for t in r["top"])
+        click.echo(f"{r['input']}: {r['label']}  (top-{len(r['top'])}: {top}; {r['ms']:.1f} ms)")
+
+
 @click.command("run")
 @click.argument("target")
 @click.argument("inputs", nargs=-1, required=True)
-@click.option("-o", "--out", "out", required=True, type=click.Path(), help="Output image (one input) or folder.")
+@click.option("-o", "--out", "out", type=click.Path(),
+              help="Output image (one input) or folder; needed by models that return images, not by classifiers.")
 @_planning_options
 @click.option("--threads", type=int, help="Intra-op threads (default: the backend's own).")
 @_json_option
-def run_cmd(target: str, inputs: tuple[str, ...], out: str, budget_ms: float | None, prefer: str,
+def run_cmd(target: str, inputs: tuple[str, ...], out: str | None, budget_ms: float | None, prefer: str,
             backend: str | None, precision: str | None, artifact: str | None, size: str | None,
             search: tuple[str, ...], threads: int | None, as_json: bool) -> None:
-    """Restore images with the runtime's choice for the budget.
+    """Run a model on images with the runtime's choice for the budget: restore them, or
+    print a classifier's labels.
 
     TARGET is a model, a task or an export dir; INPUT is image files or folders. With one
     input and an image suffix, OUT is the output file; otherwise a folder."""
@@ -200,6 +237,13 @@ def run_cmd(target: str, inputs: tuple[str, ...], out: str, budget_ms: float | N
     from edgezoo.imageio import IMAGE_SUFFIXES, image_size, list_images, read_image, write_image
 
     images = list_images(list(inputs))
+    if _returns_labels(target, list(search)):
+        session = runtimes.load(target, budget_ms, _prefer(prefer), backend, precision, list(search),
+                                threads=threads, artifact=artifact)
+        _print_labels(session, images, as_json)
+        return
+    if out is None:
+        raise BadInputError(f"{target} returns images: give -o OUT (an image file for one input, else a folder)")
     out_path = Path(out)
     single = len(images) == 1 and out_path.suffix.lower() in IMAGE_SUFFIXES
     if not single and out_path.suffix.lower() in IMAGE_SUFFIXES:

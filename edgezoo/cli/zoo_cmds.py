@@ -10,68 +10,99 @@ import click
 from edgezoo.cli.output import echo_json, echo_table
 
 
-def _shipped_quality(name: str) -> tuple[str, str]:
-    """('yes'/'-', mean PSNR at sigma 25 or '-') from the shipped manifest, without torch."""
+def _shipped_quality(name: str, metric: str) -> tuple[str, float | None, str]:
+    """('yes'/'-', the primary metric's shipped figure, on what) from the shipped
+    manifest, without torch: PSNR at sigma 25 for denoisers, else the first result."""
     from edgezoo.manifests import packaged_manifest, packaged_names
 
     if name not in packaged_names():
-        return "-", "-"
+        return "-", None, ""
     manifest = packaged_manifest(name)
-    quality = next((q for q in manifest.quality if "sigma=25" in q.degradation), None)
-    return ("yes" if manifest.weights else "-"), (f"{quality.mean.psnr_db:.2f} dB" if quality else "-")
+    results = manifest.quality
+    quality = next((q for q in results if "sigma=25" in q.degradation), results[0] if results else None)
+    if quality is None:
+        return ("yes" if manifest.weights else "-"), None, ""
+    return ("yes" if manifest.weights else "-"), quality.value(metric), f"{quality.dataset}, {quality.degradation}"
 
 
 @click.command("list")
-@click.option("--task", help="Only models for this task (denoise, deblur, ...).")
+@click.option("--task", help="Only models for this task (denoise, deblur, classify, ...).")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 def list_cmd(task: str | None, as_json: bool) -> None:
-    """List the models in the zoo."""
+    """List the models in the zoo (needs no torch)."""
     from edgezoo.zoo import get_entry, list_models
 
     rows = []
     for name in list_models(task=task):
         entry = get_entry(name)
-        weights, quality = _shipped_quality(name)
-        rows.append({"name": name, "family": entry.family, "task": entry.task,
-                     "multiple_of": entry.input_spec.multiple_of, "weights": weights,
-                     "psnr_sigma25": quality, "description": entry.description})
+        metric = entry.spec().metric
+        weights, value, basis = _shipped_quality(name, metric.name)
+        rows.append({"name": name, "family": entry.family, "task": entry.task, "metric": metric.name,
+                     "unit": metric.unit, "higher_is_better": metric.higher_is_better,
+                     "multiple_of": entry.input_spec.multiple_of, "weights": weights, "quality": value,
+                     "quality_on": basis, "description": entry.description})
     if as_json:
         echo_json(rows)
-    else:
-        echo_table(rows, ["name", "task", "multiple_of", "weights", "psnr_sigma25", "description"])
+        return
+    for row in rows:
+        row["quality"] = "-" if row["quality"] is None else f"{row['quality']:.2f} {row['unit']}".strip()
+    echo_table(rows, ["name", "task", "metric", "weights", "quality", "description"])
+
+
+def _param_count(name: str, manifest: object | None) -> int | None:
+    """From the shipped manifest, else by building the model when torch is installed."""
+    if manifest is not None:
+        return manifest.params  # type: ignore[attr-defined]
+    import importlib.util
+
+    if importlib.util.find_spec("torch") is None:
+        return None
+    from edgezoo.zoo import create_model
+
+    return sum(p.numel() for p in create_model(name, pretrained=False).parameters())
 
 
 @click.command("info")
 @click.argument("model")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 def info_cmd(model: str, as_json: bool) -> None:
-    """Show a model's card: task, paper, config, parameters, weights and quality."""
+    """Show a model's card: task, contract, paper, config, parameters, weights and quality."""
     from edgezoo.manifests import packaged_manifest, packaged_names
-    from edgezoo.zoo import create_model, get_entry
+    from edgezoo.zoo import get_entry
 
     entry = get_entry(model)
-    params = sum(p.numel() for p in create_model(model, pretrained=False).parameters())
+    manifest = packaged_manifest(model) if model in packaged_names() else None
+    params = _param_count(model, manifest)
+    spec = entry.spec()
     card = {
         "name": entry.name, "family": entry.family, "task": entry.task, "description": entry.description,
         "paper": dataclasses.asdict(entry.paper), "params": params,
         "input": {**dataclasses.asdict(entry.input_spec), "export_size": list(entry.export_size)},
+        "spec": spec.model_dump(mode="json"),
         "config": dataclasses.asdict(entry.config), "weights": None, "quality": [],
     }
-    if model in packaged_names():
-        manifest = packaged_manifest(model)
+    if manifest is not None:
         card["weights"] = manifest.weights.model_dump() if manifest.weights else None
         card["quality"] = [
-            {"degradation": q.degradation, "dataset": q.dataset, "psnr_db": q.mean.psnr_db, "ssim": q.mean.ssim,
+            {"degradation": q.degradation, "dataset": q.dataset,
+             **({"psnr_db": q.mean.psnr_db, "ssim": q.mean.ssim} if q.mean else {}), **q.metrics,
              **{f"{k}_psnr_db": v.psnr_db for k, v in q.baselines.items()}}
             for q in manifest.quality
         ]
     if as_json:
         echo_json(card)
         return
+    component = spec.component()
+    tensors = lambda ts: ", ".join(f"{t.name} ({t.role}, {'x'.join(map(str, t.shape))})" for t in ts)  # noqa: E731
     click.echo(f"{card['name']}  ({card['family']}, task: {card['task']})")
     click.echo(f"  {card['description']}")
     click.echo(f"  paper: {entry.paper.title}  {entry.paper.url}")
-    click.echo(f"  parameters: {params:,}   input: NCHW RGB float32 [0,1], sides a multiple of {entry.input_spec.multiple_of}")
+    click.echo(f"  parameters: {'unknown (install edgezoo[torch] to count)' if params is None else f'{params:,}'}")
+    click.echo(f"  contract: {component.name}: {tensors(component.inputs)} -> {tensors(component.outputs)}; "
+               f"program {spec.program.kind}; metric {spec.metric.name}"
+               + (f"; input sides a multiple of {entry.input_spec.multiple_of}" if spec.program.kind == "tiled" else ""))
+    if spec.labels:
+        click.echo(f"  labels: {', '.join(spec.labels)}")
     click.echo(f"  config: {json.dumps(card['config'])}")
     weights = card["weights"]
     click.echo(f"  weights: {weights['file']} sha256 {weights['sha256'][:12]}… ({weights['trained_on']})" if weights

@@ -9,24 +9,27 @@ from typing import Any
 
 from edgezoo import __version__
 from edgezoo.errors import ArtifactIntegrityError
-from edgezoo.manifests.schema import SCHEMA_VERSION, IOContract, Preprocessing, TensorSpec
+from edgezoo.manifests.schema import SCHEMA_VERSION, IOContract, Preprocessing
 
 METADATA_KEY = "edgezoo"  # the key (or metadata name) under which every format stores the JSON
-INPUT_NAME = "image"
-OUTPUT_NAME = "restored"
 
 
 def io_contract(entry: Any, height: int, width: int, dynamic: bool = False) -> IOContract:
-    """Input ``image`` and output ``restored``: (1, C, H, W) float32 NCHW RGB in [0, 1];
-    with ``dynamic`` the sides are ``"H"`` and ``"W"`` (multiples of ``multiple_of``)."""
-    spec = entry.input_spec
-    sides: list[int | str] = ["H", "W"] if dynamic else [height, width]
-    out_channels = getattr(entry.config, "out_channels", spec.channels)
-    common = dict(dtype=spec.dtype, layout=spec.layout, color=spec.color, range=tuple(spec.value_range))
-    return IOContract(
-        inputs=[TensorSpec(name=INPUT_NAME, shape=[1, spec.channels, *sides], multiple_of=spec.multiple_of, **common)],
-        outputs=[TensorSpec(name=OUTPUT_NAME, shape=[1, out_channels, *sides], **common)],
-    )
+    """The I/O contract of the component the model's program calls, at ``height`` x
+    ``width`` (symbolic ``"H"``/``"W"`` sides with ``dynamic``), from its task protocol."""
+    return entry.protocol.io(entry, height, width, dynamic)
+
+
+def input_names(io: dict[str, Any] | IOContract) -> list[str]:
+    """The contract's input names in call order."""
+    data = io.model_dump(mode="json") if isinstance(io, IOContract) else io
+    return [t["name"] for t in data["inputs"]]
+
+
+def output_names(io: dict[str, Any] | IOContract) -> list[str]:
+    """The contract's output names in order."""
+    data = io.model_dump(mode="json") if isinstance(io, IOContract) else io
+    return [t["name"] for t in data["outputs"]]
 
 
 def preprocessing(entry: Any) -> Preprocessing:
@@ -55,6 +58,7 @@ def artifact_metadata(
         "format": fmt,
         "precision": precision,
         "io": io.model_dump(mode="json"),
+        "spec": entry.spec().model_dump(mode="json"),
         "preprocessing": prep.model_dump(mode="json"),
         "weights_sha256": weights_sha256,
     }

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from edgezoo.export.capture import require_tool, tool_versions
-from edgezoo.export.contract import INPUT_NAME, METADATA_KEY, OUTPUT_NAME, metadata_json, parse_metadata
+from edgezoo.export.contract import METADATA_KEY, input_names, metadata_json, output_names, parse_metadata
 from edgezoo.export.formats import check_precision
 from edgezoo.files import atomic_path
 
@@ -24,6 +24,7 @@ def convert(
     """Convert ``model`` traced on ``example`` to the ``.mlpackage`` ``out_path``
     atomically; return tool versions."""
     check_precision(FORMAT, precision, PRECISIONS)
+    (input_name,), (output_name,) = input_names(metadata["io"]), output_names(metadata["io"])
     require_tool("coremltools", FORMAT, "coreml")
     import coremltools as ct
     import torch
@@ -33,8 +34,8 @@ def convert(
     program = torch.export.export(ImageToImage(model).eval(), (example,)).run_decompositions({})
     mlmodel = ct.convert(
         program,
-        inputs=[ct.TensorType(name=INPUT_NAME, shape=tuple(example.shape))],
-        outputs=[ct.TensorType(name=OUTPUT_NAME)],
+        inputs=[ct.TensorType(name=input_name, shape=tuple(example.shape))],
+        outputs=[ct.TensorType(name=output_name)],
         convert_to="mlprogram",
         compute_precision=ct.precision.FLOAT32,
         minimum_deployment_target=getattr(ct.target, DEPLOYMENT_TARGET),

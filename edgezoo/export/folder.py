@@ -110,7 +110,7 @@ def start_manifest(
         name=entry.name, family=entry.family, task=entry.task, description=entry.description,
         paper=Paper(title=entry.paper.title, url=entry.paper.url), config=config_dict(entry, model),
         params=sum(p.numel() for p in model.parameters()), io=io_contract(entry, height, width),
-        preprocessing=preprocessing(entry),
+        spec=entry.spec(), preprocessing=preprocessing(entry),
         weights=_weights_info(out, entry.name, entry, model, pretrained, weights_sha, supplied),
         quality=quality,
     )

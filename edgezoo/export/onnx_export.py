@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from edgezoo.export.capture import require_tool, tool_versions
-from edgezoo.export.contract import INPUT_NAME, METADATA_KEY, OUTPUT_NAME, metadata_json, parse_metadata
+from edgezoo.export.contract import METADATA_KEY, input_names, metadata_json, output_names, parse_metadata
 from edgezoo.export.formats import check_precision
 from edgezoo.files import atomic_path
 
@@ -26,6 +26,7 @@ def convert(
     """Export ``model`` traced on ``example`` (1, C, H, W) to ``out_path`` atomically and
     return the tool versions. With ``dynamic_multiple_of`` the sides are dynamic."""
     check_precision(FORMAT, precision, PRECISIONS)
+    (input_name,), (output_name,) = input_names(metadata["io"]), output_names(metadata["io"])
     require_tool("onnxscript", FORMAT, "onnx")
     import torch
 
@@ -36,14 +37,14 @@ def convert(
         m = int(dynamic_multiple_of)
         h = torch.export.Dim("H", min=1, max=MAX_SIDE // m)
         w = torch.export.Dim("W", min=1, max=MAX_SIDE // m)
-        dynamic_shapes = {INPUT_NAME: {2: m * h, 3: m * w}}
+        dynamic_shapes = {input_name: {2: m * h, 3: m * w}}
         # torch.export specializes a dimension whose example value is 1: trace with sides of 2 * m at least
         n, c, height, width = example.shape
         if min(height, width) < 2 * m:
             example = torch.rand(n, c, max(height, 2 * m), max(width, 2 * m), dtype=example.dtype)
     program = torch.onnx.export(
         ImageToImage(model).eval(), (example,), dynamo=True, opset_version=OPSET,
-        input_names=[INPUT_NAME], output_names=[OUTPUT_NAME], dynamic_shapes=dynamic_shapes,
+        input_names=[input_name], output_names=[output_name], dynamic_shapes=dynamic_shapes,
         external_data=False, verbose=False,
     )
     _strip_debug_info(program.model)

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from edgezoo.export.capture import require_tool, tool_versions
-from edgezoo.export.contract import INPUT_NAME, METADATA_KEY, OUTPUT_NAME, metadata_json, parse_metadata
+from edgezoo.export.contract import METADATA_KEY, input_names, metadata_json, output_names, parse_metadata
 from edgezoo.export.formats import check_precision
 from edgezoo.files import remove_path
 
@@ -27,6 +27,7 @@ def convert(
     """Convert ``model`` traced on ``example`` to ``out_path`` (``.xml``, with its
     ``.bin`` beside it), atomically; return tool versions."""
     check_precision(FORMAT, precision, PRECISIONS)
+    (input_name,), (output_name,) = input_names(metadata["io"]), output_names(metadata["io"])
     require_tool("openvino", FORMAT, "openvino")
     import openvino as ov
 
@@ -38,8 +39,8 @@ def convert(
     ov_model = ov.convert_model(
         ImageToImage(model).eval(), example_input=example, input=[tuple(int(d) for d in example.shape)],
     )
-    ov_model.inputs[0].get_tensor().set_names({INPUT_NAME})
-    ov_model.outputs[0].get_tensor().set_names({OUTPUT_NAME})
+    ov_model.inputs[0].get_tensor().set_names({input_name})
+    ov_model.outputs[0].get_tensor().set_names({output_name})
     ov_model.set_rt_info(metadata_json(metadata), [METADATA_KEY])
     save_ir(ov_model, out_path, compress_to_fp16=(precision == "fp16"))
     return tool_versions("torch", "openvino")

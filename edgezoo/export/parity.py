@@ -23,7 +23,7 @@ COREML_NOTE = "prediction not run: needs macOS; converted, loaded back, I/O and 
 
 @dataclass(frozen=True)
 class ParityInput:
-    """One (1, 3, H, W) float32 image in [0, 1] and a name saying where it came from."""
+    """One (1, C, H, W) float32 image in [0, 1] and a name saying where it came from."""
 
     name: str
     array: np.ndarray
@@ -80,9 +80,10 @@ def _photos() -> tuple[tuple[str, np.ndarray], ...]:
     return tuple((name, (img * 255.0 + 0.5).astype(np.uint8)) for name, img in evaluation_images(multiple_of=1).items())
 
 
-def _photo_crop(photo: np.ndarray, height: int, width: int, rng: np.random.Generator) -> np.ndarray:
+def _photo_crop(photo: np.ndarray, height: int, width: int, rng: np.random.Generator, channels: int = 3) -> np.ndarray:
     """A random region of ``photo`` with the aspect of height x width, between half and
-    all of the largest such region, resized to height x width: (3, H, W) float32."""
+    all of the largest such region, resized to height x width: (C, H, W) float32, grey
+    (ITU-R 601 luma, as PIL converts) for one channel."""
     from PIL import Image
 
     ph, pw = photo.shape[:2]
@@ -92,36 +93,55 @@ def _photo_crop(photo: np.ndarray, height: int, width: int, rng: np.random.Gener
     crop = Image.fromarray(photo[y: y + ch, x: x + cw])
     if (ch, cw) != (height, width):
         crop = crop.resize((width, height), Image.Resampling.BILINEAR)
+    if channels == 1:
+        return np.asarray(crop.convert("L"), dtype=np.float32)[None] / 255.0
     return np.asarray(crop, dtype=np.float32).transpose(2, 0, 1) / 255.0
 
 
 def parity_inputs(
-    height: int, width: int, seed: int, n_random: int = 2, n_photos: int = 3, photos: bool = True,
+    height: int, width: int, seed: int, n_random: int = 2, n_photos: int = 3, photos: bool = True, channels: int = 3,
 ) -> list[ParityInput]:
     """Seeded uniform-noise images and random crops of the evaluation photos, each
-    (1, 3, height, width) float32 in [0, 1]. A different ``seed`` gives different inputs."""
+    (1, channels, height, width) float32 in [0, 1]. A different ``seed`` gives different inputs."""
     rng = np.random.default_rng(seed)
     inputs = [
-        ParityInput(f"random{i}@{height}x{width}", rng.random((1, 3, height, width), dtype=np.float32))
+        ParityInput(f"random{i}@{height}x{width}", rng.random((1, channels, height, width), dtype=np.float32))
         for i in range(n_random)
     ]
     if photos and n_photos:
         pool = _photos()
         for index in rng.choice(len(pool), size=min(n_photos, len(pool)), replace=False):
             name, photo = pool[int(index)]
-            inputs.append(ParityInput(f"photo:{name}@{height}x{width}", _photo_crop(photo, height, width, rng)[None]))
+            crop = _photo_crop(photo, height, width, rng, channels)
+            inputs.append(ParityInput(f"photo:{name}@{height}x{width}", crop[None]))
     return inputs
 
 
 def inputs_for_artifact(
-    height: int, width: int, multiple_of: int, static_shape: bool, seed: int,
+    height: int, width: int, multiple_of: int, static_shape: bool, seed: int, channels: int = 3,
 ) -> list[ParityInput]:
     """The inputs for one artifact: at its size; a dynamic-shape artifact is also run at
     a second, non-square size so that its dynamism is really tested."""
-    inputs = parity_inputs(height, width, seed)
+    inputs = parity_inputs(height, width, seed, channels=channels)
     if not static_shape:
-        inputs += parity_inputs(height + multiple_of, width + 2 * multiple_of, seed + 1000, n_random=1, n_photos=1)
+        inputs += parity_inputs(height + multiple_of, width + 2 * multiple_of, seed + 1000, n_random=1, n_photos=1,
+                                channels=channels)
     return inputs
+
+
+def compare_output(role: str, reference: np.ndarray, output: np.ndarray) -> tuple[float, float, float | None]:
+    """(parity dB, max abs error, top-1 agreement or None) of one output, judged by its
+    role: images by PSNR against the reference's peak; logits by PSNR against the
+    reference's spread (so that an offset added to every logit does not hide an error)
+    and by the share of inputs whose top-1 class agrees."""
+    abs_err = max_abs_error(reference, output)
+    if role == "logits":
+        from edgezoo.metrics import psnr
+        from edgezoo.tasks.base import logits_agreement
+
+        spread = float(np.max(reference) - np.min(reference)) or 1.0
+        return float(psnr(reference, output, data_range=spread)), abs_err, logits_agreement(reference, output)
+    return float(parity_psnr(reference, output)), abs_err, None
 
 
 # --- running ----------------------------------------------------------------------------
@@ -154,14 +174,13 @@ def _single_output(outputs: dict[str, np.ndarray], name: str) -> np.ndarray:
 def measure_parity(
     path: str | Path, fmt: str, precision: str, model: Any, inputs: Sequence[ParityInput],
     name: str | None = None, expected_io: dict[str, Any] | None = None,
-    references: Sequence[np.ndarray] | None = None,
+    references: Sequence[np.ndarray] | None = None, output: tuple[str, str] | None = None,
 ) -> ParityReport:
     """Run the artifact at ``path`` in its native runtime on ``inputs`` and compare with
     ``model`` (or precomputed ``references``). Core ML off macOS is not executed: its
     spec is read back and checked against ``expected_io`` instead. Does not raise on a
     miss; see :meth:`ParityReport.failure`."""
     from edgezoo.export.capture import captured_output
-    from edgezoo.export.contract import OUTPUT_NAME
     from edgezoo.runtimes.backends import backend_for_format
 
     path = Path(path)
@@ -176,9 +195,13 @@ def measure_parity(
         )
     device = "CPU_ONLY" if fmt == "coreml" else "cpu"
     refs = list(references) if references is not None else reference_outputs(model, inputs)
+    if output is None:  # (name, role) of the output to compare, from the contract
+        first = ((expected_io or {}).get("outputs") or [{"name": "restored", "role": "image"}])[0]
+        output = (first["name"], first.get("role", "image"))
+    out_name, role = output
     with captured_output():  # runtimes log delegate choices on stderr
         runner = backend.load(path, device, precision=precision)
-        outputs = [_single_output(runner.run(item.array), OUTPUT_NAME) for item in inputs]
+        outputs = [_single_output(runner.run(item.array), out_name) for item in inputs]
     names = [i.name for i in inputs]
     worst_psnr, worst_abs, worst_input = float("inf"), 0.0, None
     for item, ref, out in zip(inputs, refs, outputs):
@@ -192,7 +215,13 @@ def measure_parity(
                 artifact=name, format=fmt, precision=precision, executed=True, threshold_db=threshold,
                 passed=False, backend=backend.name, inputs=names, worst_input=item.name, note=f"{problem} on {item.name}",
             )
-        value, abs_err = parity_psnr(ref, out), max_abs_error(ref, out)
+        value, abs_err, agreement = compare_output(role, ref, out)
+        if agreement is not None and agreement < 1.0 and precision != "int8":
+            return ParityReport(
+                artifact=name, format=fmt, precision=precision, executed=True, threshold_db=threshold,
+                passed=False, backend=backend.name, inputs=names, worst_input=item.name,
+                note=f"top-1 class differs from the reference's on {item.name}",
+            )
         if value <= worst_psnr:
             worst_psnr, worst_input = value, item.name
         worst_abs = max(worst_abs, abs_err)

@@ -170,7 +170,7 @@ def export_model(
     precs = parse_precisions(precisions)
     int8_mode = check_int8_mode(int8_mode)
     height, width = check_size(entry, height, width)
-    jobs = plan_jobs(name, fmts, precs, height, width, dynamic)
+    jobs = plan_jobs(name, fmts, precs, height, width, dynamic and not entry.input_spec.fixed_size)
     if out_dir is None:
         from edgezoo.runtimes.store import default_artifact_dir
 
@@ -251,7 +251,7 @@ class _Run:
         """(parity inputs, reference outputs) for a static or a dynamic artifact."""
         if dynamic not in self.parity_sets:
             inputs = inputs_for_artifact(self.height, self.width, self.entry.input_spec.multiple_of, not dynamic,
-                                         EXPORT_SEED)
+                                         EXPORT_SEED, channels=self.entry.input_spec.channels)
             self.parity_sets[dynamic] = (inputs, reference_outputs(self.model, inputs))
         return self.parity_sets[dynamic]
 
@@ -332,6 +332,9 @@ def check_size(entry: Any, height: int | None, width: int | None) -> tuple[int, 
     default_h, default_w = entry.export_size
     height = default_h if height is None else height
     width = default_w if width is None else width
+    fixed = entry.input_spec.fixed_size
+    if fixed and (height, width) != tuple(fixed):
+        raise BadInputError(f"{entry.name} takes exactly {fixed[0]}x{fixed[1]} inputs; leave the size out")
     m = entry.input_spec.multiple_of
     for label, side in (("height", height), ("width", width)):
         if not isinstance(side, int) or side <= 0:

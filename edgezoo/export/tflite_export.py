@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 
 from edgezoo.export.capture import require_tool, tool_versions
-from edgezoo.export.contract import INPUT_NAME, METADATA_KEY, OUTPUT_NAME, metadata_json, parse_metadata
+from edgezoo.export.contract import METADATA_KEY, input_names, metadata_json, output_names, parse_metadata
 from edgezoo.export.formats import check_precision
 from edgezoo.files import atomic_path
 
@@ -24,13 +24,14 @@ def convert(
 ) -> dict[str, str]:
     """Convert ``model`` traced on ``example`` to ``out_path`` atomically; return tool versions."""
     check_precision(FORMAT, precision, PRECISIONS)
+    (input_name,), (output_name,) = input_names(metadata["io"]), output_names(metadata["io"])
     require_tool("litert_torch", FORMAT, "tflite")
     import litert_torch
 
     from edgezoo.export.signature import ImageToNamedOutput
 
-    wrapped = ImageToNamedOutput(model, OUTPUT_NAME).eval()
-    edge_model = litert_torch.convert(wrapped, sample_kwargs={INPUT_NAME: example})
+    wrapped = ImageToNamedOutput(model, output_name).eval()
+    edge_model = litert_torch.convert(wrapped, sample_kwargs={input_name: example})
     content = edge_model.model_content()
     with atomic_path(out_path) as tmp:
         tmp.write_bytes(bytes(embed_metadata(content, metadata_json(metadata))))

@@ -28,21 +28,84 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+# What a tensor means to the model: how a runtime fills an input and reads an output.
+Role = Literal["image", "condition", "timestep", "noise", "text_tokens", "embedding", "logits"]
+
+
 class TensorSpec(_Strict):
-    """One input or output tensor. Symbolic dims are strings (``"H"``)."""
+    """One input or output tensor. Symbolic dims are strings (``"H"``). An output's
+    ``shape_rule`` says how its size follows from the inputs: ``same:<input>`` (same
+    spatial size), ``scale:<k>:<input>`` (k times it), or ``fixed``."""
 
     name: str
+    role: Role = "image"
     shape: list[Union[int, str]]
     dtype: str = "float32"
     layout: str = "NCHW"
     range: Optional[tuple[float, float]] = (0.0, 1.0)
     color: Optional[str] = "RGB"
     multiple_of: Optional[int] = None
+    shape_rule: Optional[str] = None
 
 
 class IOContract(_Strict):
     inputs: list[TensorSpec]
     outputs: list[TensorSpec]
+
+
+class Metric(_Strict):
+    """A quality figure of a task: ``psnr_db`` (dB, higher is better), ``top1`` (%)..."""
+
+    name: str
+    unit: str = ""
+    higher_is_better: bool = True
+
+
+class Program(_Strict):
+    """How the runtime serves one request from the components. ``single``: one call of
+    ``component`` on the input as given (resized to a fixed size if the component has
+    one); ``tiled``: images of any size through overlapping tiles of a fixed-shape
+    artifact (``halo`` pixels of context, output ``scale`` pixels per input pixel);
+    ``sampler``: a multi-step loop over a step graph, its scheduler given as data."""
+
+    kind: Literal["single", "tiled", "sampler"]
+    component: str = "net"
+    halo: int = 0
+    scale: int = 1
+    sampler: Optional[dict] = None
+
+
+class Component(_Strict):
+    """One named graph of a model, exported, gated and benchmarked on its own."""
+
+    name: str = "net"
+    inputs: list[TensorSpec]
+    outputs: list[TensorSpec]
+
+
+class ModelSpec(_Strict):
+    """The model contract every layer reads instead of assuming "one RGB image in, a
+    same-size image out": components, how a request is served, the task protocol that
+    supplies data, metrics and post-processing, and class labels where there are any."""
+
+    protocol: str
+    components: list[Component]
+    program: Program
+    metrics: list[Metric]
+    labels: list[str] = []
+
+    def component(self, name: str | None = None) -> Component:
+        """The component called ``name`` (default: the one the program calls)."""
+        wanted = name or self.program.component
+        for component in self.components:
+            if component.name == wanted:
+                return component
+        raise KeyError(f"no component '{wanted}' in this model spec")
+
+    @property
+    def metric(self) -> Metric:
+        """The primary metric: what the planner compares variants by."""
+        return self.metrics[0]
 
 
 class Preprocessing(_Strict):
@@ -79,16 +142,26 @@ class ImageScore(_Strict):
 
 
 class QualityResult(_Strict):
-    """Task quality on images never used for training (RGB in [0, 1])."""
+    """Task quality on data never used for training or selection. Restoration fills
+    ``mean`` (PSNR/SSIM on RGB in [0, 1]); other tasks fill ``metrics`` by metric name."""
 
     dataset: str
     degradation: str
     seed: int
-    mean: ImageScore
+    mean: Optional[ImageScore] = None
+    metrics: dict[str, float] = {}
     per_image: dict[str, ImageScore] = {}
     baselines: dict[str, ImageScore] = {}
     baselines_per_image: dict[str, dict[str, ImageScore]] = {}
     note: Optional[str] = None
+
+    def value(self, metric: str) -> Optional[float]:
+        """The mean figure of ``metric`` (``psnr_db``, ``ssim`` or a ``metrics`` key)."""
+        if metric in self.metrics:
+            return self.metrics[metric]
+        if self.mean is not None and metric in ("psnr_db", "ssim"):
+            return getattr(self.mean, metric)
+        return None
 
 
 class Parity(_Strict):
@@ -147,10 +220,21 @@ class Manifest(_Strict):
     params: int
     gflops_per_mpix: Optional[float] = Field(None, description="forward GFLOPs per megapixel")
     io: IOContract
+    spec: Optional[ModelSpec] = None  # absent in exports made before the model contract: see model_spec()
     preprocessing: Preprocessing
     weights: Optional[Weights] = None
     quality: list[QualityResult] = []
     artifacts: list[Artifact] = []
+
+    def model_spec(self) -> ModelSpec:
+        """The model contract; for manifests written before it existed, the restoration
+        contract they all followed (one image in, a same-size image out, tiled)."""
+        if self.spec is not None:
+            return self.spec
+        return ModelSpec(
+            protocol="restore", components=[Component(name="net", inputs=self.io.inputs, outputs=self.io.outputs)],
+            program=Program(kind="tiled"), metrics=[Metric(name="psnr_db", unit="dB"), Metric(name="ssim")],
+        )
 
     def to_yaml(self) -> str:
         return yaml.safe_dump(self.model_dump(mode="json"), sort_keys=False, width=100)

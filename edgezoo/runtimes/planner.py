@@ -49,8 +49,16 @@ class Option:
     p90_ms: float | None = None
     estimated: bool = False
     basis: str = ""
-    quality_db: float | None = None
+    quality: float | None = None
     quality_source: str = ""
+    metric: str = "psnr_db"
+    unit: str = "dB"
+
+    def quality_text(self) -> str:
+        """``31.40 dB`` (PSNR) or ``92.10 % top1``; ``unknown`` when not measured."""
+        if self.quality is None:
+            return "unknown"
+        return f"{self.quality:.2f} dB" if self.metric == "psnr_db" else f"{self.quality:.2f} {self.unit} {self.metric}"
 
     @property
     def backend(self) -> str:
@@ -80,7 +88,8 @@ class Option:
             "backend": self.backend, "device": self.device, "kind": self.kind,
             "call_shape": self.call_shape, "calls_per_image": self.calls,
             "p50_ms": _r(self.p50_ms), "p90_ms": _r(self.p90_ms), "estimated": self.estimated,
-            "latency_basis": self.basis, "quality_psnr_db": _r(self.quality_db), "quality_source": self.quality_source,
+            "latency_basis": self.basis, "quality": _r(self.quality), "quality_metric": self.metric,
+            "quality_source": self.quality_source,
         }
 
 
@@ -149,8 +158,11 @@ def static_layout(artifact: Artifact, manifest: Manifest, height: int, width: in
 
 
 def call_plan(artifact: Artifact, manifest: Manifest, image_size: tuple[int, int]) -> tuple[list[int], int]:
-    """(input shape of one artifact call, calls per image) for an image of ``image_size``."""
+    """(input shape of one artifact call, calls per image) for an image of ``image_size``,
+    by the model's program: ``single`` fits the image to one call, ``tiled`` tiles it."""
     height, width = image_size
+    if manifest.model_spec().program.kind == "single" and is_static(artifact):
+        return [int(d) for d in artifact.input_shape], 1
     if is_static(artifact):
         shape = [int(d) for d in artifact.input_shape]
         ph, pw, overlap, align = static_layout(artifact, manifest, height, width)
@@ -163,7 +175,8 @@ def call_plan(artifact: Artifact, manifest: Manifest, image_size: tuple[int, int
 def quality_of(
     artifact: Artifact, manifest: Manifest, reference: Manifest | None, key: tuple[str, str] | None = None,
 ) -> tuple[float | None, str]:
-    """Mean PSNR: the artifact's own, else its manifest's, else the shipped manifest's.
+    """The mean of the task's primary metric (PSNR for restoration, top-1 accuracy for a
+    classifier): the artifact's own, else its manifest's, else the shipped manifest's.
     ``key`` = (dataset, degradation) picks the matching result, so variants are compared
     on the same images and degradation. An int8 artifact never borrows the model's
     figure: quantization costs quality, so without its own measurement it is unknown."""
@@ -171,15 +184,16 @@ def quality_of(
     def pick(results: list[Any]) -> Any:
         return next((q for q in results if (q.dataset, q.degradation) == key), results[0] if results else None)
 
+    metric = manifest.model_spec().metric.name
     if artifact.quality is not None and (key is None or (artifact.quality.dataset, artifact.quality.degradation) == key):
         q = artifact.quality
-        return q.mean.psnr_db, f"this artifact on {q.dataset}, {q.degradation}"
+        return q.value(metric), f"this artifact on {q.dataset}, {q.degradation}"
     if artifact.precision == "int8":
         return None, "not measured for this int8 artifact"
     for source, m in (("export manifest", manifest), ("shipped manifest", reference)):
         q = pick(m.quality) if m is not None else None
         if q is not None:
-            return q.mean.psnr_db, f"{source}: {q.dataset}, {q.degradation}"
+            return q.value(metric), f"{source}: {q.dataset}, {q.degradation}"
     return None, "no quality recorded"
 
 
@@ -405,12 +419,13 @@ def plan(
         reference = references[manifest.name]
         for art in manifest.artifacts:
             quality, source = quality_of(art, manifest, reference, key)
+            metric = manifest.model_spec().metric
             shape, calls = call_plan(art, manifest, image_size)
             targets = inventory.for_format(art.format)
 
             def make(t: Target) -> Option:
-                return Option(manifest.name, manifest.task, art, t, folder, shape, calls,
-                              quality_db=quality, quality_source=source)
+                return Option(manifest.name, manifest.task, art, t, folder, shape, calls, quality=quality,
+                              quality_source=source, metric=metric.name, unit=metric.unit)
 
             if not targets:
                 readers = [b for b, fmts in _FORMAT_READERS.items() if art.format in fmts]
@@ -471,12 +486,12 @@ def plan(
             err.fastest = fastest  # type: ignore[attr-defined]
             err.options = options  # type: ignore[attr-defined]
             raise err
-        best_q = max((o.quality_db for o in fits if o.quality_db is not None), default=None)
+        best_q = max((o.quality for o in fits if o.quality is not None), default=None)
 
         def good(o: Option) -> bool:
             if best_q is None:
                 return True
-            return o.quality_db is not None and o.quality_db >= best_q - QUALITY_TOLERANCE_DB
+            return o.quality is not None and o.quality >= best_q - QUALITY_TOLERANCE_DB
 
         top = [o for o in fits if good(o)]
         chosen = min(top, key=lambda o: (rank[o.kind], o.estimated, o.p90_ms))
@@ -484,7 +499,7 @@ def plan(
                        f"(p90, one {size} image)")
         if best_q is not None:
             reasons.append(f"{chosen.model} {chosen.artifact.precision} has the best quality among them: "
-                           f"{chosen.quality_db:.2f} dB PSNR ({chosen.quality_source})")
+                           f"{chosen.quality_text()}{' PSNR' if chosen.metric == 'psnr_db' else ''} ({chosen.quality_source})")
         else:
             reasons.append("no option records its quality, so the choice goes by device preference and speed")
         if len(top) > 1:
@@ -497,7 +512,7 @@ def plan(
                 why = f"p90 {_fmt(o.p90_ms)}{' (estimated)' if o.estimated else ''} exceeds the {budget_ms:g} ms budget"
             elif not good(o):
                 why = (f"fits ({_fmt(o.p90_ms)}) but its quality is lower: "
-                       f"{'unknown' if o.quality_db is None else f'{o.quality_db:.2f} dB'} vs {chosen.quality_db:.2f} dB")
+                       f"{o.quality_text()} vs {chosen.quality_text()}")
             elif rank[o.kind] > rank[chosen.kind]:
                 why = f"fits at equal quality, but {o.kind} ranks after {chosen.kind} in prefer"
             elif o.estimated and not chosen.estimated:

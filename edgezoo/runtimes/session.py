@@ -20,6 +20,7 @@ from edgezoo.manifests import Manifest
 from edgezoo.runtimes.backends import get_backend
 from edgezoo.runtimes.backends.base import Runner
 from edgezoo.runtimes.inventory import Inventory
+from edgezoo.runtimes.preprocess import fit_to_tensor
 from edgezoo.runtimes.planner import (
     DEFAULT_IMAGE_SIZE, DEFAULT_PREFER, Plan, is_static, multiple_of, plan, static_layout,
 )
@@ -88,7 +89,11 @@ class Session:
     says what runs where and why; ``session.describe()`` adds what the backend reports."""
 
     def __init__(self, plan: Plan, runner: Runner, manifest: Manifest, tile_overlap: int | None = None) -> None:
+        from edgezoo.tasks import protocol_named
+
         self.plan, self.runner, self.manifest = plan, runner, manifest
+        self.spec = manifest.model_spec()
+        self.protocol = protocol_named(self.spec.protocol)
         self.option = plan.chosen
         self.artifact = plan.chosen.artifact
         self.static = is_static(self.artifact)
@@ -123,10 +128,24 @@ class Session:
         out = run_tiled(self._call, x, tile_h, tile_w, overlap, align, self._pad_mode)
         return out[:, :, :height, :width]
 
-    def __call__(self, image: Any) -> np.ndarray:
-        """Restore ``image`` (uint8 or float RGB; HWC, CHW, NHWC or NCHW; or a PIL
-        image) and return the result in the same layout, uint8 for uint8 input and
-        float32 otherwise."""
+    def run_single(self, image: Any) -> dict[str, Any]:
+        """A ``single`` program: one call on ``image`` fitted to the component's fixed
+        input, post-processed by the task protocol (a classifier's label and top-5)."""
+        tensor = self.spec.component().inputs[0]
+        if not all(isinstance(d, int) for d in tensor.shape):
+            tensor = tensor.model_copy(update={"shape": list(self.artifact.input_shape)})
+        x = fit_to_tensor(image, tensor)
+        outputs = {k: v.astype(np.float32, copy=False) for k, v in self.runner.run(x.astype(self._dtype, copy=False)).items()}
+        return self.protocol.postprocess(outputs, self.spec)
+
+    def __call__(self, image: Any) -> Any:
+        """Serve one request. A restoration model restores ``image`` (uint8 or float
+        RGB; HWC, CHW, NHWC or NCHW; or a PIL image) and returns the result in the same
+        layout, uint8 for uint8 input and float32 otherwise. A model whose program is
+        ``single`` (a classifier) returns its task's post-processed outputs, e.g.
+        ``{"label": ..., "index": ..., "top": [...]}``."""
+        if self.spec.program.kind == "single":
+            return self.run_single(image)
         batch, layout, was_uint8 = to_batch(image)
         outs = [self.run_nchw(batch[i:i + 1]) for i in range(batch.shape[0])]
         out = np.concatenate(outs, axis=0) if len(outs) > 1 else outs[0]
@@ -136,9 +155,13 @@ class Session:
 
     def describe(self) -> dict[str, Any]:
         """The plan's choice plus what the backend says actually executes where."""
-        return {**self.option.to_dict(), "runtime": self.runner.describe(),
-                "tiling": "fixed shape: overlapping tiles, blended" if self.static else
-                f"dynamic shape: reflect-padded to a multiple of {self.multiple_of}"}
+        if self.spec.program.kind == "single":
+            serving = f"one call per image, fitted to {'x'.join(str(d) for d in self.artifact.input_shape)}"
+        elif self.static:
+            serving = "fixed shape: overlapping tiles, blended"
+        else:
+            serving = f"dynamic shape: reflect-padded to a multiple of {self.multiple_of}"
+        return {**self.option.to_dict(), "runtime": self.runner.describe(), "tiling": serving}
 
     def __repr__(self) -> str:
         return f"Session({self.plan.summary()})"

@@ -265,3 +265,116 @@ def resize_by_power_of_two(x: torch.Tensor, exponent: int) -> torch.Tensor:
     if exponent < 0:
         return F.avg_pool2d(x, factor)
     return F.interpolate(x, scale_factor=float(factor), mode="bilinear", align_corners=False)
+
+
+# --- windowed attention (MaxViT) -------------------------------------------------------
+# Attention needs each window's pixels as a sequence of C-dim tokens, so these partitions
+# keep channels last: (N, C, H, W) -> (N * windows, tokens, C). Every step is a reshape or
+# permute of a rank <= 4 tensor, as for the MLP partitions above.
+
+
+def window_tokens(x: torch.Tensor, size: tuple[int, int], mode: str) -> torch.Tensor:
+    """(N, C, H, W) -> (N*windows, size[0]*size[1], C). ``block``: non-overlapping
+    size[0] x size[1] windows. ``grid``: a size[0] x size[1] grid of patches, each window
+    holding the pixels at one position inside the patches (dilated, global)."""
+    n, c, h, w = x.shape
+    sh, sw = size
+    x = x.permute(0, 2, 3, 1)  # (N, H, W, C)
+    if mode == "block":
+        x = x.reshape(n * (h // sh), sh, w // sw, sw * c).permute(0, 2, 1, 3)  # (N*Hb, Wb, sh, sw*C)
+        return x.reshape(-1, sh * sw, c)
+    if mode != "grid":
+        raise ValueError(f"mode must be 'block' or 'grid', not {mode!r}")
+    fh, fw = h // sh, w // sw
+    x = x.reshape(n, sh, fh, w * c).permute(0, 2, 1, 3)  # (N, fh, sh, W*C)
+    x = x.reshape(n * fh * sh, sw, fw, c).permute(0, 2, 1, 3)  # (N*fh*sh, fw, sw, C)
+    x = x.reshape(n * fh, sh, fw, sw * c).permute(0, 2, 1, 3)  # (N*fh, fw, sh, sw*C)
+    return x.reshape(-1, sh * sw, c)
+
+
+def window_untokens(tokens: torch.Tensor, size: tuple[int, int], mode: str, shape: torch.Size) -> torch.Tensor:
+    """Inverse of :func:`window_tokens` for an original ``shape`` (N, C, H, W)."""
+    n, c, h, w = shape
+    sh, sw = size
+    if mode == "block":
+        x = tokens.reshape(n * (h // sh), w // sw, sh, sw * c).permute(0, 2, 1, 3)  # (N*Hb, sh, Wb, sw*C)
+        return x.reshape(n, h, w, c).permute(0, 3, 1, 2)
+    fh, fw = h // sh, w // sw
+    x = tokens.reshape(n * fh, fw, sh, sw * c).permute(0, 2, 1, 3)  # (N*fh, sh, fw, sw*C)
+    x = x.reshape(n * fh * sh, fw, sw, c).permute(0, 2, 1, 3)  # (N*fh*sh, sw, fw, C)
+    x = x.reshape(n, fh, sh, w * c).permute(0, 2, 1, 3)  # (N, sh, fh, W*C)
+    return x.reshape(n, h, w, c).permute(0, 3, 1, 2)
+
+
+def relative_position_index(size: tuple[int, int]) -> torch.Tensor:
+    """(T, T) indices into a (2*sh-1)*(2*sw-1) table: the offset between two tokens."""
+    sh, sw = size
+    ys, xs = torch.meshgrid(torch.arange(sh), torch.arange(sw), indexing="ij")
+    coords = torch.stack([ys.flatten(), xs.flatten()])  # (2, T)
+    delta = coords[:, :, None] - coords[:, None, :]
+    return (delta[0] + sh - 1) * (2 * sw - 1) + (delta[1] + sw - 1)
+
+
+class RelativeAttention(nn.Module):
+    """Multi-head self-attention inside windows with a learned relative position bias
+    (MaxViT's block and grid attention), as plain matmul + softmax."""
+
+    def __init__(self, channels: int, size: tuple[int, int], mode: str, head_dim: int = 32) -> None:
+        super().__init__()
+        if channels % head_dim:
+            raise ValueError(f"channels ({channels}) must be a multiple of head_dim ({head_dim})")
+        self.size, self.mode = tuple(size), mode
+        self.heads, self.head_dim = channels // head_dim, head_dim
+        self.qkv = nn.Linear(channels, 3 * channels)
+        self.proj = nn.Linear(channels, channels)
+        self.bias_table = nn.Parameter(torch.zeros(self.heads, (2 * size[0] - 1) * (2 * size[1] - 1)))
+        nn.init.trunc_normal_(self.bias_table, std=0.02)
+        self.register_buffer("bias_index", relative_position_index(self.size), persistent=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        tokens = window_tokens(x, self.size, self.mode)  # (B, T, C)
+        b, t, c = tokens.shape
+        qkv = self.qkv(tokens).reshape(b, t, 3 * self.heads, self.head_dim).permute(0, 2, 1, 3)
+        q, k, v = qkv.split(self.heads, dim=1)  # each (B, heads, T, d)
+        scores = (q * self.head_dim ** -0.5) @ k.transpose(-1, -2) + self.bias_table[:, self.bias_index]
+        out = (scores.softmax(dim=-1) @ v).permute(0, 2, 1, 3).reshape(b, t, c)
+        return window_untokens(self.proj(out), self.size, self.mode, x.shape)
+
+
+class TransformerBlock(nn.Module):
+    """Pre-norm windowed attention then a GELU MLP, each residual (one MaxViT axis)."""
+
+    def __init__(self, channels: int, size: tuple[int, int], mode: str, head_dim: int = 32, mlp_ratio: int = 4) -> None:
+        super().__init__()
+        self.norm1, self.norm2 = ChannelLayerNorm(channels, eps=1e-5), ChannelLayerNorm(channels, eps=1e-5)
+        self.attention = RelativeAttention(channels, size, mode, head_dim)
+        self.fc1, self.fc2 = conv1x1(channels, channels * mlp_ratio), conv1x1(channels * mlp_ratio, channels)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = x + self.attention(self.norm1(x))
+        return x + self.fc2(gelu(self.fc1(self.norm2(x))))
+
+
+class MBConv(nn.Module):
+    """Inverted residual with squeeze-excitation (MaxViT's MBConv): 1x1 expand, 3x3
+    depthwise (stride 2 to downsample), squeeze-excitation, 1x1 project, each with
+    batch norm; the shortcut average-pools and projects when the shape changes."""
+
+    def __init__(self, cin: int, cout: int, stride: int = 1, expand: int = 4, se_ratio: float = 0.25) -> None:
+        super().__init__()
+        hidden = cout * expand
+        self.pre_norm = nn.BatchNorm2d(cin)
+        self.expand = nn.Sequential(conv1x1(cin, hidden, bias=False), nn.BatchNorm2d(hidden))
+        self.depthwise = nn.Sequential(
+            nn.Conv2d(hidden, hidden, 3, stride=stride, padding=1, groups=hidden, bias=False), nn.BatchNorm2d(hidden),
+        )
+        self.excite = ChannelAttention(hidden, reduction=max(1, round(1 / se_ratio)) * expand)
+        self.project = conv1x1(hidden, cout)
+        self.shortcut = nn.Sequential(
+            *([nn.AvgPool2d(stride)] if stride > 1 else []), *([conv1x1(cin, cout)] if cin != cout else []),
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = gelu(self.expand(self.pre_norm(x)))
+        y = gelu(self.depthwise(y))
+        return self.shortcut(x) + self.project(self.excite(y))

@@ -1,20 +1,28 @@
-"""A timm-style model registry: ``@register_model`` builders and ``create_model(name)``."""
+"""A timm-style model registry, kept as data: ``register_model(name, builder="module:attr", ...)``
+and ``create_model(name)``.
+
+Entries are registered by each family's torch-free ``edgezoo.zoo.variants`` module (its
+configs and names); the family's torch module is imported only when a model is built,
+so ``edgezoo list`` and ``info`` work in the runtime-only install."""
 
 from __future__ import annotations
 
 import dataclasses
 import difflib
 from dataclasses import dataclass, field
-from typing import Any, Callable
-
-from torch import nn
+import importlib
+from typing import TYPE_CHECKING, Any, Callable
 
 from edgezoo.errors import UnknownModelError
+
+if TYPE_CHECKING:
+    from torch import nn
 
 
 @dataclass(frozen=True)
 class InputSpec:
-    """What a model takes: NCHW float32 RGB in ``value_range``, sides a multiple of ``multiple_of``."""
+    """What a model's image input is: NCHW float32 in ``value_range``, ``channels`` of
+    ``color``; sides a multiple of ``multiple_of``, or exactly ``fixed_size``."""
 
     multiple_of: int
     channels: int = 3
@@ -22,6 +30,7 @@ class InputSpec:
     color: str = "RGB"
     dtype: str = "float32"
     value_range: tuple[float, float] = (0.0, 1.0)
+    fixed_size: tuple[int, int] | None = None
 
 
 @dataclass(frozen=True)
@@ -37,7 +46,7 @@ class ModelEntry:
     name: str
     family: str
     task: str
-    builder: Callable[[Any], nn.Module]
+    builder: str  # "package.module:callable", called with the config
     config: Any
     paper: Paper
     input_spec: InputSpec
@@ -46,9 +55,25 @@ class ModelEntry:
     licence: str = "Apache-2.0"
     tags: tuple[str, ...] = field(default_factory=tuple)
 
-    def build(self, **overrides: Any) -> nn.Module:
+    @property
+    def protocol(self) -> Any:
+        """The task protocol (``edgezoo.tasks``) that says what this variant's task means."""
+        from edgezoo.tasks import protocol_for
+
+        return protocol_for(self.task)
+
+    def spec(self, height: int | None = None, width: int | None = None, dynamic: bool = False) -> Any:
+        """The model contract (:class:`edgezoo.manifests.schema.ModelSpec`), symbolic or at a size."""
+        return self.protocol.spec(self, height, width, dynamic)
+
+    def build(self, **overrides: Any) -> "nn.Module":
         config = dataclasses.replace(self.config, **overrides) if overrides else self.config
-        return self.builder(config)
+        return self.builder_fn()(config)
+
+    def builder_fn(self) -> Callable[[Any], "nn.Module"]:
+        """The family's builder, importing its (torch) module now."""
+        module, _, attr = self.builder.partition(":")
+        return getattr(importlib.import_module(module), attr)
 
 
 _REGISTRY: dict[str, ModelEntry] = {}
@@ -59,26 +84,24 @@ def register_model(
     *,
     family: str,
     task: str,
+    builder: str,
     config: Any,
     paper: Paper,
-    multiple_of: int,
+    input_spec: InputSpec,
     export_size: tuple[int, int] = (256, 256),
     description: str = "",
+    licence: str = "Apache-2.0",
     tags: tuple[str, ...] = (),
-) -> Callable[[Callable[[Any], nn.Module]], Callable[[Any], nn.Module]]:
-    """Register ``builder(config) -> nn.Module`` under ``name``."""
-
-    def decorate(builder: Callable[[Any], nn.Module]) -> Callable[[Any], nn.Module]:
-        if name in _REGISTRY:
-            raise ValueError(f"model '{name}' is registered twice")
-        _REGISTRY[name] = ModelEntry(
-            name=name, family=family, task=task, builder=builder, config=config, paper=paper,
-            input_spec=InputSpec(multiple_of=multiple_of), export_size=export_size,
-            description=description, tags=tuple(tags),
-        )
-        return builder
-
-    return decorate
+) -> ModelEntry:
+    """Register variant ``name``: ``builder`` ("module:callable") makes it from ``config``."""
+    if name in _REGISTRY:
+        raise ValueError(f"model '{name}' is registered twice")
+    entry = ModelEntry(
+        name=name, family=family, task=task, builder=builder, config=config, paper=paper,
+        input_spec=input_spec, export_size=export_size, description=description, licence=licence, tags=tuple(tags),
+    )
+    _REGISTRY[name] = entry
+    return entry
 
 
 def list_models(task: str | None = None, family: str | None = None) -> list[str]:
@@ -99,7 +122,7 @@ def get_entry(name: str) -> ModelEntry:
         raise UnknownModelError(f"unknown model '{name}': {hint}`edgezoo list` shows them all") from None
 
 
-def create_model(name: str, pretrained: bool = True, **overrides: Any) -> nn.Module:
+def create_model(name: str, pretrained: bool = True, **overrides: Any) -> "nn.Module":
     """Build model ``name`` in eval mode.
 
     Parameters

@@ -162,7 +162,7 @@ ORT_CPU = Inventory([target("onnxruntime", "cpu", "cpu")])
 
 def test_int8_that_fits_the_budget_beats_fp32_that_does_not():
     p = plan(precisions_export(), 200, inventory=ORT_CPU, profile=PROFILE)
-    assert p.chosen.artifact.precision == "int8" and p.chosen.quality_db == 29.8
+    assert p.chosen.artifact.precision == "int8" and p.chosen.quality == 29.8
     assert "this artifact" in p.chosen.quality_source
     by_precision = {r.option.artifact.precision: r.reason for r in p.rejected}
     assert "exceeds the 200 ms budget" in by_precision["fp32"] and "exceeds" in by_precision["fp16"]
@@ -171,7 +171,7 @@ def test_int8_that_fits_the_budget_beats_fp32_that_does_not():
 def test_within_budget_the_higher_quality_precision_wins_over_faster_int8():
     p = plan(precisions_export(), 1000, inventory=ORT_CPU, profile=PROFILE)
     assert p.chosen.artifact.precision == "fp16"  # fp32's quality, and faster than fp32
-    assert p.chosen.quality_db == 30.0  # the artifacts' own sigma-25 figures, not the model's sigma-15 one
+    assert p.chosen.quality == 30.0  # the artifacts' own sigma-25 figures, not the model's sigma-15 one
     int8 = next(r for r in p.rejected if r.option.artifact.precision == "int8")
     assert "quality is lower: 29.80 dB vs 30.00 dB" in int8.reason
 
@@ -180,7 +180,7 @@ def test_int8_without_its_own_quality_does_not_borrow_the_models():
     p = plan(precisions_export(int8_psnr=None), 1000, inventory=ORT_CPU, profile=PROFILE)
     assert p.chosen.artifact.precision == "fp16"
     int8 = next(r for r in p.rejected if r.option.artifact.precision == "int8")
-    assert "quality is lower: unknown" in int8.reason and int8.option.quality_db is None
+    assert "quality is lower: unknown" in int8.reason and int8.option.quality is None
 
 
 def test_the_shipped_denoisers_make_a_real_choice_for_the_task():

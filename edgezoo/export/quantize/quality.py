@@ -55,7 +55,6 @@ def task_is_gated(task: str) -> bool:
 def artifact_runner(path: str | Path, fmt: str, precision: str) -> Callable[[np.ndarray], np.ndarray]:
     """``(1, 3, h, w) -> (1, 3, h, w)`` through the artifact's native runtime on CPU."""
     from edgezoo.export.capture import captured_output
-    from edgezoo.export.contract import OUTPUT_NAME
     from edgezoo.runtimes.backends import backend_for_format
 
     with captured_output():
@@ -63,7 +62,7 @@ def artifact_runner(path: str | Path, fmt: str, precision: str) -> Callable[[np.
 
     def run(batch: np.ndarray) -> np.ndarray:
         outputs = runner.run(np.ascontiguousarray(batch, dtype=np.float32))
-        return outputs[OUTPUT_NAME] if OUTPUT_NAME in outputs else next(iter(outputs.values()))
+        return outputs["restored"] if "restored" in outputs else next(iter(outputs.values()))  # restoration's output
 
     return run
 

@@ -1,0 +1,3 @@
+"""Every family's variants (configs and registry entries), importable without torch."""
+
+from edgezoo.zoo.variants import maxim, maxvit  # noqa: F401  (registers them)

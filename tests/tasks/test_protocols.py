@@ -1,0 +1,69 @@
+"""Task protocols: the contract each layer reads instead of assuming "an RGB image in,
+a same-size image out"."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from edgezoo.export.parity import compare_output
+from edgezoo.manifests.schema import IOContract, Manifest, Paper, Preprocessing
+from edgezoo.tasks import protocol_for, protocol_named
+from edgezoo.zoo import get_entry
+
+
+def test_restoration_spec_is_one_tiled_image_to_image_component_scored_by_psnr():
+    spec = get_entry("maxim-tiny-denoise").spec()
+    net = spec.component()
+    assert spec.protocol == "restore" and spec.program.kind == "tiled" and spec.metric.name == "psnr_db"
+    assert [(t.name, t.role) for t in net.inputs] == [("image", "image")]
+    assert [(t.name, t.role, t.shape_rule) for t in net.outputs] == [("restored", "image", "same:image")]
+    assert net.inputs[0].shape == [1, 3, "H", "W"] and net.inputs[0].multiple_of == 32
+
+
+def test_classifier_spec_is_a_single_call_with_fixed_input_and_logits():
+    spec = get_entry("maxvit-tiny-fmnist").spec()
+    net = spec.component()
+    assert spec.protocol == "classify" and spec.program.kind == "single" and spec.metric.name == "top1"
+    assert net.inputs[0].shape == [1, 1, 28, 28] and net.inputs[0].color == "L"
+    assert net.outputs[0].role == "logits" and net.outputs[0].shape == [1, 10] and net.outputs[0].shape_rule == "fixed"
+    assert spec.labels[6] == "Shirt"
+
+
+def test_classify_postprocess_gives_label_and_ranked_probabilities():
+    spec = get_entry("maxvit-tiny-fmnist").spec()
+    logits = np.zeros((1, 10), np.float32)
+    logits[0, 6], logits[0, 2] = 5.0, 3.0
+    answer = protocol_named("classify").postprocess({"logits": logits}, spec)
+    assert answer["label"] == "Shirt" and answer["index"] == 6
+    probs = [t["probability"] for t in answer["top"]]
+    assert len(probs) == 5 and probs == sorted(probs, reverse=True) and answer["top"][1]["label"] == "Pullover"
+    full = protocol_named("classify").postprocess({"logits": logits}, spec, top_k=10)
+    assert abs(sum(t["probability"] for t in full["top"]) - 1.0) < 1e-5
+
+
+def test_logits_parity_catches_a_changed_class_that_psnr_alone_could_pass():
+    rng = np.random.default_rng(0)
+    reference = rng.normal(size=(1, 10)).astype(np.float32) * 5
+    order = np.argsort(reference[0])
+    close = reference.copy()
+    close[0, order[-2]] = reference[0, order[-1]] + 1e-3  # the runner-up overtakes by a hair
+    db, max_abs, agreement = compare_output("logits", reference, close)
+    assert agreement == 0.0 and db > 20  # small numeric error, but a different answer
+    same_db, _, same_agreement = compare_output("logits", reference, reference + 1e-6)
+    assert same_agreement == 1.0 and same_db > 100
+    image_db, _, none = compare_output("image", reference, reference)
+    assert none is None and image_db == float("inf")
+
+
+def test_manifests_written_before_the_contract_read_as_restoration():
+    io = get_entry("maxim-tiny-denoise").protocol.io(get_entry("maxim-tiny-denoise"), 64, 64)
+    old = Manifest(name="m", family="maxim", task="denoise", paper=Paper(title="t", url="u"), config={}, params=1,
+                   io=IOContract(inputs=io.inputs, outputs=io.outputs), preprocessing=Preprocessing())
+    spec = old.model_spec()
+    assert spec.protocol == "restore" and spec.program.kind == "tiled" and spec.component().outputs[0].name == "restored"
+
+
+def test_unknown_task_has_no_protocol():
+    with pytest.raises(Exception, match="no task protocol"):
+        protocol_for("teleport")
