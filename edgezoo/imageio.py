@@ -132,7 +132,7 @@ def write_image(path: str | Path, image: np.ndarray) -> Path:
 
 def list_images(inputs: list[str | Path], recursive: bool = False,
                 skipped: list[Path] | None = None) -> list[Path]:
-    """Expand files and folders into a sorted list of image files.
+    """Expand files and folders into a sorted list of image files, each once.
 
     Parameters
     ----------
@@ -160,4 +160,7 @@ def list_images(inputs: list[str | Path], recursive: bool = False,
             raise BadInputError(f"{item} does not exist")
     if not found:
         raise BadInputError(f"no images among {', '.join(map(str, inputs))}")
-    return found
+    unique: dict[Path, Path] = {}
+    for path in found:  # a file named twice (alone and in its folder) is restored once
+        unique.setdefault(path.resolve(), path)
+    return list(unique.values())

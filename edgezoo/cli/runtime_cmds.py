@@ -245,11 +245,12 @@ def _output_paths(images: list[Path], inputs: tuple[str, ...], out_path: Path, o
     return targets
 
 
-def _zoo_hint(name: str) -> str | None:
+def _zoo_hint(name: str, exported: set[str]) -> str | None:
     """What to do about a name the artifact store does not know, from the zoo's
     registry (which knows every model and task, trained or not). The zoo needs torch,
     so this runs only on that error path and only where torch is installed; a
-    runtime-only install keeps the store's message."""
+    runtime-only install keeps the store's message. ``exported``: the models and tasks
+    the store has exports of."""
     import difflib
     import importlib.util
 
@@ -266,23 +267,28 @@ def _zoo_hint(name: str) -> str | None:
     tasks = sorted({get_entry(m).task for m in models})
 
     def advice(known: str) -> str:
+        if known in trained:
+            return f"run `edgezoo export {known} --format all`"
         if known in models:
-            return f"run `edgezoo export {known} --format all{'' if known in trained else ' --untrained'}`"
+            return (f"no trained weights ship for it: `edgezoo export {known} --untrained` exports a random "
+                    "initialisation (restores nothing) to try the runtime with")
         task_models = list_models(task=known)
         with_weights = [m for m in task_models if m in trained]
         if with_weights:
             return f"run `edgezoo export {with_weights[0]} --format all` (`edgezoo list --task {known}` shows all)"
-        smallest = next((m for m in task_models if "tiny" in m), task_models[0])
-        train = f"`edgezoo train {smallest} --images FOLDER` trains one, or " if known in DEGRADATIONS else ""
+        edge = next((m for m in task_models if "tiny" in m), task_models[0])  # the quickest to try
+        train = f"`edgezoo train {edge} --images FOLDER` trains one, or " if known in DEGRADATIONS else ""
         return (f"no {known} model has shipped weights yet ({', '.join(task_models)}): {train}"
-                f"`edgezoo export {smallest} --untrained` exports a random initialisation (restores nothing) "
+                f"`edgezoo export {edge} --untrained` exports a random initialisation (restores nothing) "
                 "to try the runtime with")
 
     if name in models:
         return f"no exported artifacts for {name}: {advice(name)}"
     if name in tasks:
         return f"no exported model for task {name}: {advice(name)}"
-    close = difflib.get_close_matches(name, models + tasks, n=1, cutoff=0.75)
+    close = difflib.get_close_matches(name, sorted(set(models + tasks) | exported), n=1, cutoff=0.75)
+    if close and close[0] in exported:
+        return f"unknown model or task '{name}': did you mean {close[0]}?"
     if close:
         return f"unknown model or task '{name}': did you mean {close[0]}? It has no exports yet: {advice(close[0])}"
     return f"unknown model or task '{name}': `edgezoo list` shows the zoo's models and their tasks"
@@ -290,16 +296,18 @@ def _zoo_hint(name: str) -> str | None:
 
 def _resolve(target: str, search: list[str]) -> list[Any]:
     """The store's export dirs for TARGET; a name the store does not know gets the
-    zoo's advice (a real command) instead of the store's guess."""
+    zoo's advice (a real command) where the zoo is installed."""
     from edgezoo.errors import ManifestError, UnknownModelError
     from edgezoo.runtimes import resolve
+    from edgezoo.runtimes.store import list_exports
 
     try:
         return resolve(target, search)
-    except UnknownModelError as exc:
-        if "did you mean" in str(exc):
-            raise
-        hint = _zoo_hint(target)
+    except UnknownModelError:
+        # the store knows only shipped and exported models, so its guess can miss a zoo
+        # model (maxim-m1-denoise is no typo of maxim-small-denoise): the zoo decides
+        exports = list_exports(search)
+        hint = _zoo_hint(target, {e.name for e in exports} | {e.manifest.task for e in exports})
         if hint is None:
             raise
         raise (UnknownModelError if hint.startswith("unknown") else ManifestError)(hint) from None

@@ -204,7 +204,7 @@ def test_export_refuses_a_foreign_manifest_and_leaves_no_empty_folder(capfd, tmp
 
 # 7 --------------------------------------------------------------------------------------
 
-def test_suggestions_name_real_commands(capfd, photo, tmp_path):
+def test_suggestions_name_real_commands(capfd, conv_dir, photo, tmp_path):
     code, _, err = cli(capfd, "run", "maxim-tiny-denoize", photo, "-o", tmp_path / "o.png")
     line = one_line_error(code, err, 2)
     assert "did you mean maxim-tiny-denoise" in line and "edgezoo export maxim-tiny-denoise --format all" in line
@@ -216,6 +216,12 @@ def test_suggestions_name_real_commands(capfd, photo, tmp_path):
         assert "`edgezoo export maxim-tiny-deblur --untrained`" in line and "shipped weights" in line
     commands = re.findall(r"`(edgezoo [a-z]+ [^`]*)`", line)
     assert commands and all(c.split()[2] != "deblur" for c in commands)
+    code, _, err = cli(capfd, "plan", "conv-tset", "--search", conv_dir.parent)  # a near miss of an export
+    assert one_line_error(code, err, 2).endswith("did you mean conv-test?")
+    if have("torch"):  # a zoo model the store has never seen is no typo of a shipped one
+        code, _, err = cli(capfd, "plan", "maxim-m1-denoise")
+        line = one_line_error(code, err, 1)
+        assert "did you mean" not in line and "`edgezoo export maxim-m1-denoise --untrained`" in line
 
 
 # 8 --------------------------------------------------------------------------------------
@@ -240,8 +246,8 @@ def test_subfolders_are_reported_or_restored_with_recursive(capfd, conv_dir, pho
     assert "skipped 2 subfolder(s) (day, night); add --recursive" in err
     assert sorted(p.relative_to(tmp_path / "flat").as_posix() for p in (tmp_path / "flat").rglob("*.png")) == ["a.png"]
 
-    code, _, err = cli(capfd, "run", conv_dir, folder, "-o", tmp_path / "deep", "--recursive",
-                       "--artifact", "onnx-fp32-dynamic")
+    code, _, err = cli(capfd, "run", conv_dir, folder, folder / "a.png", "-o", tmp_path / "deep", "--recursive",
+                       "--artifact", "onnx-fp32-dynamic")  # a.png named twice: restored once
     assert code == 0, err
     assert "skipped" not in err
     assert sorted(p.relative_to(tmp_path / "deep").as_posix() for p in (tmp_path / "deep").rglob("*.png")) == [
