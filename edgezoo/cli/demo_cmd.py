@@ -77,6 +77,7 @@ def demo_cmd(model: str, precisions: str, artifact_dir: str | None, out_dir: str
     Writes restored.png and side_by_side.png (noisy | restored | clean) into --out."""
     from edgezoo.cli.export_cmds import _ExportProgress
     from edgezoo.errors import ParityError
+    from edgezoo.export.folder import remove_if_nothing_kept
     from edgezoo.export.pipeline import export_model
     from edgezoo.export.verify import verify_dir
     from edgezoo.imageio import write_image
@@ -91,9 +92,14 @@ def demo_cmd(model: str, precisions: str, artifact_dir: str | None, out_dir: str
 
     say(f"[1/4] exporting {model} to every format in {exports}")
     bar = _ExportProgress(enabled=not as_json or sys.stderr.isatty())
+    created = not exports.exists()
     try:
         export_model(model, formats="all", precisions=precisions, out_dir=exports, height=size, width=size,
                      progress=bar)
+    except BaseException:
+        if created:  # no empty model folder left in the store
+            remove_if_nothing_kept(exports)
+        raise
     finally:
         bar.close()
 

@@ -55,11 +55,12 @@ def export_cmd(model: str, formats: str, precisions: str, int8_mode: str, calibr
     parse_formats(formats)  # bad options fail before torch is imported
     parse_precisions(precisions)
     calibration = _calibration_pictures(calibration_dir) if calibration_dir else None
+    from edgezoo.export.folder import remove_if_nothing_kept
     from edgezoo.export.pipeline import export_model
-
     from edgezoo.runtimes.store import default_artifact_dir
 
     out = Path(out_dir) if out_dir else default_artifact_dir(model)
+    created = not out.exists()  # a folder this export makes is removed again if it ends up holding nothing
     bar = _ExportProgress(enabled=not as_json or sys.stderr.isatty())
     try:
         manifest = export_model(model, formats=formats, precisions=precisions, out_dir=out, height=height,
@@ -67,9 +68,13 @@ def export_cmd(model: str, formats: str, precisions: str, int8_mode: str, calibr
                                 allow_degraded=allow_degraded, int8_mode=int8_mode, calibration_images=calibration)
     except WeightsError as exc:
         bar.close()
+        if created:
+            remove_if_nothing_kept(out)
         raise WeightsError(f"{exc} (or pass --untrained to export a random initialisation)") from None
     except BaseException:
         bar.close()
+        if created:
+            remove_if_nothing_kept(out)
         if bar.rows and not as_json:  # what was kept, and why the rest was not; the error line follows
             _print_export_table(bar.rows)
         raise

@@ -101,10 +101,10 @@ def bench_cmd(target: str, backend: str | None, device: str | None, runs: int, w
 
     TARGET is a model, a task or an export dir. Results go into the export dir's
     manifest.yaml under this host's device profile, which the planner reads."""
-    from edgezoo.runtimes import bench_export, device_profile, resolve
+    from edgezoo.runtimes import bench_export, device_profile
     from edgezoo.runtimes.latency import peak_method
 
-    exports = resolve(target, list(search))
+    exports = _resolve(target, list(search))
     rows = []
     for export in exports:
         def say(what: str, name: str = export.name) -> None:
@@ -167,9 +167,9 @@ def plan_cmd(target: str, budget_ms: float | None, prefer: str, backend: str | N
     """Choose variant, artifact, backend and device for a latency budget, and say why.
 
     TARGET is a model (maxim-tiny-denoise), a task (denoise) or an export dir."""
-    from edgezoo.runtimes import plan, resolve
+    from edgezoo.runtimes import plan
 
-    exports = resolve(target, list(search))
+    exports = _resolve(target, list(search))
     result = plan(exports, budget_ms, _prefer(prefer), backend, precision, _size(size), artifact=artifact)
     if as_json:
         echo_json(result.to_dict())
@@ -215,28 +215,167 @@ def _print_labels(session: Any, images: list[Path], as_json: bool) -> None:
         click.echo(f"{r['input']}: {r['label']}  (top-{len(r['top'])}: {top}; {r['ms']:.1f} ms)")
 
 
+def _nearest_existing(path: Path) -> Path:
+    for candidate in (path, *path.parents):
+        if candidate.exists():
+            return candidate
+    return Path.cwd()
+
+
+def _check_can_write_into(folder: Path, out: str) -> None:
+    """Fail now, not after inference, if ``folder`` cannot be created or written: the
+    nearest existing part of it must be a folder a file can be created in."""
+    import tempfile
+
+    base = _nearest_existing(folder)
+    if not base.is_dir():
+        raise BadInputError(f"cannot write {out}: {base} is a file, not a folder; pass -o a path in a writable folder")
+    try:
+        tempfile.NamedTemporaryFile(dir=base, prefix=".edgezoo-write-test-").close()
+    except OSError as exc:
+        reason = exc.strerror or exc.__class__.__name__
+        raise BadInputError(f"cannot write {out}: {base} is not writable ({reason}); pass -o a path in a writable folder") from None
+
+
+def _output_is_file(out_path: Path) -> bool:
+    """The -o rule: an existing folder, or a name without a suffix, is a folder; a name
+    with an image suffix is a file; any other suffix is refused (a typo such as
+    ``x.jpgg`` must not quietly become a folder)."""
+    from edgezoo.imageio import IMAGE_SUFFIXES
+
+    if out_path.is_dir():
+        return False
+    suffix = out_path.suffix.lower()
+    if not suffix:
+        return False
+    if suffix in IMAGE_SUFFIXES:
+        return True
+    raise BadInputError(
+        f"-o {out_path}: '{out_path.suffix}' is not an image suffix ({', '.join(IMAGE_SUFFIXES)}); give an image "
+        "file name, or a folder name without a suffix"
+    )
+
+
+def _output_paths(images: list[Path], inputs: tuple[str, ...], out_path: Path, out_is_file: bool) -> list[Path]:
+    """Where each restored image goes; refuses two inputs that would land on one file
+    and an output that would replace its own input."""
+    if out_is_file:
+        targets = [out_path]
+    else:
+        folders = [Path(i) for i in inputs if Path(i).is_dir()]
+        targets = []
+        for path in images:
+            # a folder's images keep their place below it (--recursive), others go to the top
+            root = next((f for f in folders if path.is_relative_to(f)), path.parent)
+            rel = path.relative_to(root)
+            keep = path.suffix.lower() in (".png", ".bmp", ".tif", ".tiff")  # lossless: keep; else PNG
+            targets.append(out_path / rel.parent / (path.stem + (path.suffix if keep else ".png")))
+    seen: dict[Path, Path] = {}
+    for path, target in zip(images, targets):
+        if target.resolve() == path.resolve():
+            raise BadInputError(f"{target} would overwrite its own input; pass -o another file or folder")
+        if target in seen:
+            raise BadInputError(f"{seen[target]} and {path} would both be written to {target}; restore them in separate runs")
+        seen[target] = path
+    return targets
+
+
+def _zoo_hint(name: str, exported: set[str]) -> str | None:
+    """What to do about a name the artifact store does not know, from the zoo's
+    registry (torch-free data: it knows every model and task, trained or not); runs only
+    on that error path. ``exported``: the models and tasks the store has exports of."""
+    import difflib
+    import importlib.util
+
+    from edgezoo.manifests import packaged_manifest, packaged_names
+    from edgezoo.zoo import get_entry, list_models
+
+    DEGRADATIONS: tuple[str, ...] = ()  # the tasks `edgezoo train` has a recipe for (known where torch is)
+    if importlib.util.find_spec("torch") is not None:
+        try:
+            from edgezoo.zoo.train import DEGRADATIONS
+        except Exception:  # a broken torch install: advise without training
+            pass
+    models = list_models()
+    trained = {m for m in packaged_names() if packaged_manifest(m).weights is not None}
+    tasks = sorted({get_entry(m).task for m in models})
+
+    def advice(known: str) -> str:
+        if known in trained:
+            return f"run `edgezoo export {known} --format all`"
+        if known in models:
+            return (f"no trained weights ship for it: `edgezoo export {known} --untrained` exports a random "
+                    "initialisation (restores nothing) to try the runtime with")
+        task_models = list_models(task=known)
+        with_weights = [m for m in task_models if m in trained]
+        if with_weights:
+            return f"run `edgezoo export {with_weights[0]} --format all` (`edgezoo list --task {known}` shows all)"
+        edge = next((m for m in task_models if "tiny" in m), task_models[0])  # the quickest to try
+        train = f"`edgezoo train {edge} --images FOLDER` trains one, or " if known in DEGRADATIONS else ""
+        return (f"no {known} model has shipped weights yet ({', '.join(task_models)}): {train}"
+                f"`edgezoo export {edge} --untrained` exports a random initialisation (restores nothing) "
+                "to try the runtime with")
+
+    if name in models:
+        return f"no exported artifacts for {name}: {advice(name)}"
+    if name in tasks:
+        return f"no exported model for task {name}: {advice(name)}"
+    close = difflib.get_close_matches(name, sorted(set(models + tasks) | exported), n=1, cutoff=0.75)
+    if close and close[0] in exported:
+        return f"unknown model or task '{name}': did you mean {close[0]}?"
+    if close:
+        return f"unknown model or task '{name}': did you mean {close[0]}? It has no exports yet: {advice(close[0])}"
+    return f"unknown model or task '{name}': `edgezoo list` shows the zoo's models and their tasks"
+
+
+def _resolve(target: str, search: list[str]) -> list[Any]:
+    """The store's export dirs for TARGET; a name the store does not know gets the
+    zoo's advice (a real command) where the zoo is installed."""
+    from edgezoo.errors import ManifestError, UnknownModelError
+    from edgezoo.runtimes import resolve
+    from edgezoo.runtimes.store import list_exports
+
+    try:
+        return resolve(target, search)
+    except UnknownModelError:
+        # the store knows only shipped and exported models, so its guess can miss a zoo
+        # model (maxim-m1-denoise is no typo of maxim-small-denoise): the zoo decides
+        exports = list_exports(search)
+        hint = _zoo_hint(target, {e.name for e in exports} | {e.manifest.task for e in exports})
+        if hint is None:
+            raise
+        raise (UnknownModelError if hint.startswith("unknown") else ManifestError)(hint) from None
+
+
 @click.command("run")
 @click.argument("target")
 @click.argument("inputs", nargs=-1, required=True)
 @click.option("-o", "--out", "out", type=click.Path(),
-              help="Output image (one input) or folder; needed by models that return images, not by classifiers.")
+              help="Output: a file with an image suffix (one input), else a folder (no suffix, or an existing "
+                   "folder). Needed by models that return images, not by classifiers.")
+@click.option("-r", "--recursive", is_flag=True, help="Also run on the images in subfolders of an input folder.")
 @_planning_options
 @click.option("--threads", type=int, help="Intra-op threads (default: the backend's own).")
 @_json_option
-def run_cmd(target: str, inputs: tuple[str, ...], out: str | None, budget_ms: float | None, prefer: str,
+def run_cmd(target: str, inputs: tuple[str, ...], out: str | None, recursive: bool, budget_ms: float | None, prefer: str,
             backend: str | None, precision: str | None, artifact: str | None, size: str | None,
             search: tuple[str, ...], threads: int | None, as_json: bool) -> None:
     """Run a model on images with the runtime's choice for the budget: restore them, or
     print a classifier's labels.
 
-    TARGET is a model, a task or an export dir; INPUT is image files or folders. With one
-    input and an image suffix, OUT is the output file; otherwise a folder."""
+    TARGET is a model, a task or an export dir; INPUT is image files or folders (with
+    --recursive, their subfolders too). OUT is a file if it has an image suffix (.png,
+    .jpg, ...; one input only), a folder if it has no suffix or is an existing folder;
+    any other suffix is refused. In a folder, each image keeps its name (and its
+    subfolder), as PNG unless it was PNG, BMP or TIFF. Grey pictures come back grey,
+    transparency is kept, and JPEG orientation tags are applied."""
     from tqdm import tqdm
 
     from edgezoo import runtimes
-    from edgezoo.imageio import IMAGE_SUFFIXES, image_size, list_images, read_image, write_image
+    from edgezoo.imageio import NO_ALPHA_SUFFIXES, has_alpha, image_size, list_images, read_image, write_image
 
-    images = list_images(list(inputs))
+    skipped: list[Path] = []
+    images = list_images(list(inputs), recursive=recursive, skipped=skipped)
     if _returns_labels(target, list(search)):
         session = runtimes.load(target, budget_ms, _prefer(prefer), backend, precision, list(search),
                                 threads=threads, artifact=artifact)
@@ -245,21 +384,31 @@ def run_cmd(target: str, inputs: tuple[str, ...], out: str | None, budget_ms: fl
     if out is None:
         raise BadInputError(f"{target} returns images: give -o OUT (an image file for one input, else a folder)")
     out_path = Path(out)
-    single = len(images) == 1 and out_path.suffix.lower() in IMAGE_SUFFIXES
-    if not single and out_path.suffix.lower() in IMAGE_SUFFIXES:
+    single = _output_is_file(out_path)
+    if single and len(images) != 1:
         raise BadInputError(f"{len(images)} inputs need an output folder, not the file {out}")
+    # every output problem is found before any inference
+    targets = _output_paths(images, inputs, out_path, single)
+    _check_can_write_into(out_path.parent if single else out_path, out)
+    if single and out_path.suffix.lower() in NO_ALPHA_SUFFIXES and has_alpha(images[0]):
+        raise BadInputError(f"{images[0]} has transparency, which {out_path.suffix} cannot store; write a .png")
+    if skipped:
+        names = ", ".join(p.name for p in skipped[:5]) + (", ..." if len(skipped) > 5 else "")
+        click.echo(f"note: skipped {len(skipped)} subfolder(s) ({names}); add --recursive to restore their images too",
+                   err=True)
     # the budget is per image the user gives: plan for the largest one unless told a size
     plan_size = _size(size) if size else max((image_size(p) for p in images), key=lambda hw: hw[0] * hw[1])
+    _resolve(target, list(search))  # an unknown name fails here, with advice
     session = runtimes.load(target, budget_ms, _prefer(prefer), backend, precision, list(search), plan_size,
                             threads=threads, artifact=artifact)
     results = []
     started = time.perf_counter()
-    for path in tqdm(images, desc="restoring", unit="image", disable=None, file=click.get_text_stream("stderr")):
-        image = read_image(path)
+    for path, target_path in tqdm(list(zip(images, targets)), desc="restoring", unit="image", disable=None,
+                                  file=click.get_text_stream("stderr")):
+        image = read_image(path, keep_channels=True)
         start = time.perf_counter()
         restored = session(image)
         ms = (time.perf_counter() - start) * 1000
-        target_path = out_path if single else out_path / (path.stem + (path.suffix if path.suffix.lower() in (".png", ".bmp", ".tif", ".tiff") else ".png"))
         write_image(target_path, restored)
         results.append({"input": str(path), "output": str(target_path), "height": image.shape[0],
                         "width": image.shape[1], "ms": round(ms, 2)})
@@ -267,7 +416,7 @@ def run_cmd(target: str, inputs: tuple[str, ...], out: str | None, budget_ms: fl
     describe = session.describe()
     if as_json:
         echo_json({"plan": session.plan.to_dict(), "runtime": describe["runtime"], "tiling": describe["tiling"],
-                   "images": results, "total_s": round(total, 3)})
+                   "images": results, "skipped_subfolders": [str(p) for p in skipped], "total_s": round(total, 3)})
         return
     _print_plan(session.plan)
     runtime = describe["runtime"]

@@ -36,16 +36,40 @@ def prepare_out_dir(out_dir: str | os.PathLike) -> Path:
 
 
 def check_folder_is_for(out: Path, name: str) -> None:
-    """One folder holds one model's export: refuse to mix another model's in."""
+    """One folder holds one model's export: refuse to mix another model's in, and
+    refuse a ``manifest.yaml`` edgezoo cannot read (someone else's file, not ours to
+    overwrite)."""
+    path = out / MANIFEST_FILE
+    if not path.exists():
+        return
     try:
-        previous = load_manifest(out / MANIFEST_FILE) if (out / MANIFEST_FILE).is_file() else None
-    except EdgezooError:
-        return  # an unreadable manifest is replaced
-    if previous is not None and previous.name != name:
+        previous = load_manifest(path)
+    except EdgezooError as exc:
+        reason = str(exc).split("\n", 1)[0].removeprefix(f"{path}: ")[:160]
+        raise BadInputError(
+            f"{path} is not an edgezoo export manifest ({reason}); export {name} into another folder (--out), "
+            "or move that file away first"
+        ) from None
+    if previous.name != name:
         raise BadInputError(
             f"{out} holds an export of {previous.name}; export {name} into another folder (--out), "
             "or delete that one first"
         )
+
+
+def remove_if_nothing_kept(out: Path) -> bool:
+    """After a failed export into a folder it created: remove ``out`` unless its
+    manifest lists an artifact (the weights and an empty manifest alone are no export,
+    and an empty model folder in the store reads as one). Returns whether it was removed."""
+    path = out / MANIFEST_FILE
+    try:
+        kept = load_manifest(path).artifacts if path.is_file() else []
+    except EdgezooError:
+        kept = []
+    if kept or not out.is_dir():
+        return False
+    remove_path(out)
+    return True
 
 
 @contextlib.contextmanager

@@ -17,6 +17,7 @@ The contract (the export command, the demo and the runtime all follow it):
 
 from __future__ import annotations
 
+import difflib
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -149,8 +150,19 @@ def resolve(name_or_dir: str | os.PathLike, search: list[str | os.PathLike] | No
         return found
     known = sorted(set(shipped) | set(by_model))
     tasks = sorted(set(shipped.values()) | {e.manifest.task for e in exports})
+    close = difflib.get_close_matches(name, known + tasks, n=1, cutoff=0.75)
+    if close:
+        guess = close[0]
+        exported = guess in by_model or any(e.manifest.task == guess for e in exports)
+        then = "" if exported else f" It has no exports yet: run `edgezoo export {_first_model(guess, shipped)} --format all`"
+        raise UnknownModelError(f"unknown model or task '{name}': did you mean {guess}?{then}")
     raise UnknownModelError(
         f"'{name}' is neither an export dir, a model nor a task with exports "
         f"(models: {', '.join(known) or 'none'}; tasks: {', '.join(tasks) or 'none'}); "
-        f"if it is a zoo model, {no_artifacts_message(name).split(': ', 1)[1]}"
+        "`edgezoo list` shows the zoo's models, `edgezoo export MODEL` makes an export"
     )
+
+
+def _first_model(name: str, shipped: dict[str, str]) -> str:
+    """``name`` if it is a model, else the first shipped model of task ``name``."""
+    return name if name in shipped else sorted(m for m, t in shipped.items() if t == name)[0]

@@ -72,6 +72,13 @@ def shipped_weights_path(name: str) -> tuple[Path, str]:
     from edgezoo.manifests import packaged_manifest, packaged_names
 
     if name not in packaged_names():
+        from edgezoo.zoo.registry import get_entry
+        from edgezoo.zoo.train import DEGRADATIONS
+
+        task = get_entry(name).task
+        if task not in DEGRADATIONS:  # suggest only a command that works
+            raise WeightsError(f"no trained weights ship for '{name}', and `edgezoo train` has no {task} recipe yet; "
+                               "use pretrained=False")
         raise WeightsError(
             f"no trained weights ship for '{name}'; use pretrained=False, or train them with "
             f"`edgezoo train {name} --images DIR`"

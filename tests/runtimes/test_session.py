@@ -81,8 +81,8 @@ def test_dynamic_artifacts_take_sizes_that_are_not_a_multiple(tiny_export):
 
 @pytest.mark.parametrize("bad, words", [
     ([[0.5, 0.5]], "numpy array"),
-    (np.zeros((32, 32), np.float32), "single-channel"),
-    (np.zeros((32, 32, 4), np.float32), "RGB"),
+    (np.zeros((32, 32, 5), np.float32), "3 channels for RGB"),
+    (np.zeros((2, 5, 32, 32), np.float32), "3 channels for RGB"),
     (np.zeros((32, 32, 3), np.int32), "dtype int32"),
     (np.full((32, 32, 3), np.nan, np.float32), "NaN"),
     (np.zeros((0, 32, 3), np.float32), "empty"),

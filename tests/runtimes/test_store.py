@@ -58,8 +58,17 @@ def test_a_folder_is_its_own_export(tmp_path):
 def test_unknown_name_is_a_usage_error_with_the_fix():
     with pytest.raises(UnknownModelError) as info:
         resolve("maxim-nothing")
-    assert "edgezoo export maxim-nothing --format all" in str(info.value)
+    assert "`edgezoo list`" in str(info.value) and "edgezoo export maxim-nothing" not in str(info.value)
     assert info.value.exit_code == 2
+
+
+def test_a_near_miss_gets_did_you_mean_and_a_real_command(monkeypatch):
+    monkeypatch.setattr("edgezoo.runtimes.store.packaged_tasks", lambda: {"maxim-tiny-denoise": "denoise"})
+    with pytest.raises(UnknownModelError, match=r"did you mean maxim-tiny-denoise\? It has no exports yet: "
+                                                r"run `edgezoo export maxim-tiny-denoise --format all`"):
+        resolve("maxim-tiny-denoize")
+    with pytest.raises(UnknownModelError, match=r"did you mean denoise\?.*`edgezoo export maxim-tiny-denoise"):
+        resolve("denoize")
 
 
 def test_a_shipped_model_without_exports_says_how_to_export(monkeypatch):

@@ -9,10 +9,14 @@ accelerator libraries the installed package ships.
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import os
+import sys
+import tempfile
+import threading
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 import numpy as np
 
@@ -22,6 +26,41 @@ from edgezoo.runtimes.backends.base import (
 
 # (import name of the interpreter module, distribution name), in order of preference
 INTERPRETERS = (("ai_edge_litert.interpreter", "ai-edge-litert"), ("tflite_runtime.interpreter", "tflite-runtime"))
+
+
+DEBUG_ENV = "EDGEZOO_DEBUG"  # set to 1 to let the interpreter's own log lines through
+_STDERR_LOCK = threading.Lock()  # fd 2 is one per process: two loads must not swap it at once
+
+
+@contextlib.contextmanager
+def quiet_native_log() -> Iterator[None]:
+    """Keep the interpreter's INFO lines ("Created TensorFlow Lite XNNPACK delegate
+    for CPU.") off the user's terminal. They are written by C++ straight to file
+    descriptor 2, past ``sys.stderr``, so fd 2 is pointed at a temporary file for the
+    block; any other line written meanwhile (a warning, another thread's output) is
+    passed on afterwards."""
+    if os.environ.get(DEBUG_ENV):
+        yield
+        return
+    with _STDERR_LOCK, tempfile.TemporaryFile() as sink:
+        try:
+            sys.stderr.flush()
+            saved = os.dup(2)
+        except (OSError, ValueError):  # no fd 2 to redirect
+            yield
+            return
+        os.dup2(sink.fileno(), 2)
+        try:
+            yield
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+            sink.seek(0)
+            kept = [line for line in sink.read().decode("utf-8", errors="replace").splitlines(keepends=True)
+                    if not line.startswith("INFO: ")]
+            if kept:
+                sys.stderr.write("".join(kept))
+                sys.stderr.flush()
 
 
 def _find_interpreter() -> tuple[str, str] | None:
@@ -85,8 +124,9 @@ class LiteRtRunner(LockedRunner):
         for detail in self._in:
             array = feeds[detail["name"]]
             if tuple(array.shape) != self._shapes[detail["name"]]:
-                self.interpreter.resize_tensor_input(detail["index"], list(array.shape))
-                self.interpreter.allocate_tensors()
+                with quiet_native_log():
+                    self.interpreter.resize_tensor_input(detail["index"], list(array.shape))
+                    self.interpreter.allocate_tensors()
                 self._shapes[detail["name"]] = tuple(array.shape)
             self.interpreter.set_tensor(detail["index"], array)
         self.interpreter.invoke()
@@ -144,8 +184,9 @@ class LiteRtBackend(Backend):
         dev = self.device(device)
         threads = threads or os.cpu_count()  # the interpreter's own default is one thread
         try:
-            interpreter = module.Interpreter(model_path=str(path), num_threads=threads)
-            interpreter.allocate_tensors()
+            with quiet_native_log():
+                interpreter = module.Interpreter(model_path=str(path), num_threads=threads)
+                interpreter.allocate_tensors()
         except Exception as exc:  # the interpreter raises ValueError/RuntimeError on bad flatbuffers
             raise load_failure(self.name, path, exc) from None
         return LiteRtRunner(interpreter, dev, found[1], found[0], threads)
