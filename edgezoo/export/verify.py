@@ -307,7 +307,8 @@ def rebuild_reference(directory: Path, manifest: Manifest) -> Any:
 
 
 def _config(default: Any, recorded: dict[str, Any]) -> Any:
-    """The entry's config dataclass with the manifest's values (YAML lists back to tuples)."""
+    """The entry's config dataclass with the manifest's values (YAML lists back to
+    tuples, nested configs back to their dataclasses)."""
     if not recorded or not dataclasses.is_dataclass(default):
         return default
     names = {f.name for f in dataclasses.fields(default)}
@@ -316,7 +317,12 @@ def _config(default: Any, recorded: dict[str, Any]) -> Any:
         if key not in names:
             raise ManifestError(f"the manifest's config has '{key}', which this version of {type(default).__name__} lacks")
         current = getattr(default, key)
-        changes[key] = tuple(value) if isinstance(current, tuple) and isinstance(value, list) else value
+        if dataclasses.is_dataclass(current) and isinstance(value, dict):
+            changes[key] = _config(current, value)
+        elif isinstance(current, tuple) and isinstance(value, list):
+            changes[key] = tuple(tuple(v) if isinstance(v, list) else v for v in value)
+        else:
+            changes[key] = value
     return dataclasses.replace(default, **changes)
 
 

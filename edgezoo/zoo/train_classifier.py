@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import math
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -30,6 +30,8 @@ class ClassifierTrainConfig:
     label_smoothing: float = 0.1
     seed: int = 0
     threads: int | None = None
+    run_name: str | None = None  # the run's folder under ``out`` (default: the model's name)
+    overrides: dict = field(default_factory=dict)  # config fields changed from the registered variant
 
 
 def augment(images: np.ndarray, rng: np.random.Generator, pad: int = 2) -> np.ndarray:
@@ -64,10 +66,10 @@ def train_classifier(cfg: ClassifierTrainConfig, data: dict[str, tuple[np.ndarra
     ``log.jsonl``; returns the summary."""
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
-    run = Path(cfg.out) / cfg.model
+    run = Path(cfg.out) / (cfg.run_name or cfg.model)
     run.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(cfg.seed)
-    model = create_model(cfg.model, pretrained=False).train()
+    model = create_model(cfg.model, pretrained=False, **cfg.overrides).train()
     optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     images, labels = data["train"]
     steps_per_epoch = len(images) // cfg.batch
@@ -99,7 +101,7 @@ def train_classifier(cfg: ClassifierTrainConfig, data: dict[str, tuple[np.ndarra
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
-            losses.append(float(loss))
+            losses.append(loss.item())
         epoch += 1
         selection = accuracy(model, *data["selection"])
         if selection > best:
@@ -114,4 +116,4 @@ def train_classifier(cfg: ClassifierTrainConfig, data: dict[str, tuple[np.ndarra
             torch.save({"model": model.state_dict(), "optimizer": optimizer.state_dict(), "epoch": epoch,
                         "best": best, "rng": rng.bit_generator.state, "torch_rng": torch.get_rng_state(),
                         "config": asdict(cfg)}, tmp)
-    return {"epochs": epoch, "best_selection_top1": best}
+    return {"epochs": epoch, "best_selection_top1": best, "run": str(run)}

@@ -7,8 +7,9 @@ from pathlib import Path
 
 import pytest
 
-# MaxViT at the shipped variant's input and output contract, smaller inside (seconds to convert)
+# each classifier family at its variant's input and output contract, smaller inside (quick to convert)
 MAXVIT_SMALL_CONFIG = dict(stem_channels=8, channels=(16, 32), depths=(1, 1))
+CLASSIFIERS = ("maxvit-tiny-fmnist", "muller-maxvit-fmnist-12")
 
 
 @pytest.fixture(autouse=True)
@@ -17,17 +18,32 @@ def _isolated_store(tmp_path, monkeypatch):
     monkeypatch.delenv("EDGEZOO_ARTIFACTS", raising=False)
 
 
-@pytest.fixture(scope="session")
-def maxvit_export(tmp_path_factory) -> tuple[Path, object, object]:
-    """(folder, manifest, the PyTorch model) of maxvit-tiny-fmnist's contract, every format, fp32."""
-    pytest.importorskip("torch")
+def _small(name: str):
+    import dataclasses
+
     import torch
 
-    from edgezoo.export.pipeline import export_model
-    from edgezoo.zoo import create_model
+    from edgezoo.zoo import create_model, get_entry
 
     torch.manual_seed(0)
-    model = create_model("maxvit-tiny-fmnist", pretrained=False, **MAXVIT_SMALL_CONFIG)
-    out = tmp_path_factory.mktemp("maxvit") / "maxvit-tiny-fmnist"
-    manifest = export_model("maxvit-tiny-fmnist", formats="all", out_dir=out, model=model)
+    if name.startswith("muller"):
+        classifier = dataclasses.replace(get_entry(name).config.classifier, **MAXVIT_SMALL_CONFIG)
+        model = create_model(name, pretrained=False, classifier=classifier)
+        with torch.no_grad():  # a resizer that does something (zero scalars are plain bilinear)
+            model.resizer.scales.copy_(torch.tensor([0.8, -0.5]))
+            model.resizer.biases.copy_(torch.tensor([0.02, -0.01]))
+        return model
+    return create_model(name, pretrained=False, **MAXVIT_SMALL_CONFIG)
+
+
+@pytest.fixture(scope="session", params=CLASSIFIERS)
+def classifier_export(request, tmp_path_factory) -> tuple[Path, object, object]:
+    """(folder, manifest, the PyTorch model) of one classifier family's contract, every format, fp32."""
+    pytest.importorskip("torch")
+    from edgezoo.export.pipeline import export_model
+
+    name = request.param
+    model = _small(name)
+    out = tmp_path_factory.mktemp("classifier") / name
+    manifest = export_model(name, formats="all", out_dir=out, model=model)
     return out, manifest, model

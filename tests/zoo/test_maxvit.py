@@ -51,3 +51,16 @@ def test_edge_classifier_takes_28x28_grey_and_returns_ten_logits():
     assert 100_000 < params < 1_000_000
     with torch.no_grad():
         assert model(torch.rand(3, 1, 28, 28)).shape == (3, 10)
+
+
+def test_muller_starts_as_the_bilinear_resize_and_learns_four_scalars():
+    from torch.nn import functional as F
+
+    model = create_model("muller-maxvit-fmnist-12", pretrained=False)
+    x = torch.rand(2, 1, 28, 28)
+    with torch.no_grad():
+        assert torch.equal(model.resizer(x), F.interpolate(x, size=(12, 12), mode="bilinear", align_corners=False))
+        model.resizer.scales.fill_(1.0)
+        assert not torch.allclose(model.resizer(x), F.interpolate(x, size=(12, 12), mode="bilinear", align_corners=False))
+    assert sum(p.numel() for p in model.resizer.parameters()) == 4
+    assert model(x).shape == (2, 10)

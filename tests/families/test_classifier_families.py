@@ -1,6 +1,7 @@
-"""The MaxViT classifier goes through the same export, verify, runtime and planner as
-MAXIM, with nothing special-cased: its contract (fixed grey input, logits, a ``single``
-program, top-1 accuracy) is what differs, and each layer reads it."""
+"""The classifiers (MaxViT; MULLER's resizer + MaxViT as one graph) go through the same
+export, verify, runtime and planner as MAXIM, with nothing special-cased: their contract
+(fixed grey input, logits, a ``single`` program, top-1 accuracy) is what differs, and
+each layer reads it."""
 
 from __future__ import annotations
 
@@ -25,8 +26,8 @@ def _torch_logits(model, image: np.ndarray) -> np.ndarray:
         return model(torch.from_numpy(image.astype(np.float32)[None, None] / 255.0)).numpy()
 
 
-def test_every_format_exports_with_logits_parity_near_exact(maxvit_export):
-    _, manifest, _ = maxvit_export
+def test_every_format_exports_with_logits_parity_near_exact(classifier_export):
+    _, manifest, _ = classifier_export
     assert sorted(a.format for a in manifest.artifacts) == ["coreml", "onnx", "openvino", "tflite"]
     assert manifest.spec is not None and manifest.spec.protocol == "classify"
     assert manifest.io.outputs[0].role == "logits" and manifest.io.inputs[0].shape == [1, 1, 28, 28]
@@ -38,20 +39,20 @@ def test_every_format_exports_with_logits_parity_near_exact(maxvit_export):
         assert artifact.parity.executed and artifact.parity.psnr_db >= 100, (artifact.file, artifact.parity)
 
 
-def test_verify_reruns_the_gates_on_fresh_inputs(maxvit_export):
-    report = verify_dir(maxvit_export[0])
+def test_verify_reruns_the_gates_on_fresh_inputs(classifier_export):
+    report = verify_dir(classifier_export[0])
     assert report.passed
     executed = [c for c in report.artifacts if c.executed]
     assert len(executed) == 3 and all(c.psnr_db >= 100 for c in executed)
 
 
 @pytest.mark.parametrize("backend", ["onnxruntime", "openvino", "litert"])
-def test_session_answers_with_the_reference_label_on_every_backend(maxvit_export, backend):
+def test_session_answers_with_the_reference_label_on_every_backend(classifier_export, backend):
     from edgezoo import runtimes
 
     if not get_backend(backend).available():
         pytest.fail(f"{backend} is not available here: the test venv installs every backend")
-    folder, manifest, model = maxvit_export
+    folder, manifest, model = classifier_export
     session = runtimes.load(folder, backend=backend)
     answer = session(FMNIST_LIKE)
     reference = _torch_logits(model, FMNIST_LIKE)[0]
@@ -64,18 +65,18 @@ def test_session_answers_with_the_reference_label_on_every_backend(maxvit_export
     assert session(rgb)["index"] == answer["index"]
 
 
-def test_planner_serves_a_classifier_in_one_call_whatever_the_image_size(maxvit_export):
+def test_planner_serves_a_classifier_in_one_call_whatever_the_image_size(classifier_export):
     from edgezoo.runtimes import plan, resolve
 
-    result = plan(resolve(str(maxvit_export[0])), image_size=(1000, 700), inventory=probe_inventory(),
+    result = plan(resolve(str(classifier_export[0])), image_size=(1000, 700), inventory=probe_inventory(),
                   fallback_gflops=lambda: 100.0)
     assert result.chosen.calls == 1 and result.chosen.call_shape == [1, 1, 28, 28]
 
 
-def test_cli_run_prints_the_label_and_top5(maxvit_export, tmp_path, python):
+def test_cli_run_prints_the_label_and_top5(classifier_export, tmp_path, python):
     from PIL import Image
 
-    folder, _, model = maxvit_export
+    folder, _, model = classifier_export
     picture = tmp_path / "shirt.png"
     Image.fromarray(FMNIST_LIKE).save(picture)
     text = subprocess.run([python, "-m", "edgezoo", "run", str(folder), str(picture)],
