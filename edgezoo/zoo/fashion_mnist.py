@@ -64,3 +64,15 @@ def load_split(split: str) -> tuple[np.ndarray, np.ndarray]:
     order = np.random.default_rng(SPLIT_SEED).permutation(len(images))
     part = order[-SELECTION_SIZE:] if split == "selection" else order[:-SELECTION_SIZE]
     return images[part], labels[part]
+
+
+def flip_labels(labels: np.ndarray, rate: float, seed: int, classes: int = 10) -> tuple[np.ndarray, np.ndarray]:
+    """(noisy labels, which were flipped): a seeded ``rate`` share of the examples get a
+    label drawn uniformly from the *other* classes (symmetric label noise)."""
+    if not 0.0 <= rate < 1.0:
+        raise BadInputError(f"the label-noise rate must be in [0, 1), got {rate}")
+    rng = np.random.default_rng(seed)
+    flipped = rng.random(len(labels)) < rate
+    noisy = labels.copy()
+    noisy[flipped] = (labels[flipped] + rng.integers(1, classes, int(flipped.sum()))) % classes
+    return noisy, flipped

@@ -8,6 +8,7 @@ import math
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 import torch
@@ -15,6 +16,7 @@ from torch.nn import functional as F
 
 from edgezoo.files import atomic_path
 from edgezoo.zoo.registry import create_model
+from edgezoo.zoo.reweighting import REWEIGHT_METHODS, ExampleWeights
 from edgezoo.zoo.weights import save_weights
 
 
@@ -31,6 +33,8 @@ class ClassifierTrainConfig:
     seed: int = 0
     threads: int | None = None
     run_name: str | None = None  # the run's folder under ``out`` (default: the model's name)
+    reweight: str = "none"  # "eg": exponentiated-gradient example reweighting (edgezoo.zoo.reweighting)
+    eg_lr: float = 0.01
     overrides: dict = field(default_factory=dict)  # config fields changed from the registered variant
 
 
@@ -59,11 +63,16 @@ def accuracy(model: torch.nn.Module, images: np.ndarray, labels: np.ndarray, bat
     return 100.0 * correct / len(images)
 
 
-def train_classifier(cfg: ClassifierTrainConfig, data: dict[str, tuple[np.ndarray, np.ndarray]]) -> dict:
+def train_classifier(
+    cfg: ClassifierTrainConfig, data: dict[str, tuple[np.ndarray, np.ndarray]], log: Callable[[str], None] = print,
+) -> dict:
     """Train ``cfg.model`` on ``data['train']``, choosing the epoch on ``data['selection']``.
 
     Writes ``OUT/MODEL/last.pt`` (full state, for resuming), ``best.safetensors`` and
-    ``log.jsonl``; returns the summary."""
+    ``log.jsonl``, and tells ``log`` each epoch's record once its checkpoint is on disk;
+    returns the summary."""
+    if cfg.reweight not in REWEIGHT_METHODS:
+        raise ValueError(f"--reweight takes {', '.join(REWEIGHT_METHODS)}, not {cfg.reweight!r}")
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
     run = Path(cfg.out) / (cfg.run_name or cfg.model)
@@ -76,6 +85,7 @@ def train_classifier(cfg: ClassifierTrainConfig, data: dict[str, tuple[np.ndarra
     total, warmup = cfg.epochs * steps_per_epoch, int(cfg.warmup_epochs * steps_per_epoch)
     rng = np.random.default_rng(cfg.seed)
     epoch, best = 0, -1.0
+    example_weights = ExampleWeights(len(images), cfg.eg_lr) if cfg.reweight == "eg" else None
     last = run / "last.pt"
     if last.is_file():
         state = torch.load(last, weights_only=False)
@@ -84,6 +94,8 @@ def train_classifier(cfg: ClassifierTrainConfig, data: dict[str, tuple[np.ndarra
         epoch, best = state["epoch"], state["best"]
         rng.bit_generator.state = state["rng"]
         torch.set_rng_state(state["torch_rng"])
+        if example_weights is not None:
+            example_weights.load(state["example_weights"])
     while epoch < cfg.epochs:
         started = time.time()
         model.train()
@@ -97,7 +109,12 @@ def train_classifier(cfg: ClassifierTrainConfig, data: dict[str, tuple[np.ndarra
                 group["lr"] = lr
             idx = order[i * cfg.batch:(i + 1) * cfg.batch]
             x, y = to_tensor(augment(images[idx], rng)), torch.from_numpy(labels[idx])
-            loss = F.cross_entropy(model(x), y, label_smoothing=cfg.label_smoothing)
+            per_example = F.cross_entropy(model(x), y, label_smoothing=cfg.label_smoothing, reduction="none")
+            if example_weights is None:
+                loss = per_example.mean()
+            else:  # the model steps on the weighted loss, then the weights step on the losses
+                loss = (per_example * torch.from_numpy(example_weights.batch(idx)).float()).mean()
+                example_weights.update(idx, per_example.detach().numpy())
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
@@ -109,11 +126,17 @@ def train_classifier(cfg: ClassifierTrainConfig, data: dict[str, tuple[np.ndarra
             save_weights(model, run / "best.safetensors", metadata={"model": cfg.model, "epoch": str(epoch)})
         record = {"epoch": epoch, "loss": float(np.mean(losses)), "selection_top1": selection,
                   "best_selection_top1": best, "seconds": round(time.time() - started, 1)}
-        with open(run / "log.jsonl", "a", encoding="utf-8") as fh:
-            fh.write(json.dumps(record) + "\n")
-        print(json.dumps(record), flush=True)
+        if example_weights is not None:
+            record["effective_examples"] = round(example_weights.effective_count(), 1)
         with atomic_path(last) as tmp:
             torch.save({"model": model.state_dict(), "optimizer": optimizer.state_dict(), "epoch": epoch,
                         "best": best, "rng": rng.bit_generator.state, "torch_rng": torch.get_rng_state(),
-                        "config": asdict(cfg)}, tmp)
-    return {"epochs": epoch, "best_selection_top1": best, "run": str(run)}
+                        "config": asdict(cfg),
+                        "example_weights": example_weights.state() if example_weights is not None else None}, tmp)
+        with open(run / "log.jsonl", "a", encoding="utf-8") as fh:
+            fh.write(json.dumps(record) + "\n")
+        log(json.dumps(record))
+    summary = {"epochs": epoch, "best_selection_top1": best, "run": str(run)}
+    if example_weights is not None:
+        summary["example_weights"] = example_weights.weights
+    return summary
