@@ -10,7 +10,8 @@ from typing import Any
 from edgezoo.export.capture import require_tool, tool_versions
 from edgezoo.export.contract import INPUT_NAME, METADATA_KEY, OUTPUT_NAME, metadata_json, parse_metadata
 from edgezoo.export.formats import check_precision
-from edgezoo.files import atomic_path
+from edgezoo.export.validators import COREML_PACKAGE_ENTRIES
+from edgezoo.files import atomic_path, remove_path
 
 FORMAT = "coreml"
 PRECISIONS: tuple[str, ...] = ("fp32",)
@@ -59,9 +60,6 @@ def save_package(mlmodel: Any, out_path: str | Path) -> Path:
     ``executorch_debug_handle_mapping.json`` (a map from ops to torch.export debug
     handles, for ExecuTorch's tools) beside them for programs it converted from
     ``torch.export``; it is removed before the package is moved into place."""
-    from edgezoo.export.validators import COREML_PACKAGE_ENTRIES
-    from edgezoo.files import remove_path
-
     with atomic_path(out_path) as tmp:
         mlmodel.save(str(tmp))
         for entry in tmp.iterdir():

@@ -1,12 +1,12 @@
 """``verify_dir``: check an export folder again, later or elsewhere. Every artifact's
 sha256 against the manifest (any mismatch is an :class:`ArtifactIntegrityError` before
 anything runs), then each artifact's own format validator runs again (onnx.checker,
-LiteRT's analyzer, OpenVINO's compiler, coremltools' spec loader), the reference is rebuilt from the folder's own
-``weights.safetensors`` and every gate runs again on inputs the export never saw:
-parity on other random images and photo crops (another seed), and, for int8
-artifacts whose export ran the task-quality gate, PSNR on the evaluation photos under
-other noise, against the fp32 artifact of the same format (or the PyTorch reference,
-tiled the same way, where the folder holds none)."""
+LiteRT's analyzer, OpenVINO's compiler, coremltools' spec loader), the reference is
+rebuilt from the folder's own ``weights.safetensors`` and every gate runs again on
+inputs the export never saw: parity on other random images and photo crops (another
+seed), and, for int8 artifacts whose export ran the task-quality gate, PSNR on the
+evaluation photos under other noise, against the fp32 artifact of the same format (or
+the PyTorch reference, tiled the same way, where the folder holds none)."""
 
 from __future__ import annotations
 

@@ -342,8 +342,8 @@ def gpu_refusal(art: Artifact) -> str | None:
     (LiteRT's analyzer) leave out ``gpu``. None when they include it or were not recorded."""
     if art.format != "tflite" or art.delegates is None or "gpu" in art.delegates:
         return None
-    return (f"not GPU-delegate compatible: LiteRT's analyzer found it fits only "
-            f"{', '.join(art.delegates) or 'no delegate'}")
+    return (f"not GPU-delegate compatible: its export's LiteRT analysis records delegates "
+            f"{', '.join(art.delegates) or 'none'} only")
 
 
 def _fmt(ms: float | None) -> str:

@@ -40,7 +40,6 @@ def _load(path: str | Path) -> Any:
 
 def _save(mlmodel: Any, out_path: str | Path, metadata: dict[str, Any]) -> None:
     from edgezoo.export.contract import METADATA_KEY, metadata_json
-
     from edgezoo.export.coreml_export import save_package
 
     mlmodel.user_defined_metadata[METADATA_KEY] = metadata_json(metadata)
