@@ -40,6 +40,11 @@ class ExportError(EdgezooError):
     """A converter failed; no artifact was written."""
 
 
+class ValidatorError(ExportError):
+    """An artifact is rejected by its own format's validator (onnx.checker, LiteRT's
+    analyzer, OpenVINO's compiler, coremltools' spec loader)."""
+
+
 class ParityError(EdgezooError):
     """An artifact's output is too far from the PyTorch reference."""
 

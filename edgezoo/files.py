@@ -71,6 +71,21 @@ def _umask() -> int:
     return mask
 
 
+def ordinary_modes(path: str | os.PathLike) -> None:
+    """Give ``path`` and, for a directory, everything under it the modes a plain
+    write would (0644 files and 0755 folders under the usual umask): writers that go
+    through their own temp files (coremltools' package) leave 0600 and 0700."""
+    mask = _umask()
+    path = Path(path)
+    os.chmod(path, (0o777 if path.is_dir() else 0o666) & ~mask)
+    if path.is_dir() and not path.is_symlink():
+        for root, dirs, files in os.walk(path):
+            for name in dirs:
+                os.chmod(os.path.join(root, name), 0o777 & ~mask)
+            for name in files:
+                os.chmod(os.path.join(root, name), 0o666 & ~mask)
+
+
 @contextlib.contextmanager
 def atomic_path(final: str | os.PathLike) -> Iterator[Path]:
     """Yield a temporary path beside ``final``; rename it into place only if the
@@ -84,8 +99,7 @@ def atomic_path(final: str | os.PathLike) -> Iterator[Path]:
         yield tmp
         if not tmp.exists():
             raise FileNotFoundError(f"nothing was written to {tmp}")
-        # Writers that go through their own temp files leave 0600; give the usual mode.
-        os.chmod(tmp, (0o777 if tmp.is_dir() else 0o666) & ~_umask())
+        ordinary_modes(tmp)
         remove_path(final)
         os.replace(tmp, final)
     finally:

@@ -120,7 +120,8 @@ def verify_cmd(directory: str, as_json: bool) -> None:
             for line in a.gate_lines()[0 if (not a.executed or not a.parity_passed) else 1:]:
                 click.echo(f"  {a.file}: {line}")
     if not report.passed:
-        kinds = {"parity" if not a.parity_passed else "task-quality" for a in report.failures}
+        kinds = {"validator" if not a.validators_passed else "parity" if not a.parity_passed else "task-quality"
+                 for a in report.failures}
         which = f"the {kinds.pop()} gate" if len(kinds) == 1 else "their gates"
         raise ParityError(f"{len(report.failures)} of {len(report.artifacts)} artifacts miss {which}: "
                           + "; ".join(a.failure_text() for a in report.failures))

@@ -10,7 +10,8 @@ from typing import Any
 from edgezoo.export.capture import require_tool, tool_versions
 from edgezoo.export.contract import METADATA_KEY, input_names, metadata_json, output_names, parse_metadata
 from edgezoo.export.formats import check_precision
-from edgezoo.files import atomic_path
+from edgezoo.export.validators import COREML_PACKAGE_ENTRIES
+from edgezoo.files import atomic_path, remove_path
 
 FORMAT = "coreml"
 PRECISIONS: tuple[str, ...] = ("fp32",)
@@ -50,9 +51,22 @@ def convert(
         mlmodel.input_description[spec["name"]] = _describe(spec)
     for spec in io.get("outputs", []):
         mlmodel.output_description[spec["name"]] = _describe(spec)
+    save_package(mlmodel, out_path)
+    return tool_versions("torch", "coremltools", target=DEPLOYMENT_TARGET)
+
+
+def save_package(mlmodel: Any, out_path: str | Path) -> Path:
+    """Save ``mlmodel`` as the ``.mlpackage`` ``out_path`` atomically, holding only what
+    an app needs: ``Manifest.json`` and ``Data/``. coremltools adds
+    ``executorch_debug_handle_mapping.json`` (a map from ops to torch.export debug
+    handles, for ExecuTorch's tools) beside them for programs it converted from
+    ``torch.export``; it is removed before the package is moved into place."""
     with atomic_path(out_path) as tmp:
         mlmodel.save(str(tmp))
-    return tool_versions("torch", "coremltools", target=DEPLOYMENT_TARGET)
+        for entry in tmp.iterdir():
+            if entry.name not in COREML_PACKAGE_ENTRIES:
+                remove_path(entry)
+    return Path(out_path)
 
 
 def _describe(spec: dict[str, Any]) -> str:

@@ -45,6 +45,7 @@ from edgezoo.export.formats import (
 )
 from edgezoo.export.parity import inputs_for_artifact, measure_parity, reference_outputs
 from edgezoo.export.reduced import QualityPlan, ReducedJob, artifact_quality, build_reduced_artifact, quality_plan
+from edgezoo.export.validators import delegates, gate
 from edgezoo.files import remove_path, sha256_file, size_bytes
 from edgezoo.manifests.schema import FORMATS, Artifact, Manifest
 
@@ -306,6 +307,7 @@ class _Run:
         if not job.keep:
             self.sources[key] = staged
             return None
+        checks = gate(staged, job.format, job.file)  # before the move, like parity: a rejected file never lands
         quality = None
         # measured before the move: an artifact whose measurement fails never reaches the folder
         if self.quality.enabled and report.executed:
@@ -319,7 +321,8 @@ class _Run:
         return Artifact(
             format=job.format, precision=job.precision, file=job.file, sha256=sha256_file(final),
             bytes=size_bytes(final), static_shape=not job.dynamic, input_shape=list(io.inputs[0].shape),
-            tool_versions=tools, parity=report.to_parity(), quality=quality,
+            tool_versions=tools, parity=report.to_parity(), quality=quality, validators=checks,
+            delegates=delegates(checks),
         )
 
 

@@ -21,7 +21,8 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from edgezoo.errors import EdgezooError, ExportError
-from edgezoo.files import remove_path, sha256_file, size_bytes
+from edgezoo.export.validators import delegates, gate
+from edgezoo.files import companion_files, remove_path, sha256_file, size_bytes
 from edgezoo.manifests.schema import Artifact, QualityResult
 
 UNTRAINED_NOTE = ("the weights are a random initialisation, whose task score means nothing; "
@@ -135,6 +136,12 @@ def build_reduced_artifact(
         calibration=job.calibration if precision == "int8" else None, calibration_label=job.calibration_label,
         allow_degraded=allow_degraded, quality_skip=quality.skip, progress=say,
     )
+    try:  # in the staging folder, like the gates above: a rejected artifact never reaches ``out``
+        checks = gate(staged, fmt, file)
+    except EdgezooError:
+        for path in [staged, *companion_files(staged)]:
+            remove_path(path)
+        raise
     measured = result.quality
     if measured is None and quality.enabled and result.parity.executed and precision == "fp16":
         try:  # measured in the staging folder: an artifact whose measurement fails never reaches ``out``
@@ -154,4 +161,5 @@ def build_reduced_artifact(
         format=fmt, precision=precision, file=file, sha256=sha256_file(final), bytes=size_bytes(final),
         static_shape=not dynamic, input_shape=list(job.expected_io["inputs"][0]["shape"]),
         tool_versions=result.tool_versions, quantization=record, parity=result.parity.to_parity(), quality=measured,
+        validators=checks, delegates=delegates(checks),
     )

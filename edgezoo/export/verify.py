@@ -1,11 +1,12 @@
 """``verify_dir``: check an export folder again, later or elsewhere. Every artifact's
 sha256 against the manifest (any mismatch is an :class:`ArtifactIntegrityError` before
-anything runs), then the reference is rebuilt from the folder's own
-``weights.safetensors`` and every gate runs again on inputs the export never saw:
-parity on other random images and photo crops (another seed), and, for int8
-artifacts whose export ran the task-quality gate, PSNR on the evaluation photos under
-other noise, against the fp32 artifact of the same format (or the PyTorch reference,
-tiled the same way, where the folder holds none)."""
+anything runs), then each artifact's own format validator runs again (onnx.checker,
+LiteRT's analyzer, OpenVINO's compiler, coremltools' spec loader), the reference is
+rebuilt from the folder's own ``weights.safetensors`` and every gate runs again on
+inputs the export never saw: parity on other random images and photo crops (another
+seed), and, for int8 artifacts whose export ran the task-quality gate, PSNR on the
+evaluation photos under other noise, against the fp32 artifact of the same format (or
+the PyTorch reference, tiled the same way, where the folder holds none)."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from typing import Any, Callable
 
 from edgezoo.errors import ArtifactIntegrityError, BadInputError, ManifestError
 from edgezoo.export.parity import inputs_for_artifact, measure_parity, reference_outputs
+from edgezoo.export.validators import validate
 from edgezoo.files import companion_files, sha256_file, size_bytes
 from edgezoo.manifests.schema import Artifact, Manifest, QualityResult, load_manifest
 
@@ -28,7 +30,10 @@ QUALITY_SEED_OFFSET = 100  # export noises photo i with seed i; verify with 100 
 class ArtifactCheck:
     """The verdict on one artifact: its parity gate and, for int8, its task-quality gate.
     ``quality_passed`` is None where no quality gate applies (``quality_note`` says why);
-    ``degraded`` marks an artifact kept at export despite a miss (--allow-degraded)."""
+    ``degraded`` marks an artifact kept at export despite a miss (--allow-degraded);
+    ``validators`` holds its format's own validator verdicts (dicts of
+    :class:`~edgezoo.manifests.schema.ValidatorResult`), a rejection failing it whatever
+    ``degraded`` says."""
 
     file: str
     format: str
@@ -53,19 +58,24 @@ class ArtifactCheck:
     quality_seed: int | None = None
     quality_note: str | None = None
     degraded: bool = False
+    validators: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def validators_passed(self) -> bool:
+        return all(v["passed"] for v in self.validators)
 
     @property
     def passed(self) -> bool:
-        return self.parity_passed and self.quality_passed is not False
+        return self.parity_passed and self.quality_passed is not False and self.validators_passed
 
     @property
     def accepted(self) -> bool:
-        """Passed, or a miss the export recorded and allowed."""
-        return self.passed or self.degraded
+        """Passed, or a gate miss the export recorded and allowed (never a validator's rejection)."""
+        return self.passed or (self.degraded and self.validators_passed)
 
     @property
     def verdict(self) -> str:
-        word = "pass" if self.passed else ("DEGRADED (allowed at export)" if self.degraded else "FAIL")
+        word = "pass" if self.passed else ("DEGRADED (allowed at export)" if self.accepted else "FAIL")
         return word + ("" if self.executed else " (not run)")
 
     def gates(self) -> list[dict[str, Any]]:
@@ -78,6 +88,7 @@ class ArtifactCheck:
                           "against": self.quality_basis, "noise_seed": self.quality_seed, "passed": self.quality_passed})
         elif self.quality_note:
             gates.append({"gate": "task quality", "skipped": self.quality_note})
+        gates += [{"gate": "validator", **v} for v in self.validators]
         return gates
 
     def gate_lines(self) -> list[str]:
@@ -95,11 +106,15 @@ class ArtifactCheck:
                          f"-{self.quality_tolerance_db:g} dB): " + ("pass" if self.quality_passed else "FAIL"))
         elif self.quality_note:
             lines.append(f"task quality gate: {self.quality_note}")
+        lines += [f"{v['validator']}: {'pass' if v['passed'] else 'FAIL'} ({v['message']})" for v in self.validators]
         if self.degraded:
             lines.append("exported with --allow-degraded: a miss is reported, not failed")
         return lines
 
     def failure_text(self) -> str:
+        if not self.validators_passed:
+            return f"{self.file} rejected by " + "; ".join(f"{v['validator']}: {v['message']}"
+                                                           for v in self.validators if not v["passed"])
         if not self.parity_passed:
             return (f"{self.file} parity {self.psnr_db:.1f} dB < {self.threshold_db:.0f} dB" if self.psnr_db is not None
                     else f"{self.file}: {self.note}")
@@ -203,6 +218,7 @@ def verify_dir(
             executed=report.executed, backend=report.backend, psnr_db=report.psnr_db, max_abs=report.max_abs,
             threshold_db=report.threshold_db, parity_passed=report.passed, note=report.note, inputs=report.inputs,
             degraded=bool(q.get("degraded")),
+            validators=[v.model_dump(mode="json") for v in validate(directory / artifact.file, artifact.format)],
         )
         quality.check(artifact, check)
         checks.append(check)

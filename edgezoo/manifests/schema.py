@@ -188,6 +188,16 @@ class Latency(_Strict):
     runs: int
 
 
+class ValidatorResult(_Strict):
+    """One verdict of the artifact's own ecosystem's validator (onnx.checker, LiteRT's
+    analyzer, OpenVINO's reader and compiler, coremltools' spec loader)."""
+
+    validator: str
+    passed: bool
+    message: str
+    details: dict[str, Union[str, int, float, bool, list[str]]] = {}
+
+
 class Artifact(_Strict):
     format: Format
     precision: Precision
@@ -201,6 +211,8 @@ class Artifact(_Strict):
     parity: Optional[Parity] = None
     quality: Optional[QualityResult] = None
     latency: list[Latency] = []
+    validators: list[ValidatorResult] = []
+    delegates: Optional[list[str]] = None  # tflite: delegates LiteRT's analyzer finds it compatible with
 
     @property
     def key(self) -> str:

@@ -351,6 +351,15 @@ def _decider(chosen: Option, others: list[Option], rank: dict[str, int], prefer:
             f"({runner_up.artifact.key} on {runner_up.target.key})")
 
 
+def gpu_refusal(art: Artifact) -> str | None:
+    """Why a .tflite artifact may not go to a GPU: the delegates recorded at export
+    (LiteRT's analyzer) leave out ``gpu``. None when they include it or were not recorded."""
+    if art.format != "tflite" or art.delegates is None or "gpu" in art.delegates:
+        return None
+    return (f"not GPU-delegate compatible: its export's LiteRT analysis records delegates "
+            f"{', '.join(art.delegates) or 'none'} only")
+
+
 def _fmt(ms: float | None) -> str:
     return "unknown" if ms is None else f"{ms:.1f} ms"
 
@@ -451,6 +460,8 @@ def plan(
                 elif art.parity is not None and art.parity.executed and not art.parity.passed:
                     rejected.append(Rejected(option, f"failed its parity check ({art.parity.psnr_db} dB < "
                                                      f"{art.parity.threshold_db} dB vs PyTorch)"))
+                elif t.kind == "gpu" and (why_not_gpu := gpu_refusal(art)):
+                    rejected.append(Rejected(option, why_not_gpu))
                 elif folder is not None and not (folder / art.file).exists():
                     rejected.append(Rejected(option, f"artifact file {folder / art.file} is missing; re-export it"))
                 else:

@@ -34,7 +34,8 @@ def test_int8_only_is_made_from_an_fp32_artifact_that_is_not_kept(python, tmp_pa
     verified = run_cli(python, "verify", str(out), "--json")
     assert verified.returncode == 0, verified.stderr
     (check,) = json.loads(verified.stdout)["artifacts"]
-    parity, quality = check["gates"]
+    parity, quality, validator = check["gates"]
+    assert validator["gate"] == "validator" and validator["passed"] and validator["validator"].startswith("onnx.checker")
     assert parity["gate"] == "parity" and parity["threshold_db"] == 30.0 and parity["psnr_db"] >= 30.0
     assert quality["gate"] == "task quality" and "random initialisation" in quality["skipped"]
     text = run_cli(python, "verify", str(out))

@@ -21,7 +21,6 @@ from typing import Any, Sequence
 import numpy as np
 
 from edgezoo.export.quantize.recipe import Int8Recipe, Reduced
-from edgezoo.files import atomic_path
 
 FORMAT = "coreml"
 WEIGHT_THRESHOLD = 512  # weights with fewer elements stay float: too small to matter for size
@@ -41,10 +40,10 @@ def _load(path: str | Path) -> Any:
 
 def _save(mlmodel: Any, out_path: str | Path, metadata: dict[str, Any]) -> None:
     from edgezoo.export.contract import METADATA_KEY, metadata_json
+    from edgezoo.export.coreml_export import save_package
 
     mlmodel.user_defined_metadata[METADATA_KEY] = metadata_json(metadata)
-    with atomic_path(out_path) as tmp:
-        mlmodel.save(str(tmp))
+    save_package(mlmodel, out_path)
 
 
 def op_counts(path: str | Path) -> Counter:

@@ -75,10 +75,19 @@ def to_fp16(fp32_path: str | Path, out_path: str | Path, metadata: dict[str, Any
     """Cast the fp32 ONNX to fp16 (weights and compute), float32 I/O kept; write atomically."""
     import onnx
     from onnxruntime.transformers.float16 import DEFAULT_OP_BLOCK_LIST, convert_float_to_float16
+    from onnxruntime.transformers.onnx_model import OnnxModel
 
     model = onnx.load(str(fp32_path))
     present = {n.op_type for n in model.graph.node}
     model16 = convert_float_to_float16(model, keep_io_types=True)
+    # the converter appends the casts of the float32 inputs after the nodes that read
+    # them: ONNX Runtime does not mind, onnx.checker and other consumers reject it
+    OnnxModel.graph_topological_sort(model16.graph)
+    # it also leaves value_info stale where it keeps a tensor float32 (MAXIM's Resize
+    # scales: an fp32 initializer annotated fp16), which strict shape inference rejects;
+    # value_info is only a hint, so it is inferred afresh from the converted graph
+    del model16.graph.value_info[:]
+    model16 = onnx.shape_inference.infer_shapes(model16, check_type=True, strict_mode=True)
     _write_metadata(model16, metadata)
     with atomic_path(out_path) as tmp:
         onnx.save(model16, str(tmp))
