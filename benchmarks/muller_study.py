@@ -37,7 +37,7 @@ def run_one(side: int, layers: int, seed: int, epochs: int, out: Path, threads: 
 
     from edgezoo.zoo import get_entry
     from edgezoo.zoo.fashion_mnist import load_split
-    from edgezoo.zoo.train_classifier import ClassifierTrainConfig, accuracy, train_classifier
+    from edgezoo.zoo.train_classifier import ClassifierTrainConfig, best_checkpoint_accuracy, train_classifier
     from edgezoo.zoo.weights import load_weights
 
     name = f"muller-maxvit-fmnist-{side}"
@@ -53,9 +53,10 @@ def run_one(side: int, layers: int, seed: int, epochs: int, out: Path, threads: 
     from edgezoo.zoo import create_model
 
     model = create_model(name, pretrained=False, **overrides)
-    load_weights(model, Path(summary["run"]) / "best.safetensors")
+    load_weights(model, Path(summary["run"]) / "best.safetensors")  # for its resizer's scalars
     images, labels = load_split("test")
-    test = accuracy(model, images[:limit] if limit else images, labels[:limit] if limit else labels)
+    test = best_checkpoint_accuracy(summary, name, overrides, images[:limit] if limit else images,
+                                    labels[:limit] if limit else labels)
     scalars = [round(float(v), 4) for v in torch.cat([model.resizer.scales, model.resizer.biases])]
     return {"side": side, "method": "muller" if layers else "bilinear", "seed": seed, "epochs": epochs,
             "selection_top1": summary["best_selection_top1"], "test_top1": round(test, 2), "limit": limit,

@@ -140,3 +140,12 @@ def train_classifier(
     if example_weights is not None:
         summary["example_weights"] = example_weights.weights
     return summary
+
+
+def best_checkpoint_accuracy(summary: dict, model: str, overrides: dict, images: np.ndarray, labels: np.ndarray) -> float:
+    """Top-1 (%) on ``images`` of the run's selection-chosen checkpoint (``best.safetensors``)."""
+    from edgezoo.zoo.weights import load_weights
+
+    net = create_model(model, pretrained=False, **overrides)
+    load_weights(net, Path(summary["run"]) / "best.safetensors")
+    return accuracy(net, images, labels)
