@@ -2,7 +2,7 @@
 Fashion-MNIST with a share of the training labels flipped at random, a classifier trained
 with and without ``--reweight eg``, test accuracy on the clean official test labels.
 
-    python benchmarks/eg_study.py [--noise 0.2,0.4] [--seeds 0,1,2] [--epochs 3] [--eg-lr 0.01]
+    python benchmarks/eg_study.py [--noise 0.2,0.4] [--seeds 0,1,2] [--epochs 3] [--eg-lr 0.5] [--train-size N]
         [--out runs/eg] [--json-out benchmarks/results/eg_fmnist.json]
 
 The selection split keeps its clean labels (it chooses the epoch), the test split is
@@ -32,6 +32,9 @@ def run_one(noise: float, reweight: str, seed: int, args: argparse.Namespace) ->
     from edgezoo.zoo.train_classifier import ClassifierTrainConfig, best_checkpoint_accuracy, train_classifier
 
     images, labels = load_split("train")
+    if args.train_size:  # a seeded subset, the same for every run of the grid
+        keep = np.random.default_rng(7).permutation(len(images))[:args.train_size]
+        images, labels = images[keep], labels[keep]
     noisy, flipped = flip_labels(labels, noise, seed=1000 + seed)
     data = {"train": (images, noisy), "selection": load_split("selection")}
     cfg = ClassifierTrainConfig(model=MODEL, out=args.out, epochs=args.epochs, seed=seed, threads=args.threads,
@@ -40,6 +43,7 @@ def run_one(noise: float, reweight: str, seed: int, args: argparse.Namespace) ->
     summary = train_classifier(cfg, data, log=lambda line: print(line, flush=True))
     test = best_checkpoint_accuracy(summary, MODEL, LIGHTER, *load_split("test"))
     row = {"noise": noise, "reweight": reweight, "seed": seed, "epochs": args.epochs, "eg_lr": args.eg_lr,
+           "train_images": len(images),
            "selection_top1": summary["best_selection_top1"], "test_top1": round(test, 2)}
     if "example_weights" in summary:
         w = summary["example_weights"]
@@ -52,8 +56,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--noise", default="0.2,0.4")
     parser.add_argument("--seeds", default="0,1,2")
     parser.add_argument("--epochs", type=int, default=3)
-    parser.add_argument("--eg-lr", type=float, default=0.01)
+    parser.add_argument("--eg-lr", type=float, default=0.5)
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--train-size", type=int, help="train on a seeded subset of this many images (default: all 55,000)")
     parser.add_argument("--out", default="runs/eg")
     parser.add_argument("--json-out", default=str(ROOT / "benchmarks/results/eg_fmnist.json"))
     args = parser.parse_args(argv)

@@ -34,7 +34,7 @@ class ClassifierTrainConfig:
     threads: int | None = None
     run_name: str | None = None  # the run's folder under ``out`` (default: the model's name)
     reweight: str = "none"  # "eg": exponentiated-gradient example reweighting (edgezoo.zoo.reweighting)
-    eg_lr: float = 0.01
+    eg_lr: float = 0.5
     overrides: dict = field(default_factory=dict)  # config fields changed from the registered variant
 
 
