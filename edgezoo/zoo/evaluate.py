@@ -17,6 +17,7 @@ import torch
 from edgezoo.files import atomic_write_text, cache_root
 from edgezoo.manifests.schema import ImageScore, QualityResult
 from edgezoo.metrics import psnr, ssim
+from edgezoo.runtimes.serving import serve
 from edgezoo.zoo.data import GaussianNoise, evaluation_images
 
 EVAL_DATASET = "edgezoo-eval-9 (scikit-image and scikit-learn colour photos, centre crops up to 384 px)"
@@ -24,15 +25,35 @@ EVAL_DATASET = "edgezoo-eval-9 (scikit-image and scikit-learn colour photos, cen
 Restorer = Callable[[np.ndarray], np.ndarray]  # HxWx3 float32 in, HxWx3 float out
 
 
-def torch_restorer(model: torch.nn.Module) -> Restorer:
-    """Wrap a PyTorch model as an HWC -> HWC function (no clipping)."""
+def nchw_restorer(fn: Callable[[np.ndarray], np.ndarray], multiple_of: int, tile: tuple[int, int] | None = None,
+                  pad_mode: str = "reflect") -> Restorer:
+    """An HWC -> HWC restorer from an NCHW function, served as the runtime serves it
+    (:func:`edgezoo.runtimes.serving.serve`: padded to ``multiple_of``, tiled when
+    ``tile`` is given, cropped back), so a score is what a runtime user gets."""
 
-    @torch.no_grad()
     def restore(image: np.ndarray) -> np.ndarray:
-        x = torch.from_numpy(np.ascontiguousarray(image.transpose(2, 0, 1)))[None]
-        return model(x)[0].numpy().transpose(1, 2, 0)
+        batch = np.ascontiguousarray(image.transpose(2, 0, 1)[None], dtype=np.float32)
+        return serve(fn, batch, multiple_of, tile, pad_mode=pad_mode)[0].transpose(1, 2, 0)
 
     return restore
+
+
+def torch_restorer(model: torch.nn.Module, multiple_of: int | None = None,
+                   tile: tuple[int, int] | None = None) -> Restorer:
+    """Wrap a PyTorch model as an HWC -> HWC function (no clipping), served inside its
+    contract: reflect-padded to ``multiple_of`` (default: the model config's) and cropped
+    back, or tiled at ``tile``."""
+    if multiple_of is None:
+        cfg = getattr(model, "cfg", None)
+        if cfg is None or not hasattr(cfg, "multiple_of"):
+            raise ValueError(f"{type(model).__name__} has no cfg.multiple_of: pass multiple_of")
+        multiple_of = int(cfg.multiple_of)
+
+    @torch.no_grad()
+    def run(batch: np.ndarray) -> np.ndarray:
+        return model(torch.from_numpy(batch)).numpy()
+
+    return nchw_restorer(run, multiple_of, tile)
 
 
 def bm3d_restorer(sigma: float) -> Restorer:
