@@ -115,7 +115,7 @@ def score_baseline(name: str, restorer: Restorer, images: dict[str, np.ndarray],
     the images, the noise, the baseline and its package version, and BM3D takes
     seconds per photo."""
     key = hashlib.sha256(json.dumps(
-        [name, baseline_version(name), sigma, seed, images_digest(images), sorted(names) if names else None]
+        [name, baseline_version(name), float(sigma), int(seed), images_digest(images), sorted(names) if names else None]
     ).encode()).hexdigest()[:16]
     cache = _baseline_cache() / f"{name}-{key}.json"
     if cache.is_file():
