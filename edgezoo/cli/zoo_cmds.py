@@ -135,7 +135,7 @@ def train_cmd(model: str, images: tuple[str, ...], out: str, steps: int, batch: 
 @click.option("--baselines/--no-baselines", default=True, show_default=True, help="Also score CBM3D (slow, cached).")
 @click.option("--check", is_flag=True, help="Recompute every figure of the shipped manifest (parameters, FLOPs, "
               "PSNR and SSIM per photo and sigma of the model, the noisy input and CBM3D) and exit 1 naming the "
-              "first one that differs beyond the tolerance (PSNR 0.01 dB, SSIM 0.001, FLOPs 0.1%).")
+              "first one that differs beyond the tolerance (PSNR 0.002 dB, SSIM 0.0002, FLOPs 0.1%).")
 @click.option("--photos", default=None, help="With --check: only these evaluation photos, comma-separated "
               "(their noise is as in the full set; means are then not compared).")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")

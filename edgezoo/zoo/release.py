@@ -187,11 +187,12 @@ def _sigma(result: QualityResult) -> float:
 
 
 # What `edgezoo eval --check` allows between a recorded and a recomputed figure. Figures
-# are stored rounded (PSNR to 0.001 dB, SSIM to 0.0001); the rest is room for float
-# summation order across CPUs and thread counts, far below any real change of weights,
-# photos, noise or serving (padding chelsea for the small model moved it by 0.4 dB).
-PSNR_TOLERANCE_DB = 0.01
-SSIM_TOLERANCE = 0.001
+# are stored rounded (PSNR to 0.001 dB, SSIM to 0.0001): twice that leaves room for a
+# rounding flip and float summation order across CPUs and thread counts, and stays below
+# small real changes (serving chelsea to the small model unpadded instead of padded to
+# its multiple moves its PSNR by 0.005-0.012 dB and its SSIM by 0.0002-0.0003).
+PSNR_TOLERANCE_DB = 0.002
+SSIM_TOLERANCE = 0.0002
 GFLOPS_RELATIVE_TOLERANCE = 0.001
 
 
