@@ -55,3 +55,7 @@ class BudgetUnreachableError(EdgezooError):
 
 class WeightsError(EdgezooError):
     """Weights are missing, corrupt, or would need the network."""
+
+
+class FigureMismatchError(EdgezooError):
+    """A figure recomputed from shipped weights differs from the one its manifest records."""

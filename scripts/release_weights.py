@@ -1,17 +1,24 @@
 """Package a training run's best weights into edgezoo:
-``release_weights.py MODEL RUN_DIR [float32|float16]`` (how the shipped file stores them)."""
+``release_weights.py MODEL RUN_DIR [float32|float16]`` (how the shipped file stores them).
+
+``release_weights.py MODEL --remeasure`` keeps the shipped weights and re-measures the
+figures of their manifest (after a change to how models are evaluated);
+``edgezoo eval MODEL --check`` then recomputes and compares them."""
 
 import sys
 
 import torch
 
-from edgezoo.zoo.release import release
+from edgezoo.zoo.release import release, remeasure
 
 if __name__ == "__main__":
     if len(sys.argv) not in (3, 4):
-        sys.exit("usage: release_weights.py MODEL RUN_DIR [float32|float16]")
+        sys.exit("usage: release_weights.py MODEL (RUN_DIR [float32|float16] | --remeasure)")
     torch.set_num_threads(1)
-    dtype = sys.argv[3] if len(sys.argv) == 4 else "float32"
-    manifest = release(sys.argv[1], sys.argv[2], progress=print, dtype=dtype)
+    if sys.argv[2] == "--remeasure":
+        manifest = remeasure(sys.argv[1], progress=print)
+    else:
+        dtype = sys.argv[3] if len(sys.argv) == 4 else "float32"
+        manifest = release(sys.argv[1], sys.argv[2], progress=print, dtype=dtype)
     for result in manifest.quality:
         print(result.degradation, result.mean, result.baselines)

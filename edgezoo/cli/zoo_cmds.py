@@ -116,18 +116,30 @@ def info_cmd(model: str, as_json: bool) -> None:
 @click.option("--images", "images", multiple=True, required=True, type=click.Path(exists=True, file_okay=False),
               help="Folder of clean training photos (repeatable). See scripts/fetch_photos.sh.")
 @click.option("--out", default="runs", show_default=True, type=click.Path(file_okay=False), help="Run folder.")
-@click.option("--steps", default=12000, show_default=True)
-@click.option("--batch", default=16, show_default=True)
-@click.option("--patch", default=64, show_default=True)
-@click.option("--lr", default=2e-3, show_default=True)
-@click.option("--seed", default=0, show_default=True)
+@click.option("--steps", default=12000, show_default=True, help="Optimizer steps.")
+@click.option("--batch", default=16, show_default=True, help="Patches per step.")
+@click.option("--patch", default=64, show_default=True, help="Patch side in pixels (a multiple of the model's).")
+@click.option("--lr", default=2e-3, show_default=True, help="Peak learning rate (AdamW).")
+@click.option("--min-lr", default=1e-5, show_default=True, help="Learning rate at the end of the cosine decay.")
+@click.option("--warmup", default=200, show_default=True, help="Steps of linear warm-up.")
+@click.option("--sigma-max", default=50.0, show_default=True, help="Training noise sigma is uniform in [0, this] (0-255).")
+@click.option("--seed", default=0, show_default=True, help="Seeds the patches, the noise and the initialisation.")
+@click.option("--checkpoint-every", default=200, show_default=True, help="Steps between resumable checkpoints.")
+@click.option("--val-every", default=500, show_default=True,
+              help="Steps between scores on the held-out photos (the best one ships).")
+@click.option("--holdout-photos", default=2, show_default=True,
+              help="Last photos of the sorted pool held out to choose the checkpoint.")
 @click.option("--threads", type=int, default=None, help="torch threads (default: all cores).")
 @click.option("--device", default="cpu", show_default=True, help="torch device to train on, e.g. cuda.")
 @click.option("--init-from", type=click.Path(exists=True, dir_okay=False), help="Start from these weights.")
+@click.option("--lineage", default=None, help="Free text recorded with the recipe: how --init-from weights were made.")
 @click.option("--resume/--no-resume", default=True, show_default=True, help="Continue from OUT/MODEL/last.pt.")
 def train_cmd(model: str, images: tuple[str, ...], out: str, steps: int, batch: int, patch: int, lr: float,
-              seed: int, threads: int | None, device: str, init_from: str | None, resume: bool) -> None:
-    """Train MODEL with the zoo's recipe; checkpoints every few hundred steps, resumable."""
+              min_lr: float, warmup: int, sigma_max: float, seed: int, checkpoint_every: int, val_every: int,
+              holdout_photos: int, threads: int | None, device: str, init_from: str | None, lineage: str | None,
+              resume: bool) -> None:
+    """Train MODEL with the zoo's recipe; checkpoints every few hundred steps, resumable.
+    The run folder's config.json records every option, the command and the code commit."""
     from edgezoo.errors import BadInputError
     from edgezoo.zoo import get_entry
     from edgezoo.zoo.train import TrainConfig, train
@@ -136,7 +148,9 @@ def train_cmd(model: str, images: tuple[str, ...], out: str, steps: int, batch: 
     if patch % entry.input_spec.multiple_of:
         raise BadInputError(f"--patch must be a multiple of {entry.input_spec.multiple_of} for {model}")
     cfg = TrainConfig(model=model, images=list(images), out=out, steps=steps, batch=batch, patch=patch, lr=lr,
-                      seed=seed, threads=threads, init_from=init_from, device=device)
+                      min_lr=min_lr, warmup=warmup, sigma_max=sigma_max, seed=seed, checkpoint_every=checkpoint_every,
+                      val_every=val_every, holdout_photos=holdout_photos, threads=threads, init_from=init_from,
+                      device=device, extra={"lineage": lineage} if lineage else {})
     try:
         best = train(cfg, resume=resume, log=lambda line: click.echo(line, err=True))
     except FileNotFoundError as exc:
@@ -147,27 +161,44 @@ def train_cmd(model: str, images: tuple[str, ...], out: str, steps: int, batch: 
 @click.command("eval")
 @click.argument("model")
 @click.option("--weights", type=click.Path(exists=True, dir_okay=False), help="Weights to score (default: shipped).")
-@click.option("--sigmas", default="15,25,50", show_default=True, help="Noise levels on the 0-255 scale.")
+@click.option("--sigmas", default=None, help="Noise levels on the 0-255 scale.  [default: 15,25,50; with --check: "
+              "every level the manifest records]")
 @click.option("--baselines/--no-baselines", default=True, show_default=True, help="Also score CBM3D (slow, cached).")
+@click.option("--check", is_flag=True, help="Recompute every figure of the shipped manifest (parameters, FLOPs, "
+              "PSNR and SSIM per photo and sigma of the model, the noisy input and CBM3D) and exit 1 naming the "
+              "first one that differs beyond the tolerance (PSNR 0.002 dB, SSIM 0.0002, FLOPs 0.1%).")
+@click.option("--photos", default=None, help="With --check: only these evaluation photos, comma-separated "
+              "(their noise is as in the full set; means are then not compared).")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
-def eval_cmd(model: str, weights: str | None, sigmas: str, baselines: bool, as_json: bool) -> None:
-    """Measure MODEL's PSNR/SSIM on the evaluation photos (never used for training)."""
+def eval_cmd(model: str, weights: str | None, sigmas: str | None, baselines: bool, check: bool, photos: str | None,
+             as_json: bool) -> None:
+    """Measure MODEL's PSNR/SSIM on the evaluation photos (never used for training),
+    served inside its contract (padded to its multiple) as the runtime serves it."""
     from edgezoo.errors import BadInputError
     from edgezoo.zoo import create_model, get_entry
-    from edgezoo.zoo.evaluate import evaluate_denoiser, torch_restorer
     from edgezoo.zoo.weights import load_weights
 
     if get_entry(model).task != "denoise":
         raise BadInputError(f"evaluation is implemented for the denoise task; {model} is {get_entry(model).task}")
     try:
-        levels = tuple(float(s) for s in sigmas.split(","))
+        levels = tuple(float(s) for s in sigmas.split(",")) if sigmas else None
     except ValueError:
         raise BadInputError(f"--sigmas must be numbers separated by commas, not '{sigmas}'") from None
+    say = (lambda line: click.echo(line, err=True))
+    if check:
+        if weights:
+            raise BadInputError("--check recomputes the shipped manifest from the shipped weights: drop --weights")
+        _check(model, levels, set(photos.split(",")) if photos else None, baselines, as_json, say)
+        return
+    if photos:
+        raise BadInputError("--photos goes with --check")
+    from edgezoo.zoo.evaluate import evaluate_denoiser, torch_restorer
+
     net = create_model(model, pretrained=weights is None)
     if weights:
         load_weights(net, weights)
-    results = evaluate_denoiser(torch_restorer(net), sigmas=levels, baselines=baselines,
-                                progress=lambda line: click.echo(line, err=True))
+    results = evaluate_denoiser(torch_restorer(net, get_entry(model).input_spec.multiple_of), sigmas=levels or (15, 25, 50),
+                                baselines=baselines, progress=say)
     if as_json:
         echo_json([r.model_dump() for r in results])
         return
@@ -178,3 +209,28 @@ def eval_cmd(model: str, weights: str | None, sigmas: str, baselines: bool, as_j
             row[f"{name}_psnr_db"], row[f"{name}_ssim"] = score.psnr_db, score.ssim
         rows.append(row)
     echo_table(rows, list(rows[0]))
+
+
+def _check(model: str, levels: tuple[float, ...] | None, photos: set[str] | None, baselines: bool, as_json: bool,
+           say) -> None:
+    """``eval --check``: exit 1 (a FigureMismatchError) on the first figure beyond tolerance."""
+    from edgezoo.errors import BadInputError, FigureMismatchError
+    from edgezoo.manifests import packaged_names
+    from edgezoo.zoo.data import evaluation_images
+    from edgezoo.zoo.release import check_manifest
+
+    if model not in packaged_names():
+        raise BadInputError(f"{model} ships no manifest to check; `edgezoo list` shows the shipped ones")
+    if photos and not photos <= set(evaluation_images()):
+        raise BadInputError(f"--photos: no evaluation photo named {', '.join(sorted(photos - set(evaluation_images())))}; "
+                            f"they are {', '.join(sorted(evaluation_images()))}")
+    report = check_manifest(model, levels, photos, baselines, progress=say)
+    if as_json:
+        echo_json({"model": model, "compared": report.compared, "passed": report.passed,
+                   "differences": [d.__dict__ for d in report.differences]})
+    if not report.passed:
+        first = report.differences[0]
+        more = f" ({len(report.differences) - 1} more)" if len(report.differences) > 1 else ""
+        raise FigureMismatchError(f"{model}: {first.message()}{more}")
+    if not as_json:
+        click.echo(f"{model}: all {report.compared} figures checked match the manifest")

@@ -23,7 +23,8 @@ from edgezoo.manifests import Artifact, Manifest
 from edgezoo.runtimes.backends.base import Device
 from edgezoo.runtimes.inventory import KINDS, Inventory, Target, probe_inventory
 from edgezoo.runtimes.profile import DeviceProfile, device_profile, matmul_peak_gflops
-from edgezoo.runtimes.tiling import default_overlap, round_up, tile_count
+from edgezoo.runtimes.serving import tile_layout
+from edgezoo.runtimes.tiling import round_up, tile_count
 
 DEFAULT_PREFER: tuple[str, ...] = ("npu", "gpu", "cpu")
 DEFAULT_IMAGE_SIZE = (256, 256)
@@ -148,13 +149,7 @@ def is_static(artifact: Artifact) -> bool:
 def static_layout(artifact: Artifact, manifest: Manifest, height: int, width: int) -> tuple[int, int, int, int]:
     """For a fixed-shape artifact and an image: (padded height, padded width, overlap, align).
     Images larger than a tile are reflect-padded to the model's multiple so tiles align."""
-    tile_h, tile_w = int(artifact.input_shape[-2]), int(artifact.input_shape[-1])
-    align = multiple_of(manifest)
-    if align > min(tile_h, tile_w):
-        align = 1
-    ph = round_up(height, align) if height > tile_h else height
-    pw = round_up(width, align) if width > tile_w else width
-    return ph, pw, default_overlap(min(tile_h, tile_w), align), align
+    return tile_layout(height, width, int(artifact.input_shape[-2]), int(artifact.input_shape[-1]), multiple_of(manifest))
 
 
 def call_plan(artifact: Artifact, manifest: Manifest, image_size: tuple[int, int]) -> tuple[list[int], int]:

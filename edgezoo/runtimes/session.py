@@ -20,12 +20,10 @@ from edgezoo.manifests import Manifest
 from edgezoo.runtimes.backends import get_backend
 from edgezoo.runtimes.backends.base import Runner
 from edgezoo.runtimes.inventory import Inventory
+from edgezoo.runtimes.planner import DEFAULT_IMAGE_SIZE, DEFAULT_PREFER, Plan, is_static, multiple_of, plan
 from edgezoo.runtimes.preprocess import fit_to_tensor
-from edgezoo.runtimes.planner import (
-    DEFAULT_IMAGE_SIZE, DEFAULT_PREFER, Plan, is_static, multiple_of, plan, static_layout,
-)
+from edgezoo.runtimes.serving import PAD_MODES, serve
 from edgezoo.runtimes.store import resolve
-from edgezoo.runtimes.tiling import round_up, run_tiled
 
 _LAYOUTS = ("HWC", "CHW", "NHWC", "NCHW")
 
@@ -158,7 +156,7 @@ class Session:
         self.tile_overlap = tile_overlap
         self._dtype = np.dtype(runner.inputs[0].dtype) if runner.inputs else np.dtype(np.float32)
         pre = manifest.preprocessing
-        self._pad_mode = pre.pad_mode if pre.pad_mode in ("reflect", "symmetric", "edge", "constant") else "reflect"
+        self._pad_mode = pre.pad_mode if pre.pad_mode in PAD_MODES else "reflect"
         self._clip = pre.clip_output
 
     # ---- running ---------------------------------------------------------------------
@@ -167,23 +165,10 @@ class Session:
         return next(iter(out.values())).astype(np.float32, copy=False)
 
     def run_nchw(self, x: np.ndarray) -> np.ndarray:
-        """One 1x3xHxW float32 image through the artifact (tiles or padding as needed)."""
-        _, _, height, width = x.shape
-        if not self.static:
-            ph, pw = round_up(height, self.multiple_of), round_up(width, self.multiple_of)
-            if (ph, pw) != (height, width):
-                x = np.pad(x, ((0, 0), (0, 0), (0, ph - height), (0, pw - width)), mode=self._pad_mode)
-            return self._call(x)[:, :, :height, :width]
-        tile_h, tile_w = int(self.artifact.input_shape[-2]), int(self.artifact.input_shape[-1])
-        if (height, width) == (tile_h, tile_w):
-            return self._call(x)
-        ph, pw, overlap, align = static_layout(self.artifact, self.manifest, height, width)
-        if self.tile_overlap is not None:
-            overlap = self.tile_overlap
-        if (ph, pw) != (height, width):
-            x = np.pad(x, ((0, 0), (0, 0), (0, ph - height), (0, pw - width)), mode=self._pad_mode)
-        out = run_tiled(self._call, x, tile_h, tile_w, overlap, align, self._pad_mode)
-        return out[:, :, :height, :width]
+        """One 1x3xHxW float32 image through the artifact (tiles or padding as needed),
+        by :func:`edgezoo.runtimes.serving.serve`, the path evaluation also scores."""
+        tile = (int(self.artifact.input_shape[-2]), int(self.artifact.input_shape[-1])) if self.static else None
+        return serve(self._call, x, self.multiple_of, tile, self.tile_overlap, self._pad_mode)
 
     def run_single(self, image: Any) -> dict[str, Any]:
         """A ``single`` program: one call on ``image`` fitted to the component's fixed

@@ -1,13 +1,23 @@
-"""Training and evaluation images, and the degradations synthesized on them.
+"""Training, selection and evaluation images, and the degradations synthesized on them.
 
-Training photos come from Debian wallpaper packages (see ``scripts/fetch_photos.sh``);
-evaluation photos are the colour images bundled in scikit-image and scikit-learn wheels.
-The two sets never overlap.
+Three splits, disjoint by the content of their decoded pixels (``tests/zoo/test_splits.py``):
+
+- training: photos from Debian wallpaper packages (``scripts/fetch_photos.sh``); the last
+  ``holdout_photos`` of the pool are held out from the gradient steps to choose the
+  checkpoint;
+- selection: the 16 bundled 128x128 photos in ``edgezoo/assets/calibration`` (crops,
+  downscaled by 4, of 8 lomiri photos, see ``credits.json``): int8 calibration and the
+  choice of the int8 recipe. They are not the training patches (another scale, never
+  sampled by training), but they are cut from photos of the training download;
+- evaluation: the colour photos bundled in scikit-image and scikit-learn wheels, used only
+  to measure, after every choice is made.
 """
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
+from importlib import resources
 from pathlib import Path
 
 import numpy as np
@@ -98,3 +108,44 @@ def evaluation_images(max_side: int = 384, multiple_of: int = 32) -> dict[str, n
         y, x = (h - side_h) // 2, (w - side_w) // 2
         out[name] = np.ascontiguousarray(img[y : y + side_h, x : x + side_w, :3]).astype(np.float32) / 255.0
     return out
+
+
+def selection_images() -> dict[str, np.ndarray]:
+    """The selection split (``edgezoo/assets/calibration``), as float32 HWC RGB in [0, 1]
+    by file stem, sorted: what int8 calibration and the int8 recipe choice use, so the
+    evaluation photos stay for measuring alone."""
+    import io
+
+    folder = resources.files("edgezoo") / "assets" / "calibration"
+    out = {}
+    for item in sorted(folder.iterdir(), key=lambda p: p.name):
+        if item.name.lower().endswith(".png"):
+            with Image.open(io.BytesIO(item.read_bytes())) as img:
+                out[Path(item.name).stem] = np.asarray(img.convert("RGB"), dtype=np.float32) / 255.0
+    if not out:
+        raise FileNotFoundError(f"no selection photos in {folder}; reinstall edgezoo")
+    return out
+
+
+def content_hash(image: np.ndarray) -> str:
+    """sha256 of an image's decoded pixels as uint8 RGB with its shape: the same picture
+    gives the same hash whether it was read as uint8 or as float in [0, 1]."""
+    array = np.asarray(image)
+    if array.dtype != np.uint8:
+        array = np.clip(np.rint(array.astype(np.float64) * 255.0), 0, 255).astype(np.uint8)
+    array = np.ascontiguousarray(array)
+    return hashlib.sha256(repr(array.shape).encode() + array.tobytes()).hexdigest()
+
+
+def shared_images(splits: dict[str, dict[str, np.ndarray]]) -> list[tuple[str, str, str, str]]:
+    """Pictures found in two splits, by :func:`content_hash`: (split, name, other split,
+    other name) for each, empty when the splits are disjoint."""
+    seen: dict[str, tuple[str, str]] = {}
+    shared = []
+    for split, images in splits.items():
+        hashes = {content_hash(image): name for name, image in images.items()}
+        for digest, name in hashes.items():
+            if digest in seen and seen[digest][0] != split:
+                shared.append((*seen[digest], split, name))
+            seen.setdefault(digest, (split, name))
+    return shared

@@ -17,6 +17,7 @@ import torch
 from edgezoo.files import atomic_write_text, cache_root
 from edgezoo.manifests.schema import ImageScore, QualityResult
 from edgezoo.metrics import psnr, ssim
+from edgezoo.runtimes.serving import serve
 from edgezoo.zoo.data import GaussianNoise, evaluation_images
 
 EVAL_DATASET = "edgezoo-eval-9 (scikit-image and scikit-learn colour photos, centre crops up to 384 px)"
@@ -24,15 +25,35 @@ EVAL_DATASET = "edgezoo-eval-9 (scikit-image and scikit-learn colour photos, cen
 Restorer = Callable[[np.ndarray], np.ndarray]  # HxWx3 float32 in, HxWx3 float out
 
 
-def torch_restorer(model: torch.nn.Module) -> Restorer:
-    """Wrap a PyTorch model as an HWC -> HWC function (no clipping)."""
+def nchw_restorer(fn: Callable[[np.ndarray], np.ndarray], multiple_of: int, tile: tuple[int, int] | None = None,
+                  pad_mode: str = "reflect") -> Restorer:
+    """An HWC -> HWC restorer from an NCHW function, served as the runtime serves it
+    (:func:`edgezoo.runtimes.serving.serve`: padded to ``multiple_of``, tiled when
+    ``tile`` is given, cropped back), so a score is what a runtime user gets."""
 
-    @torch.no_grad()
     def restore(image: np.ndarray) -> np.ndarray:
-        x = torch.from_numpy(np.ascontiguousarray(image.transpose(2, 0, 1)))[None]
-        return model(x)[0].numpy().transpose(1, 2, 0)
+        batch = np.ascontiguousarray(image.transpose(2, 0, 1)[None], dtype=np.float32)
+        return serve(fn, batch, multiple_of, tile, pad_mode=pad_mode)[0].transpose(1, 2, 0)
 
     return restore
+
+
+def torch_restorer(model: torch.nn.Module, multiple_of: int | None = None,
+                   tile: tuple[int, int] | None = None) -> Restorer:
+    """Wrap a PyTorch model as an HWC -> HWC function (no clipping), served inside its
+    contract: reflect-padded to ``multiple_of`` (default: the model config's) and cropped
+    back, or tiled at ``tile``."""
+    if multiple_of is None:
+        cfg = getattr(model, "cfg", None)
+        if cfg is None or not hasattr(cfg, "multiple_of"):
+            raise ValueError(f"{type(model).__name__} has no cfg.multiple_of: pass multiple_of")
+        multiple_of = int(cfg.multiple_of)
+
+    @torch.no_grad()
+    def run(batch: np.ndarray) -> np.ndarray:
+        return model(torch.from_numpy(batch)).numpy()
+
+    return nchw_restorer(run, multiple_of, tile)
 
 
 def bm3d_restorer(sigma: float) -> Restorer:
@@ -58,19 +79,49 @@ def _baseline_cache() -> Path:
     return cache_root() / "baselines"
 
 
-def score_baseline(name: str, restorer: Restorer, images: dict[str, np.ndarray], sigma: float, seed: int) -> dict[str, ImageScore]:
+def baseline_version(name: str) -> str:
+    """The installed version of the package behind a classical baseline: part of the
+    cache key, so an upgrade that changes its output is not served stale figures."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version({"cbm3d": "bm3d"}.get(name, name))
+    except PackageNotFoundError:
+        return "unknown"
+
+
+def images_digest(images: dict[str, np.ndarray]) -> str:
+    """sha256 over the names, shapes and pixel bytes of ``images`` (sorted by name)."""
+    digest = hashlib.sha256()
+    for name in sorted(images):
+        array = np.ascontiguousarray(images[name], dtype=np.float32)
+        digest.update(json.dumps([name, list(array.shape)]).encode())
+        digest.update(array.tobytes())
+    return digest.hexdigest()
+
+
+def _noisy(images: dict[str, np.ndarray], sigma: float, seed: int, names: set[str] | None):
+    """(name, clean, noisy) in name order; image ``i`` of the sorted set gets noise from
+    ``default_rng(seed + i)``, also when ``names`` picks a subset (so one photo's score
+    can be recomputed alone)."""
+    for i, (name, clean) in enumerate(sorted(images.items())):
+        if names is None or name in names:
+            yield name, clean, GaussianNoise(sigma)(clean, np.random.default_rng(seed + i))
+
+
+def score_baseline(name: str, restorer: Restorer, images: dict[str, np.ndarray], sigma: float, seed: int,
+                   names: set[str] | None = None) -> dict[str, ImageScore]:
     """Per-image scores of a classical baseline, cached on disk: they depend only on
-    the images, the noise and the baseline, and BM3D takes seconds per photo."""
-    key = hashlib.sha256(
-        json.dumps([name, sigma, seed, sorted((k, v.shape, float(v.sum())) for k, v in images.items())]).encode()
-    ).hexdigest()[:16]
+    the images, the noise, the baseline and its package version, and BM3D takes
+    seconds per photo."""
+    key = hashlib.sha256(json.dumps(
+        [name, baseline_version(name), float(sigma), int(seed), images_digest(images), sorted(names) if names else None]
+    ).encode()).hexdigest()[:16]
     cache = _baseline_cache() / f"{name}-{key}.json"
     if cache.is_file():
         return {k: ImageScore(**v) for k, v in json.loads(cache.read_text()).items()}
-    scores = {}
-    for i, (image_name, clean) in enumerate(sorted(images.items())):
-        noisy = GaussianNoise(sigma)(clean, np.random.default_rng(seed + i))
-        scores[image_name] = _score(clean, restorer(noisy))
+    scores = {image_name: _score(clean, restorer(noisy))
+              for image_name, clean, noisy in _noisy(images, sigma, seed, names)}
     atomic_write_text(cache, json.dumps({k: v.model_dump() for k, v in scores.items()}))
     return scores
 
@@ -82,6 +133,7 @@ def evaluate_denoiser(
     baselines: bool = True,
     images: dict[str, np.ndarray] | None = None,
     progress: Callable[[str], None] | None = None,
+    names: set[str] | None = None,
 ) -> list[QualityResult]:
     """Score ``restorer`` on every evaluation photo at each noise level.
 
@@ -95,6 +147,10 @@ def evaluate_denoiser(
         Image ``i`` (sorted by name) gets noise from ``default_rng(seed + i)``.
     baselines : bool
         Also score the noisy input and CBM3D (needs the ``bm3d`` package).
+    images : dict, optional
+        Name -> HxWx3 float32 clean image (default: :func:`evaluation_images`).
+    names : set of str, optional
+        Score only these images (noise as in the full set); means cover these only.
 
     Returns
     -------
@@ -102,19 +158,20 @@ def evaluate_denoiser(
         One per sigma, with per-image scores, the mean and the baselines' means.
     """
     images = images if images is not None else evaluation_images()
+    if names is not None and not names <= set(images):
+        raise ValueError(f"no evaluation image named {', '.join(sorted(names - set(images)))}")
     results = []
     for sigma in sigmas:
         per_image: dict[str, ImageScore] = {}
         noisy_scores: dict[str, ImageScore] = {}
-        for i, (name, clean) in enumerate(sorted(images.items())):
-            noisy = GaussianNoise(sigma)(clean, np.random.default_rng(seed + i))
+        for name, clean, noisy in _noisy(images, sigma, seed, names):
             per_image[name] = _score(clean, restorer(noisy))
             noisy_scores[name] = _score(clean, noisy)
             if progress:
                 progress(f"sigma {sigma:g}: {name} {per_image[name].psnr_db:.2f} dB")
         per_baseline = {"noisy": noisy_scores}
         if baselines:
-            per_baseline["cbm3d"] = score_baseline("cbm3d", bm3d_restorer(sigma), images, sigma, seed)
+            per_baseline["cbm3d"] = score_baseline("cbm3d", bm3d_restorer(sigma), images, sigma, seed, names)
         results.append(QualityResult(
             dataset=EVAL_DATASET, degradation=GaussianNoise(sigma).label, seed=seed, mean=_mean(per_image),
             per_image=per_image, baselines={k: _mean(v) for k, v in per_baseline.items()},

@@ -9,6 +9,7 @@ evaluation photos (never trained on) beside the noisy input and CBM3D.
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
@@ -16,7 +17,7 @@ import torch
 
 from edgezoo.files import size_bytes
 from edgezoo.manifests import PACKAGED_DIR, Manifest
-from edgezoo.manifests.schema import Paper, Weights
+from edgezoo.manifests.schema import ImageScore, Paper, QualityResult, Weights
 from edgezoo.zoo.registry import create_model, get_entry
 from edgezoo.zoo.weights import WEIGHTS_DIR, load_weights, save_weights
 
@@ -57,6 +58,12 @@ def _recipe(run_dir: Path) -> tuple[str, int | None]:
     )
     if cfg.get("extra", {}).get("lineage"):
         recipe += f"; {cfg['extra']['lineage']}"
+    if cfg.get("command"):  # runs from before the command was recorded have the summary above only
+        from edgezoo.zoo.train import TrainConfig, train_command
+
+        known = {k: v for k, v in cfg.items() if k in TrainConfig.__dataclass_fields__}
+        recipe += f". Exact command (every option): {train_command(TrainConfig(**known), images='DIR')}"
+        recipe += f"; code commit {cfg.get('code_commit') or 'unknown (not a git checkout)'}"
     return recipe, int(cfg["steps"])
 
 
@@ -67,6 +74,23 @@ def _best_step(run_dir: Path) -> int | None:
     records = [json.loads(line) for line in log.read_text().splitlines() if line.strip()]
     best = max(records, key=lambda r: r.get("val_psnr_sigma25", float("-inf")), default=None)
     return int(best["step"]) if best else None
+
+
+def measure(
+    name: str, model: torch.nn.Module, sigmas: tuple[float, ...] = (15, 25, 50),
+    progress: Callable[[str], None] | None = None, names: set[str] | None = None, baselines: bool = True,
+) -> tuple[int, float, list[QualityResult]]:
+    """(parameters, GFLOPs per megapixel, quality per sigma) of ``model`` as registered
+    under ``name``: every figure a manifest records, computed the one way release and
+    ``edgezoo eval --check`` both use (photos served inside the model's contract)."""
+    from edgezoo.zoo.evaluate import evaluate_denoiser, torch_restorer
+
+    entry = get_entry(name)
+    params = sum(p.numel() for p in model.parameters())
+    flops = gflops_per_mpix(model, *entry.export_size, entry.input_spec.channels)
+    quality = evaluate_denoiser(torch_restorer(model, entry.input_spec.multiple_of), sigmas=sigmas,
+                                progress=progress, names=names, baselines=baselines)
+    return params, flops, quality
 
 
 def release(
@@ -97,8 +121,6 @@ def release(
     """
     from edgezoo.export.contract import io_contract, preprocessing
     from edgezoo.export.folder import config_dict
-    from edgezoo.zoo.evaluate import evaluate_denoiser, torch_restorer
-
     run_dir = Path(run_dir)
     entry = get_entry(name)
     model = create_model(name, pretrained=False).eval()
@@ -110,16 +132,15 @@ def release(
     load_weights(model, target, sha)  # score what ships
     recipe, steps = _recipe(run_dir)
     best_step = _best_step(run_dir)
-    quality = evaluate_denoiser(torch_restorer(model), sigmas=sigmas, progress=progress)
+    params, flops, quality = measure(name, model, sigmas, progress)
     note = f"checkpoint of step {best_step} (best on held-out pool photos)" if best_step else None
     for result in quality:
         result.note = note
-    params = sum(p.numel() for p in model.parameters())
     manifest = Manifest(
         name=name, family=entry.family, task=entry.task, description=entry.description,
         paper=Paper(title=entry.paper.title, url=entry.paper.url),
         config=config_dict(entry, model), params=params,
-        gflops_per_mpix=gflops_per_mpix(model, *entry.export_size, entry.input_spec.channels),
+        gflops_per_mpix=flops,
         io=io_contract(entry, *entry.export_size, dynamic=True), preprocessing=preprocessing(entry),
         weights=Weights(
             file=target.name, sha256=sha, bytes=size_bytes(target), params=params,
@@ -129,3 +150,145 @@ def release(
     )
     manifest.save(PACKAGED_DIR / f"{name}.yaml")
     return manifest
+
+
+def remeasure(name: str, progress: Callable[[str], None] | None = None) -> Manifest:
+    """Re-measure the shipped model ``name`` from its shipped weights and rewrite the
+    figures of its packaged manifest (parameters, FLOPs, quality); the weights, their
+    record and each result's note stay as they are.
+
+    Returns
+    -------
+    Manifest
+        The manifest written to ``edgezoo/manifests/NAME.yaml``.
+    """
+    from edgezoo.manifests import packaged_manifest
+
+    manifest = packaged_manifest(name)
+    model = create_model(name, pretrained=True)  # verified against the manifest's sha256
+    sigmas = tuple(_sigma(q) for q in manifest.quality) or (15, 25, 50)
+    params, flops, quality = measure(name, model, sigmas, progress)
+    notes = {q.degradation: q.note for q in manifest.quality}
+    for result in quality:
+        result.note = notes.get(result.degradation)
+    updated = manifest.model_copy(update={"params": params, "gflops_per_mpix": flops, "quality": quality})
+    updated.save(PACKAGED_DIR / f"{name}.yaml")
+    return updated
+
+
+def _sigma(result: QualityResult) -> float:
+    """The noise level of a recorded Gaussian result (``gaussian sigma=25/255``)."""
+    from edgezoo.errors import ManifestError
+
+    label = result.degradation
+    if not label.startswith("gaussian sigma=") or not label.endswith("/255"):
+        raise ManifestError(f"cannot recompute a result for degradation '{label}': only Gaussian noise is measured here")
+    return float(label[len("gaussian sigma="):-len("/255")])
+
+
+# What `edgezoo eval --check` allows between a recorded and a recomputed figure. Figures
+# are stored rounded (PSNR to 0.001 dB, SSIM to 0.0001): twice that leaves room for a
+# rounding flip and float summation order across CPUs and thread counts, and stays below
+# small real changes (serving chelsea to the small model unpadded instead of padded to
+# its multiple moves its PSNR by 0.005-0.012 dB and its SSIM by 0.0002-0.0003).
+PSNR_TOLERANCE_DB = 0.002
+SSIM_TOLERANCE = 0.0002
+GFLOPS_RELATIVE_TOLERANCE = 0.001
+
+
+@dataclass
+class Difference:
+    """One recorded figure and its recomputation."""
+
+    figure: str
+    recorded: float
+    measured: float
+    tolerance: float
+
+    def message(self) -> str:
+        return (f"{self.figure}: the manifest says {self.recorded:g}, recomputed {self.measured:g} "
+                f"(difference {self.measured - self.recorded:+.4g}, allowed {self.tolerance:g})")
+
+
+@dataclass
+class CheckReport:
+    """What ``check_manifest`` compared and what differed beyond the tolerances."""
+
+    name: str
+    compared: int = 0
+    differences: list[Difference] = field(default_factory=list)
+
+    @property
+    def passed(self) -> bool:
+        return not self.differences
+
+    def compare(self, figure: str, recorded: float, measured: float, tolerance: float) -> None:
+        self.compared += 1
+        if abs(measured - recorded) > tolerance + 1e-12:
+            self.differences.append(Difference(figure, recorded, measured, tolerance))
+
+
+def check_manifest(
+    name: str, sigmas: tuple[float, ...] | None = None, names: set[str] | None = None,
+    baselines: bool = True, progress: Callable[[str], None] | None = None,
+) -> CheckReport:
+    """Recompute every figure of the shipped manifest of ``name`` from the shipped weights
+    and compare: parameters (exact), GFLOPs per megapixel, and per sigma the PSNR and SSIM
+    of the model, the noisy input and CBM3D on each photo and their means.
+
+    Parameters
+    ----------
+    sigmas : tuple of float, optional
+        Check only these recorded noise levels (default: all).
+    names : set of str, optional
+        Check only these photos (their noise is as in the full set); the means, which
+        need every photo, are then not compared.
+    baselines : bool
+        Also recompute CBM3D (seconds per photo, cached by content and ``bm3d`` version).
+
+    Returns
+    -------
+    CheckReport
+        ``differences`` in the order compared; empty when every figure is within tolerance.
+    """
+    from edgezoo.errors import ManifestError
+    from edgezoo.manifests import packaged_manifest
+
+    manifest = packaged_manifest(name)
+    recorded = {_sigma(q): q for q in manifest.quality}
+    if sigmas is None:
+        sigmas = tuple(recorded)
+    missing = [s for s in sigmas if s not in recorded]
+    if missing:
+        raise ManifestError(f"the manifest of {name} records no result at sigma {', '.join(f'{s:g}' for s in missing)}")
+    model = create_model(name, pretrained=True)
+    params, flops, quality = measure(name, model, sigmas, progress, names, baselines)
+    report = CheckReport(name)
+    report.compare("params", manifest.params, params, 0)
+    if manifest.gflops_per_mpix is not None:
+        report.compare("gflops_per_mpix", manifest.gflops_per_mpix, flops,
+                       max(0.01, GFLOPS_RELATIVE_TOLERANCE * manifest.gflops_per_mpix))
+    for sigma, result in zip(sigmas, quality):
+        old = recorded[sigma]
+        if result.seed != old.seed or result.degradation != old.degradation:
+            raise ManifestError(f"{name}: recorded result {old.degradation} seed {old.seed} cannot be recomputed")
+        rows: list[tuple[str, dict, dict]] = [("model", old.per_image, result.per_image)]
+        for baseline, scores in result.baselines_per_image.items():
+            rows.append((baseline, old.baselines_per_image.get(baseline, {}), scores))
+        for who, before, now in rows:
+            for photo, score in now.items():
+                if photo not in before:
+                    raise ManifestError(f"{name}: sigma {sigma:g} records no {who} score for {photo}")
+                _compare_score(report, f"sigma {sigma:g}, {who}, {photo}", before[photo], score)
+        if names is None:
+            _compare_score(report, f"sigma {sigma:g}, model, mean", old.mean, result.mean)
+            for baseline, score in result.baselines.items():
+                if baseline not in old.baselines:
+                    raise ManifestError(f"{name}: sigma {sigma:g} records no {baseline} mean")
+                _compare_score(report, f"sigma {sigma:g}, {baseline}, mean", old.baselines[baseline], score)
+    return report
+
+
+def _compare_score(report: CheckReport, where: str, recorded: ImageScore, measured: ImageScore) -> None:
+    report.compare(f"{where} PSNR dB", recorded.psnr_db, measured.psnr_db, PSNR_TOLERANCE_DB)
+    report.compare(f"{where} SSIM", recorded.ssim, measured.ssim, SSIM_TOLERANCE)

@@ -30,6 +30,9 @@ from edgezoo.zoo.weights import load_weights, save_weights
 
 @dataclass
 class TrainConfig:
+    """Every option of a training run; each is an ``edgezoo train`` option of the same
+    name (``extra["lineage"]`` is ``--lineage``), so :func:`train_command` replays a run."""
+
     model: str
     images: list[str]
     out: str = "runs"
@@ -48,6 +51,44 @@ class TrainConfig:
     init_from: str | None = None
     device: str = "cpu"
     extra: dict = field(default_factory=dict)
+
+
+# TrainConfig fields that are not replayed as a command-line option of the same name
+_NOT_OPTIONS = ("model", "images", "extra")
+
+
+def train_command(cfg: TrainConfig, images: str | None = None) -> str:
+    """The ``edgezoo train`` command line that runs ``cfg`` again, every option spelled
+    out (``images`` replaces the photo folders, e.g. by ``DIR`` in a recipe)."""
+    import shlex
+
+    parts = ["edgezoo", "train", cfg.model]
+    for folder in ([images] if images else cfg.images):
+        parts += ["--images", folder]
+    for name, value in asdict(cfg).items():
+        if name in _NOT_OPTIONS or value is None:
+            continue
+        parts += [f"--{name.replace('_', '-')}", f"{value:g}" if isinstance(value, float) else str(value)]
+    if cfg.extra.get("lineage"):
+        parts += ["--lineage", str(cfg.extra["lineage"])]
+    return " ".join(shlex.quote(p) if p != images else p for p in parts)
+
+
+def code_commit() -> str | None:
+    """``git rev-parse HEAD`` of the edgezoo source tree, with ``-dirty`` when it has
+    uncommitted changes; None outside a git checkout."""
+    import subprocess
+
+    source = Path(__file__).resolve().parents[2]
+    try:
+        head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=source, capture_output=True, text=True, timeout=10)
+        if head.returncode != 0:
+            return None
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=source,
+                               capture_output=True, text=True, timeout=10)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return head.stdout.strip() + ("-dirty" if dirty.stdout.strip() else "")
 
 
 def _degrade_denoise(cfg: TrainConfig) -> Callable[[np.ndarray, np.random.Generator], np.ndarray]:
@@ -179,7 +220,8 @@ def train(cfg: TrainConfig, resume: bool = True, log: Callable[[str], None] = pr
         noise_rng.bit_generator.state = state["noise_rng"]
         step, best_val = state["step"], state["best_val"]
         log(f"resumed {cfg.model} at step {step} (best held-out PSNR {best_val:.2f} dB)")
-    (run_dir / "config.json").write_text(json.dumps(asdict(cfg), indent=2))
+    (run_dir / "config.json").write_text(json.dumps(
+        {**asdict(cfg), "command": train_command(cfg), "code_commit": code_commit()}, indent=2))
 
     rng_states = (sampler.rng.bit_generator.state, noise_rng.bit_generator.state)
 

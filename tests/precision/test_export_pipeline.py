@@ -19,6 +19,11 @@ FORMATS = ("onnx", "tflite", "coreml", "openvino")
 PRECISIONS = ("fp32", "fp16", "int8")
 EXECUTED = ("onnx", "tflite", "openvino")
 THRESHOLDS = {"fp32": 60.0, "fp16": 40.0, "int8": 30.0}
+# What the executed artifacts reach, less a margin (about 20 dB under the figures of
+# benchmarks/results/bench_precision.json: fp32 128-134 dB; fp16 ONNX 74, OpenVINO 48,
+# LiteRT 76 dB), so a regression far above the gate still fails. int8 is held to its gate.
+REACHED = {("onnx", "fp32"): 100.0, ("openvino", "fp32"): 100.0, ("tflite", "fp32"): 100.0,
+           ("onnx", "fp16"): 54.0, ("openvino", "fp16"): 40.0, ("tflite", "fp16"): 56.0}
 
 
 def _artifacts(manifest):
@@ -44,7 +49,8 @@ def test_every_precision_passed_its_gates_or_says_why_not_run(precision_export, 
         a = arts[(fmt, precision)]
         assert a.parity.threshold_db == THRESHOLDS[precision] and a.parity.passed
         if fmt in EXECUTED:
-            assert a.parity.executed and a.parity.psnr_db >= THRESHOLDS[precision]
+            assert a.parity.executed and a.parity.psnr_db >= REACHED.get((fmt, precision), THRESHOLDS[precision]), (
+                fmt, precision, a.parity.psnr_db)
             assert a.quality is not None and a.quality.mean.psnr_db > 20  # a denoiser, measured in its runtime
             assert set(a.quality.per_image) == {"astronaut", "coffee"}
         else:

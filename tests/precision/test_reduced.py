@@ -19,6 +19,7 @@ from .conftest import MODEL, SIZE, metadata_for
 
 FORMATS = ("onnx", "openvino", "tflite", "coreml")
 EXECUTED = {"onnx", "openvino", "tflite"}
+PLAIN_INT8_FLOOR_DB = {"onnx": 20.0, "tflite": 5.0, "openvino": 5.0}  # LiteRT static: 11.7 dB here
 
 
 def _build(fmt, precision, fp32_artifact, denoiser, contract, tmp_path, **kwargs):
@@ -67,8 +68,11 @@ def test_int8_plain_recipe_runs_and_is_measured(fmt, fp32_artifact, denoiser, co
     assert q["method"] == recipe.method and len(q["attempts"]) == 1 and isinstance(q["degraded"], bool)
     assert result.parity.threshold_db == 30
     if fmt in EXECUTED:
-        # a figure, not a verdict: static int8 of some formats is far off on uniform-noise inputs
-        assert result.parity.executed and 5 < result.parity.psnr_db < 200
+        # a figure, not a verdict: static int8 of some formats is far off on uniform-noise inputs (at
+        # 64x64 from 4 images LiteRT's reaches 11.7 dB; at 256x256, bench_precision.json: ONNX 40, LiteRT
+        # 34, OpenVINO 18-21 dB). Above 60 dB nothing was quantized (8 bits give about 50 dB at best)
+        low = PLAIN_INT8_FLOOR_DB[fmt]
+        assert result.parity.executed and low <= result.parity.psnr_db <= 60, (fmt, result.parity.psnr_db)
         if result.parity.passed:  # the quality gate runs once parity passed
             assert {"quality_db", "fp32_quality_db", "quality_delta_db", "quality_passed"} <= set(q)
             assert result.quality is not None and "fp32 artifact" in result.quality.note
@@ -86,10 +90,37 @@ def test_int8_remedies_until_both_gates_pass(fp32_artifact, denoiser, contract, 
     q = result.quantization
     assert result.passed and result.parity.passed and result.parity.psnr_db >= 30
     assert q["quality_passed"] is True and q["quality_delta_db"] >= -0.3
+    assert q["quality_basis"] == "recipe chosen and measured on the caller's quality_images"
     assert q["attempts"][-1].endswith("passed") and q["remedy"]
     assert all(a.endswith("missed") or ": failed:" in a for a in q["attempts"][:-1])
     entry = _manifest_entry(path, result, contract)
     assert entry.parity.passed and entry.quality.mean.psnr_db == q["quality_db"]
+
+
+def test_the_recipe_is_chosen_on_the_selection_split_and_measured_on_the_evaluation_photos(
+        fp32_artifact, denoiser, contract, quality_photos, tmp_path, monkeypatch):
+    """The gate that picks a recipe never sees the evaluation photos; the figure recorded
+    as the artifact's quality is taken on them once the choice is made."""
+    from edgezoo.export.quantize import quality as qual
+    from edgezoo.zoo.data import selection_images
+
+    selection = dict(list(selection_images().items())[:2])
+    seen = []
+    real = qual.task_quality
+    def spy(path, fmt, precision, tile, align, images=None, *rest, **kw):
+        if precision == "int8":
+            seen.append(sorted(images))
+        return real(path, fmt, precision, tile, align, images, *rest, **kw)
+
+    monkeypatch.setattr(qual, "task_quality", spy)
+    path, result = _build("onnx", "int8", fp32_artifact, denoiser, contract, tmp_path,
+                          recipes=[module_for("onnx").INT8_LADDER[-1]], quality_images=quality_photos,
+                          selection_images=selection)
+    q = result.quantization
+    assert seen == [sorted(selection), sorted(quality_photos)]  # the candidate on selection, then the chosen one measured
+    assert q["selection_quality_db"] != q["quality_db"]
+    assert result.quality is not None and set(result.quality.per_image) == set(quality_photos)
+    assert result.quality.mean.psnr_db == q["quality_db"]
 
 
 @pytest.mark.slow  # the shared export builds these (int8_mode="dynamic") and gates them

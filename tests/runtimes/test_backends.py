@@ -6,18 +6,23 @@ import pytest
 
 from edgezoo import runtimes
 from edgezoo.metrics import psnr
+from edgezoo.runtimes.backends import get_backend
 from edgezoo.runtimes.store import open_export_dir
 
 
 def _sessions(export):
+    """Every (artifact, backend) pair an installed backend reads. A pair that should load
+    and does not is an error here, not a pair silently left out."""
     manifest = open_export_dir(export).manifest
     found = {}
     for art in manifest.artifacts:
         for backend in ("onnxruntime", "openvino", "litert"):
-            try:
-                found[f"{art.key}@{backend}"] = runtimes.load(export, backend=backend, artifact=art.key, prefer=["cpu"])
-            except Exception:  # not every backend reads every format
-                continue
+            engine = get_backend(backend)
+            if art.format in engine.formats and engine.available():
+                session = runtimes.load(export, backend=backend, artifact=art.key, prefer=["cpu"])
+                assert not any(r.startswith("fell back") for r in session.plan.reasons), session.plan.reasons
+                found[f"{art.key}@{backend}"] = session
+    assert found, "no installed backend reads any artifact of the export"
     return found
 
 

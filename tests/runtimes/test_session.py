@@ -96,11 +96,13 @@ def test_bad_inputs_raise_one_line_bad_input_errors(conv_dir, bad, words):
 
 
 def test_eight_threads_share_a_session_and_get_the_same_outputs(tiny_export):
-    for backend in ("onnxruntime", "openvino", "litert"):
-        try:
-            session = runtimes.load(tiny_export, backend=backend, prefer=["cpu"])
-        except Exception:
-            continue
+    from edgezoo.runtimes.backends import get_backend
+
+    installed = [b for b in ("onnxruntime", "openvino", "litert") if get_backend(b).available()]
+    assert installed
+    for backend in installed:  # a load failure of an installed backend fails the test
+        session = runtimes.load(tiny_export, backend=backend, prefer=["cpu"])
+        assert not any(r.startswith("fell back") for r in session.plan.reasons), session.plan.reasons
         images = [np.random.default_rng(i).random((64, 64, 3), dtype=np.float32) for i in range(8)]
         alone = [session(im) for im in images]
         with ThreadPoolExecutor(8) as pool:

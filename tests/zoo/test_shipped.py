@@ -1,5 +1,6 @@
 """The weights and manifests that ship in the package: valid, verified, and honest about
-their quality (re-measured here on one evaluation photo, not taken on trust)."""
+their quality (recomputed here on one evaluation photo and sigma, every photo and sigma
+in the slow run, not taken on trust)."""
 
 import numpy as np
 import pytest
@@ -7,11 +8,9 @@ import torch
 
 from edgezoo.files import sha256_file
 from edgezoo.manifests import packaged_manifest, packaged_names
-from edgezoo.metrics import psnr
 from edgezoo.zoo import create_model, get_entry
 from edgezoo.zoo.data import GaussianNoise, evaluation_images
-from edgezoo.zoo.evaluate import torch_restorer
-from edgezoo.zoo.release import gflops_per_mpix
+from edgezoo.zoo.release import check_manifest, gflops_per_mpix
 from edgezoo.zoo.weights import shipped_weights_path
 
 SHIPPED = packaged_names()
@@ -41,15 +40,43 @@ def test_packaged_manifest_matches_its_weights_and_model(name):
 
 
 @pytest.mark.parametrize("name", SHIPPED)
-def test_recorded_quality_is_reproduced_on_one_photo(name):
-    """Image i of the sorted evaluation set gets noise from default_rng(seed + i)."""
-    manifest = packaged_manifest(name)
+def test_recorded_figures_are_recomputed_on_one_photo_and_sigma(name, tmp_path, monkeypatch):
+    """``eval --check`` on chelsea at sigma 25: parameters, FLOPs, and PSNR/SSIM of the model
+    (served inside its contract: the small model pads chelsea's 288 rows to 320), the noisy
+    input and CBM3D, recomputed from scratch (an empty baseline cache)."""
+    monkeypatch.setenv("EDGEZOO_CACHE", str(tmp_path))
+    report = check_manifest(name, sigmas=(25,), names={"chelsea"})
+    assert report.compared == 2 + 3 * 2  # params, FLOPs; PSNR and SSIM of model, noisy, CBM3D
+    assert report.passed, [d.message() for d in report.differences]
+
+
+def test_the_check_names_a_figure_that_moved(monkeypatch, capsys):
+    from edgezoo.zoo import release
+
+    manifest = packaged_manifest("maxim-tiny-denoise").model_copy(deep=True)  # the original may be cached
     result = next(q for q in manifest.quality if q.degradation == GaussianNoise(25).label)
-    images = evaluation_images()
-    index, photo = next((i, n) for i, n in enumerate(sorted(images)) if n == "chelsea")
-    noisy = GaussianNoise(25)(images[photo], np.random.default_rng(result.seed + index))
-    restored = np.clip(torch_restorer(create_model(name))(noisy), 0, 1)
-    assert psnr(images[photo], restored) == pytest.approx(result.per_image[photo].psnr_db, abs=0.02)
+    result.per_image["chelsea"].ssim += 0.0003  # what serving it outside the contract did to small's chelsea
+    monkeypatch.setattr("edgezoo.manifests.packaged_manifest", lambda name: manifest)
+    report = release.check_manifest("maxim-tiny-denoise", sigmas=(25,), names={"chelsea"}, baselines=False)
+    assert [d.figure for d in report.differences] == ["sigma 25, model, chelsea SSIM"]
+    assert "allowed 0.0002" in report.differences[0].message()
+
+    from edgezoo.cli import main  # the command exits 1 and names the figure
+
+    assert main(["eval", "maxim-tiny-denoise", "--check", "--sigmas", "25", "--photos", "chelsea",
+                 "--no-baselines"]) == 1
+    assert "sigma 25, model, chelsea SSIM: the manifest says" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", SHIPPED)
+def test_edgezoo_eval_check_recomputes_every_figure(name, python):
+    import subprocess
+
+    result = subprocess.run([python, "-m", "edgezoo", "eval", name, "--check"], capture_output=True, text=True,
+                            timeout=3600)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "figures checked match the manifest" in result.stdout
 
 
 def test_flop_count_of_one_convolution_is_two_per_multiply_add():

@@ -84,3 +84,44 @@ def test_a_failing_batch_maker_stops_training_with_its_error(tmp_path, monkeypat
                       batch=2, patch=32, warmup=1, threads=1)
     with pytest.raises(ValueError, match="degradation failed"):
         train(cfg, resume=False, log=lambda _: None)
+
+
+def test_every_training_option_is_a_cli_option_and_the_recorded_command_replays_it(tmp_path):
+    # a recipe is reproducible only if every TrainConfig field can be given on the command line
+    import dataclasses
+    import shlex
+
+    from edgezoo.cli.zoo_cmds import train_cmd
+    from edgezoo.zoo.train import train_command
+
+    options = {p.name: p for p in train_cmd.params}
+    fields = {f.name: f for f in dataclasses.fields(TrainConfig)}
+    assert set(fields) - {"model", "extra"} <= set(options) and "lineage" in options
+    for name, f in fields.items():  # the CLI's defaults are the config's, except a shorter default schedule
+        if name not in ("model", "images", "extra", "steps"):
+            default = options[name].default
+            assert (None if default is None or not isinstance(default, (int, float, str)) else default) == f.default, name
+    images = tmp_path / "photos"
+    images.mkdir()
+    cfg = TrainConfig(model="maxim-tiny-denoise", images=[str(images)], out=str(tmp_path / "o"), steps=7, batch=3,
+                      patch=96, lr=1.5e-3, min_lr=2e-6, warmup=3, sigma_max=40.0, seed=5, checkpoint_every=2,
+                      val_every=3, holdout_photos=1, threads=1, device="cpu", extra={"lineage": "from 'run a'"})
+    args = shlex.split(train_command(cfg))
+    assert args[:3] == ["edgezoo", "train", "maxim-tiny-denoise"]
+    parsed = train_cmd.make_context("train", args[2:]).params
+    for name in set(fields) - {"model", "images", "extra"}:
+        assert parsed[name] == getattr(cfg, name), name
+    assert list(parsed["images"]) == cfg.images and parsed["lineage"] == "from 'run a'"
+
+
+def test_a_run_records_its_command_and_code_commit(tmp_path):
+    images = _photos(tmp_path / "photos")
+    cfg = TrainConfig(model="maxim-tiny-denoise", images=[str(images)], out=str(tmp_path / "runs"), steps=1,
+                      batch=1, patch=32, warmup=1, threads=1, val_every=1)
+    train(cfg, resume=False, log=lambda _: None)
+    recorded = json.loads((tmp_path / "runs" / "maxim-tiny-denoise" / "config.json").read_text())
+    assert recorded["command"].startswith("edgezoo train maxim-tiny-denoise --images ")
+    assert "--val-every 1" in recorded["command"] and "--seed 0" in recorded["command"]
+    assert "code_commit" in recorded  # None outside a git checkout
+    from edgezoo.zoo.train import code_commit
+    assert recorded["code_commit"] == code_commit()

@@ -1,9 +1,11 @@
 """Build one fp16 or int8 artifact from the fp32 artifact of its format, and gate it.
 
 fp16 must reach the parity threshold (40 dB). int8 must reach 30 dB of parity *and*
-keep the task quality within 0.3 dB of the fp32 artifact's; when it misses, the
-format's remedies (``INT8_LADDER``) are tried in order, and the one that passed is
-recorded in ``Artifact.quantization`` with every attempt before it. A miss that no
+keep the task quality within 0.3 dB of the fp32 artifact's on the selection split
+(:func:`edgezoo.zoo.data.selection_images`); when it misses, the format's remedies
+(``INT8_LADDER``) are tried in order, and the one that passed is recorded in
+``Artifact.quantization`` with every attempt before it. The chosen artifact's quality
+is then measured on the evaluation photos, which took no part in the choice. A miss that no
 remedy fixes raises :class:`ParityError` naming the artifact, the figure and the
 threshold, unless ``allow_degraded``: then the best attempt is kept and the miss is
 recorded (``degraded: true``, the gate ``passed: false``).
@@ -127,6 +129,7 @@ def build_reduced(
     calibration_label: str | None = None,
     calibration_count: int = calib.DEFAULT_COUNT,
     quality_images: dict[str, np.ndarray] | None = None,
+    selection_images: dict[str, np.ndarray] | None = None,
     recipes: Sequence[Int8Recipe] | None = None,
     allow_degraded: bool = False,
     quality_skip: str | None = None,
@@ -150,7 +153,13 @@ def build_reduced(
     calibration_label : str, optional
         What the caller's ``calibration`` is, for the manifest.
     quality_images : dict, optional
-        The photos for the int8 quality gate (default: all evaluation photos).
+        The photos the chosen int8 artifact's quality is measured and recorded on,
+        after the choice (default: all evaluation photos).
+    selection_images : dict, optional
+        The photos the int8 quality gate chooses the recipe on (default: the selection
+        split, :func:`edgezoo.zoo.data.selection_images`; where only ``quality_images``
+        is given, those photos, which then both choose and measure, as recorded in
+        ``quality_basis``).
     recipes : optional
         int8 attempts in order (default: the format's ``INT8_LADDER``).
     allow_degraded : bool
@@ -216,6 +225,13 @@ def build_reduced(
         arrays = calib.check_arrays(calibration, height, width)
         calibration_label = calibration_label or f"{len(arrays)} caller-supplied arrays"
     gated = qual.task_is_gated(task) and quality_skip is None
+    if gated and selection_images is None:
+        if quality_images is None:
+            from edgezoo.zoo.data import selection_images as default_selection
+
+            selection_images = default_selection()
+        else:  # the caller's own photos do both jobs, as they did before the selection split existed
+            selection_images = quality_images
     fp32_quality: QualityResult | None = None
     attempts: list[_Attempt] = []
     failures: list[str] = []
@@ -238,9 +254,10 @@ def build_reduced(
                                    _safe_parity(parity, candidate))
                 if attempt.parity.executed and attempt.parity.passed and gated:
                     if fp32_quality is None:
-                        fp32_quality = qual.reference_quality(fp32_path, fmt, (height, width), multiple_of, quality_images)
+                        fp32_quality = qual.reference_quality(fp32_path, fmt, (height, width), multiple_of,
+                                                              selection_images)
                     attempt.quality = qual.task_quality(candidate, fmt, precision, (height, width), multiple_of,
-                                                        quality_images)
+                                                        selection_images)
                     attempt.gate = qual.gate(out_path.name, attempt.quality, fp32_quality)
             except Exception as exc:  # the runtime refused or crashed on this attempt: try the next remedy
                 first = (str(exc).strip().splitlines() or [exc.__class__.__name__])[0][:200]
@@ -263,6 +280,14 @@ def build_reduced(
         tried = [a.summary() for a in attempts] + failures
         if not best.passed and not allow_degraded:
             raise ParityError(_miss_message(out_path.name, best, tried))
+        evaluation: qual.QualityGate | None = None
+        if best.gate is not None and selection_images is quality_images:
+            evaluation = best.gate
+        elif best.gate is not None:  # measured once the choice is made, on photos that took no part in it
+            say(f"{out_path.name}: measuring the chosen recipe on the evaluation photos")
+            fp32_eval = qual.reference_quality(fp32_path, fmt, (height, width), multiple_of, quality_images)
+            best.quality = qual.task_quality(best.path, fmt, precision, (height, width), multiple_of, quality_images)
+            evaluation = qual.gate(out_path.name, best.quality, fp32_eval)
         from edgezoo.export.folder import promote
 
         promote(best.path, out_path)
@@ -270,20 +295,31 @@ def build_reduced(
     record["calibration_set"] = calibration_label if best.recipe.calibration != "none" else "none (not calibrated)"
     record["attempts"] = tried
     record["remedy"] = best.recipe.remedy if len(attempts) > 1 or best.recipe.remedy != "none" else "none needed"
-    if best.gate is not None:
-        record.update(quality_db=best.gate.value_db, fp32_quality_db=best.gate.fp32_db,
-                      quality_delta_db=best.gate.delta_db, quality_tolerance_db=best.gate.tolerance_db,
-                      quality_passed=best.gate.passed)
+    if best.gate is not None and evaluation is not None:
+        record.update(quality_db=evaluation.value_db, fp32_quality_db=evaluation.fp32_db,
+                      quality_delta_db=evaluation.delta_db, quality_tolerance_db=best.gate.tolerance_db,
+                      quality_passed=best.gate.passed, selection_quality_db=best.gate.value_db,
+                      selection_fp32_quality_db=best.gate.fp32_db, selection_delta_db=best.gate.delta_db,
+                      quality_basis=(
+                          "recipe chosen and measured on the caller's quality_images" if selection_images is quality_images
+                          else f"recipe chosen on the selection split ({len(selection_images or {})} photos); "
+                               "quality_* measured afterwards on the evaluation photos"))
     else:
         record["quality_gate"] = best.quality_note or "not run: parity missed first"
     record["degraded"] = not best.passed
     if not best.passed:
         best.parity.note = f"{best.parity.note or ''}; kept with allow_degraded".lstrip("; ")
     quality = best.quality
-    if quality is not None and best.gate is not None:
+    if quality is not None and best.gate is not None and evaluation is best.gate:
         quality = quality.model_copy(update={"note": (
-            f"int8 task-quality gate: {best.gate.delta_db:+.2f} dB against the fp32 artifact's "
+            f"int8 task-quality gate, on these photos: {best.gate.delta_db:+.2f} dB against the fp32 artifact's "
             f"{best.gate.fp32_db:.2f} dB (allowed: -{best.gate.tolerance_db:g} dB)")})
+    elif quality is not None and best.gate is not None and evaluation is not None:
+        quality = quality.model_copy(update={"note": (
+            f"int8 task-quality gate on the selection split: {best.gate.delta_db:+.2f} dB against the fp32 "
+            f"artifact's {best.gate.fp32_db:.2f} dB (allowed: -{best.gate.tolerance_db:g} dB); on these "
+            f"evaluation photos, measured after the choice: {evaluation.delta_db:+.2f} dB against the fp32 "
+            f"artifact's {evaluation.fp32_db:.2f} dB")})
     return ReducedArtifact(out_path, fmt, precision, best.tools, record, best.parity, quality,
                            degraded=not best.passed, attempts=tried)
 

@@ -2,16 +2,15 @@
 size and degraded the way the task's inputs are at run time.
 
 The photos (``edgezoo/assets/calibration``, 16 crops of 128x128 from Debian wallpaper
-packages, credited in ``credits.json``) serve calibration only. The evaluation photos
-(:func:`edgezoo.zoo.data.evaluation_images`) are never calibrated on: the int8 quality
-gate scores on them, and calibrating there would flatter it.
+packages, credited in ``credits.json``) are the selection split
+(:func:`edgezoo.zoo.data.selection_images`): int8 calibration and the int8 recipe choice.
+The evaluation photos (:func:`edgezoo.zoo.data.evaluation_images`) are never calibrated or
+chosen on: they measure the chosen artifact afterwards, and choosing there would flatter it.
 """
 
 from __future__ import annotations
 
 import functools
-import io
-from importlib import resources
 from pathlib import Path
 from typing import Sequence
 
@@ -24,18 +23,11 @@ MAX_SIGMA = 50.0  # denoisers are trained and used on sigma in [0, 50] (0-255 sc
 
 @functools.lru_cache(maxsize=1)
 def calibration_photos() -> tuple[np.ndarray, ...]:
-    """The bundled calibration photos as HxWx3 float32 RGB in [0, 1], sorted by name."""
-    from PIL import Image
+    """The bundled calibration photos (the selection split,
+    :func:`edgezoo.zoo.data.selection_images`) as HxWx3 float32 RGB in [0, 1], sorted by name."""
+    from edgezoo.zoo.data import selection_images
 
-    folder = resources.files("edgezoo") / "assets" / "calibration"
-    photos = []
-    for item in sorted(folder.iterdir(), key=lambda p: p.name):
-        if item.name.lower().endswith(".png"):
-            with Image.open(io.BytesIO(item.read_bytes())) as img:
-                photos.append(np.asarray(img.convert("RGB"), dtype=np.float32) / 255.0)
-    if not photos:
-        raise FileNotFoundError(f"no calibration photos in {folder}; reinstall edgezoo")
-    return tuple(photos)
+    return tuple(selection_images().values())
 
 
 def _random_view(photo: np.ndarray, height: int, width: int, rng: np.random.Generator) -> np.ndarray:

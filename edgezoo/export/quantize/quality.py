@@ -3,8 +3,9 @@ its own runtime, within ``QUALITY_TOLERANCE_DB`` of the fp32 artifact of the sam
 
 Parity alone does not bound what a user sees: 38 dB of parity against an output whose
 own error is 30 dB still costs a few tenths of a dB of PSNR. The gate measures that
-cost directly. Fixed-shape artifacts run on the photos through the runtime's tiler
-(overlapping tiles, blended), the same way the runtime serves them.
+cost directly. Artifacts run on the photos through the runtime's one serving path
+(``edgezoo.runtimes.serving.serve``: padded to the model's multiple, fixed-shape ones
+tiled), the same way the runtime serves them.
 """
 
 from __future__ import annotations
@@ -68,29 +69,19 @@ def artifact_runner(path: str | Path, fmt: str, precision: str) -> Callable[[np.
 
 
 def tiled_restorer(run: Callable[[np.ndarray], np.ndarray], tile_h: int, tile_w: int, align: int) -> Callable[[np.ndarray], np.ndarray]:
-    """An HxWx3 -> HxWx3 restorer from a fixed-shape runner, through the runtime's tiler."""
-    from edgezoo.runtimes.tiling import default_overlap, run_tiled
+    """An HxWx3 -> HxWx3 restorer from a fixed-shape runner, served as the runtime
+    serves it (:func:`edgezoo.runtimes.serving.serve`: padded to ``align``, tiled)."""
+    from edgezoo.zoo.evaluate import nchw_restorer
 
-    overlap = default_overlap(min(tile_h, tile_w), align)
-
-    def restore(image: np.ndarray) -> np.ndarray:
-        batch = np.ascontiguousarray(image.transpose(2, 0, 1)[None], dtype=np.float32)
-        return run_tiled(run, batch, tile_h, tile_w, overlap, align)[0].transpose(1, 2, 0)
-
-    return restore
+    return nchw_restorer(run, align, (tile_h, tile_w))
 
 
 def whole_restorer(run: Callable[[np.ndarray], np.ndarray], align: int) -> Callable[[np.ndarray], np.ndarray]:
     """An HxWx3 -> HxWx3 restorer from a dynamic-shape runner: the whole image in one call,
-    reflect-padded to ``align`` as the runtime serves it."""
+    reflect-padded to ``align`` and cropped back, as the runtime serves it."""
+    from edgezoo.zoo.evaluate import nchw_restorer
 
-    def restore(image: np.ndarray) -> np.ndarray:
-        height, width = image.shape[:2]
-        batch = np.ascontiguousarray(image.transpose(2, 0, 1)[None], dtype=np.float32)
-        pad = ((0, 0), (0, 0), (0, -height % align), (0, -width % align))
-        return run(np.pad(batch, pad, mode="reflect"))[0, :, :height, :width].transpose(1, 2, 0)
-
-    return restore
+    return nchw_restorer(run, align)
 
 
 def task_quality(
