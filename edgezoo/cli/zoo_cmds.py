@@ -113,8 +113,8 @@ def info_cmd(model: str, as_json: bool) -> None:
 
 @click.command("train")
 @click.argument("model")
-@click.option("--images", "images", multiple=True, required=True, type=click.Path(exists=True, file_okay=False),
-              help="Folder of clean training photos (repeatable). See scripts/fetch_photos.sh.")
+@click.option("--images", "images", multiple=True, type=click.Path(exists=True, file_okay=False),
+              help="Restoration models: folder of clean training photos (repeatable). See scripts/fetch_photos.sh.")
 @click.option("--out", default="runs", show_default=True, type=click.Path(file_okay=False), help="Run folder.")
 @click.option("--steps", default=12000, show_default=True, help="Optimizer steps.")
 @click.option("--batch", default=16, show_default=True, help="Patches per step.")
@@ -134,17 +134,33 @@ def info_cmd(model: str, as_json: bool) -> None:
 @click.option("--init-from", type=click.Path(exists=True, dir_okay=False), help="Start from these weights.")
 @click.option("--lineage", default=None, help="Free text recorded with the recipe: how --init-from weights were made.")
 @click.option("--resume/--no-resume", default=True, show_default=True, help="Continue from OUT/MODEL/last.pt.")
-def train_cmd(model: str, images: tuple[str, ...], out: str, steps: int, batch: int, patch: int, lr: float,
-              min_lr: float, warmup: int, sigma_max: float, seed: int, checkpoint_every: int, val_every: int,
+@click.option("--epochs", default=None, type=int, help="Classifiers: epochs over the training split.  [default: 20]")
+@click.option("--reweight", type=click.Choice(["none", "eg"]), default="none", show_default=True,
+              help="Classifiers: 'eg' reweights training examples by exponentiated gradient of their losses.")
+@click.option("--eg-lr", default=0.5, show_default=True, help="Classifiers: the EG step size (eta) of --reweight eg.")
+@click.option("--label-noise", default=0.0, show_default=True,
+              help="Classifiers: flip this share of the training labels at random (seeded by --seed), to study noise.")
+@click.pass_context
+def train_cmd(ctx: click.Context, model: str, images: tuple[str, ...], out: str, steps: int, batch: int, patch: int,
+              lr: float, min_lr: float, warmup: int, sigma_max: float, seed: int, checkpoint_every: int, val_every: int,
               holdout_photos: int, threads: int | None, device: str, init_from: str | None, lineage: str | None,
-              resume: bool) -> None:
-    """Train MODEL with the zoo's recipe; checkpoints every few hundred steps, resumable.
-    The run folder's config.json records every option, the command and the code commit."""
+              resume: bool, epochs: int | None, reweight: str, eg_lr: float, label_noise: float) -> None:
+    """Train MODEL with the zoo's recipe for its task, resumable. Restoration models
+    train on --images photos (the run's config.json records every option, the command
+    and the code commit); classifiers on Fashion-MNIST, the epoch chosen on its
+    selection split."""
     from edgezoo.errors import BadInputError
     from edgezoo.zoo import get_entry
     from edgezoo.zoo.train import TrainConfig, train
 
     entry = get_entry(model)
+    if entry.protocol.name == "classify":
+        given = {name for name in ("batch", "lr") if ctx.get_parameter_source(name) != click.core.ParameterSource.DEFAULT}
+        _train_classifier(model, out, epochs, batch if "batch" in given else None, lr if "lr" in given else None,
+                          seed, threads, reweight, eg_lr, label_noise, resume)
+        return
+    if not images:
+        raise BadInputError(f"{model} trains on photos: give --images FOLDER (scripts/fetch_photos.sh makes one)")
     if patch % entry.input_spec.multiple_of:
         raise BadInputError(f"--patch must be a multiple of {entry.input_spec.multiple_of} for {model}")
     cfg = TrainConfig(model=model, images=list(images), out=out, steps=steps, batch=batch, patch=patch, lr=lr,
@@ -156,6 +172,27 @@ def train_cmd(model: str, images: tuple[str, ...], out: str, steps: int, batch: 
     except FileNotFoundError as exc:
         raise BadInputError(str(exc)) from None
     click.echo(f"best weights: {best}")
+
+
+def _train_classifier(model: str, out: str, epochs: int | None, batch: int | None, lr: float | None, seed: int,
+                      threads: int | None, reweight: str, eg_lr: float, label_noise: float, resume: bool) -> None:
+    import shutil
+    from pathlib import Path
+
+    from edgezoo.zoo.fashion_mnist import flip_labels, load_split
+    from edgezoo.zoo.train_classifier import ClassifierTrainConfig, train_classifier
+
+    defaults = ClassifierTrainConfig(model=model)
+    cfg = ClassifierTrainConfig(model=model, out=out, epochs=epochs or defaults.epochs, batch=batch or defaults.batch,
+                                lr=lr or defaults.lr, seed=seed, threads=threads, reweight=reweight, eg_lr=eg_lr)
+    if not resume:
+        shutil.rmtree(Path(out) / model, ignore_errors=True)
+    images, labels = load_split("train")
+    if label_noise:
+        labels, _ = flip_labels(labels, label_noise, seed=1000 + seed)
+    summary = train_classifier(cfg, {"train": (images, labels), "selection": load_split("selection")},
+                               log=lambda line: click.echo(line, err=True))
+    click.echo(f"best weights: {summary['run']}/best.safetensors (selection top-1 {summary['best_selection_top1']:.2f}%)")
 
 
 @click.command("eval")
@@ -178,8 +215,11 @@ def eval_cmd(model: str, weights: str | None, sigmas: str | None, baselines: boo
     from edgezoo.zoo import create_model, get_entry
     from edgezoo.zoo.weights import load_weights
 
+    if get_entry(model).protocol.name == "classify":
+        _eval_classifier(model, weights, check, as_json)
+        return
     if get_entry(model).task != "denoise":
-        raise BadInputError(f"evaluation is implemented for the denoise task; {model} is {get_entry(model).task}")
+        raise BadInputError(f"evaluation is implemented for the denoise and classify tasks; {model} is {get_entry(model).task}")
     try:
         levels = tuple(float(s) for s in sigmas.split(",")) if sigmas else None
     except ValueError:
@@ -209,6 +249,37 @@ def eval_cmd(model: str, weights: str | None, sigmas: str | None, baselines: boo
             row[f"{name}_psnr_db"], row[f"{name}_ssim"] = score.psnr_db, score.ssim
         rows.append(row)
     echo_table(rows, list(rows[0]))
+
+
+def _eval_classifier(model: str, weights: str | None, check: bool, as_json: bool) -> None:
+    """Top-1 on the 10,000 Fashion-MNIST test images; ``--check`` compares every figure of the shipped manifest."""
+    from edgezoo.errors import BadInputError, FigureMismatchError
+    from edgezoo.manifests import packaged_names
+    from edgezoo.zoo import create_model
+    from edgezoo.zoo.release_classifier import check_classifier, classifier_quality
+    from edgezoo.zoo.weights import load_weights
+
+    if check:
+        if weights:
+            raise BadInputError("--check recomputes the shipped manifest from the shipped weights: drop --weights")
+        if model not in packaged_names():
+            raise BadInputError(f"{model} ships no manifest to check; `edgezoo list` shows the shipped ones")
+        problems = check_classifier(model)
+        if as_json:
+            echo_json({"model": model, "passed": not problems, "differences": problems})
+        if problems:
+            raise FigureMismatchError(f"{model}: {problems[0]}" + (f" ({len(problems) - 1} more)" if len(problems) > 1 else ""))
+        if not as_json:
+            click.echo(f"{model}: top-1, parameters and FLOPs match the manifest")
+        return
+    net = create_model(model, pretrained=weights is None)
+    if weights:
+        load_weights(net, weights)
+    result = classifier_quality(net)
+    if as_json:
+        echo_json(result.model_dump())
+    else:
+        click.echo(f"{model}: top-1 {result.metrics['top1']:.2f}% on {result.dataset}")
 
 
 def _check(model: str, levels: tuple[float, ...] | None, photos: set[str] | None, baselines: bool, as_json: bool,

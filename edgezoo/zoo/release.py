@@ -141,7 +141,7 @@ def release(
         paper=Paper(title=entry.paper.title, url=entry.paper.url),
         config=config_dict(entry, model), params=params,
         gflops_per_mpix=flops,
-        io=io_contract(entry, *entry.export_size, dynamic=True), preprocessing=preprocessing(entry),
+        io=io_contract(entry, *entry.export_size, dynamic=True), spec=entry.spec(), preprocessing=preprocessing(entry),
         weights=Weights(
             file=target.name, sha256=sha, bytes=size_bytes(target), params=params,
             trained_on=PHOTO_POOL, recipe=recipe, licence=WEIGHTS_LICENCE, steps=best_step or steps, dtype=dtype,
@@ -171,7 +171,8 @@ def remeasure(name: str, progress: Callable[[str], None] | None = None) -> Manif
     notes = {q.degradation: q.note for q in manifest.quality}
     for result in quality:
         result.note = notes.get(result.degradation)
-    updated = manifest.model_copy(update={"params": params, "gflops_per_mpix": flops, "quality": quality})
+    updated = manifest.model_copy(update={"params": params, "gflops_per_mpix": flops, "quality": quality,
+                                          "spec": get_entry(name).spec()})
     updated.save(PACKAGED_DIR / f"{name}.yaml")
     return updated
 

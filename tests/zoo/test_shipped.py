@@ -14,6 +14,8 @@ from edgezoo.zoo.release import check_manifest, gflops_per_mpix
 from edgezoo.zoo.weights import shipped_weights_path
 
 SHIPPED = packaged_names()
+DENOISERS = [n for n in SHIPPED if packaged_manifest(n).task == "denoise"]
+CLASSIFIERS = [n for n in SHIPPED if packaged_manifest(n).task == "classify"]
 
 
 def test_the_default_model_ships_trained_weights():
@@ -21,6 +23,28 @@ def test_the_default_model_ships_trained_weights():
 
 
 @pytest.mark.parametrize("name", SHIPPED)
+def test_every_shipped_manifest_carries_its_model_contract_and_matches_its_weights(name):
+    manifest = packaged_manifest(name)
+    entry = get_entry(name)
+    assert manifest.spec == entry.spec()  # the contract every layer reads, as the registry states it today
+    path, sha = shipped_weights_path(name)
+    assert sha256_file(path) == sha == manifest.weights.sha256 and path.stat().st_size == manifest.weights.bytes
+    model = create_model(name, pretrained=True)
+    assert sum(p.numel() for p in model.parameters()) == manifest.params == manifest.weights.params
+    assert manifest.quality and all(q.value(manifest.spec.metric.name) is not None for q in manifest.quality)
+
+
+@pytest.mark.parametrize("name", CLASSIFIERS)
+def test_shipped_classifier_figures_are_recomputed(name):
+    from edgezoo.zoo.fashion_mnist import available
+    from edgezoo.zoo.release_classifier import check_classifier
+
+    if not available():
+        pytest.skip("Fashion-MNIST is not installed (apt-get install dataset-fashion-mnist)")
+    assert check_classifier(name) == []
+
+
+@pytest.mark.parametrize("name", DENOISERS)
 def test_packaged_manifest_matches_its_weights_and_model(name):
     manifest = packaged_manifest(name)
     entry = get_entry(name)
@@ -39,7 +63,7 @@ def test_packaged_manifest_matches_its_weights_and_model(name):
         assert q.mean.psnr_db == pytest.approx(np.mean([s.psnr_db for s in q.per_image.values()]), abs=1e-3)
 
 
-@pytest.mark.parametrize("name", SHIPPED)
+@pytest.mark.parametrize("name", DENOISERS)
 def test_recorded_figures_are_recomputed_on_one_photo_and_sigma(name, tmp_path, monkeypatch):
     """``eval --check`` on chelsea at sigma 25: parameters, FLOPs, and PSNR/SSIM of the model
     (served inside its contract: the small model pads chelsea's 288 rows to 320), the noisy
@@ -69,7 +93,7 @@ def test_the_check_names_a_figure_that_moved(monkeypatch, capsys):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("name", SHIPPED)
+@pytest.mark.parametrize("name", DENOISERS)
 def test_edgezoo_eval_check_recomputes_every_figure(name, python):
     import subprocess
 
