@@ -1,7 +1,7 @@
 """MULLER against plain bilinear resizing, in kind (the paper's resolution study):
 Fashion-MNIST test accuracy against the classifier's input side.
 
-    python benchmarks/muller_study.py [--sides 16,12,8] [--seeds 0] [--epochs 4]
+    python benchmarks/muller_study.py [--sides 16,12,8] [--seeds 0] [--epochs 4] [--train-size N]
         [--out runs/muller] [--json-out benchmarks/results/muller_fmnist.json]
         [--png benchmarks/results/muller_fmnist.png]
 
@@ -30,7 +30,8 @@ sys.path.insert(0, str(ROOT))
 CLASSIFIER = dict(stem_channels=16, channels=(16, 32), depths=(1, 1))
 
 
-def run_one(side: int, layers: int, seed: int, epochs: int, out: Path, threads: int, limit: int | None = None) -> dict:
+def run_one(side: int, layers: int, seed: int, epochs: int, out: Path, threads: int, limit: int | None = None,
+            train_size: int | None = None) -> dict:
     import dataclasses
 
     import torch
@@ -45,6 +46,9 @@ def run_one(side: int, layers: int, seed: int, epochs: int, out: Path, threads: 
     overrides = {"num_layers": layers, "classifier": classifier}
     run_name = f"{name}-{'muller' if layers else 'bilinear'}-seed{seed}"
     data = {s: load_split(s) for s in ("train", "selection")}
+    if train_size:  # a seeded subset of the training split, the same for every run of the grid
+        keep = np.random.default_rng(7).permutation(len(data["train"][0]))[:train_size]
+        data["train"] = (data["train"][0][keep], data["train"][1][keep])
     if limit:  # a smoke run: the first ``limit`` images of each split
         data = {k: (v[0][:limit], v[1][:limit]) for k, v in data.items()}
     cfg = ClassifierTrainConfig(model=name, out=str(out), epochs=epochs, seed=seed, threads=threads,
@@ -60,6 +64,7 @@ def run_one(side: int, layers: int, seed: int, epochs: int, out: Path, threads: 
     scalars = [round(float(v), 4) for v in torch.cat([model.resizer.scales, model.resizer.biases])]
     return {"side": side, "method": "muller" if layers else "bilinear", "seed": seed, "epochs": epochs,
             "selection_top1": summary["best_selection_top1"], "test_top1": round(test, 2), "limit": limit,
+            "train_images": len(data["train"][0]),
             "resizer_scalars": scalars}
 
 
@@ -101,6 +106,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seeds", default="0")
     parser.add_argument("--epochs", type=int, default=4)
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--train-size", type=int, help="train on a seeded subset of this many images (default: all 55,000)")
     parser.add_argument("--limit", type=int, help="use only this many images per split (a smoke run, not a result)")
     parser.add_argument("--out", default="runs/muller")
     parser.add_argument("--json-out", default=str(ROOT / "benchmarks/results/muller_fmnist.json"))
@@ -110,7 +116,7 @@ def main(argv: list[str] | None = None) -> int:
     for seed in (int(s) for s in args.seeds.split(",")):
         for side in (int(s) for s in args.sides.split(",")):
             for layers in (0, 2):
-                rows.append(run_one(side, layers, seed, args.epochs, Path(args.out), args.threads, args.limit))
+                rows.append(run_one(side, layers, seed, args.epochs, Path(args.out), args.threads, args.limit, args.train_size))
                 print(json.dumps(rows[-1]), flush=True)
     print(f"{'side':>5} {'bilinear':>10} {'MULLER':>10}")
     for side in sorted({r["side"] for r in rows}, reverse=True):
