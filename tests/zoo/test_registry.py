@@ -34,7 +34,9 @@ def test_create_model_returns_eval_mode_and_rejects_overrides_with_pretrained():
 
 
 def test_pretrained_without_shipped_weights_says_how_to_get_them():
-    with pytest.raises(WeightsError, match="edgezoo train maxim-s3-dehaze"):
+    with pytest.raises(WeightsError, match="edgezoo train maxim-s3-denoise"):  # a task the recipe trains
+        create_model("maxim-s3-denoise", pretrained=True)
+    with pytest.raises(WeightsError, match="has no dehaze recipe yet; use pretrained=False"):  # one it does not
         create_model("maxim-s3-dehaze", pretrained=True)
 
 
