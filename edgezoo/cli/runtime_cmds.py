@@ -193,16 +193,11 @@ def _returns_labels(target: str, search: list[str]) -> bool:
 
 
 def _print_labels(session: Any, images: list[Path], as_json: bool) -> None:
-    from PIL import Image, UnidentifiedImageError
+    from edgezoo.imageio import read_image
 
     results = []
     for path in images:
-        try:
-            with Image.open(path) as img:
-                img.load()
-                picture = img.copy()
-        except (UnidentifiedImageError, OSError, SyntaxError) as exc:
-            raise BadInputError(f"{path} is not a readable image ({exc.__class__.__name__}); give a PNG or JPEG") from None
+        picture = read_image(path)  # upright, one error for an unreadable file, as the image path reads
         start = time.perf_counter()
         answer = session(picture)
         results.append({"input": str(path), **answer, "ms": round((time.perf_counter() - start) * 1000, 2)})

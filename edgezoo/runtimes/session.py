@@ -176,7 +176,8 @@ class Session:
         tensor = self.spec.component().inputs[0]
         if not all(isinstance(d, int) for d in tensor.shape):
             tensor = tensor.model_copy(update={"shape": list(self.artifact.input_shape)})
-        x = fit_to_tensor(image, tensor)
+        batch, _, _ = to_batch(image)
+        x = fit_to_tensor(batch[:1], tensor)
         outputs = {k: v.astype(np.float32, copy=False) for k, v in self.runner.run(x.astype(self._dtype, copy=False)).items()}
         return self.protocol.postprocess(outputs, self.spec)
 
