@@ -22,21 +22,25 @@ DEPLOYMENT_TARGET = "iOS16"  # ML Programs with fp32 compute; macOS 13 / iOS 16 
 def convert(
     model: Any, example: Any, out_path: str | Path, metadata: dict[str, Any], precision: str = "fp32",
 ) -> dict[str, str]:
-    """Convert ``model`` traced on ``example`` to the ``.mlpackage`` ``out_path``
+    """Convert ``model`` traced on ``example`` (inputs by contract name) to the ``.mlpackage`` ``out_path``
     atomically; return tool versions."""
     check_precision(FORMAT, precision, PRECISIONS)
-    (input_name,), (output_name,) = input_names(metadata["io"]), output_names(metadata["io"])
+    names, outputs = input_names(metadata["io"]), output_names(metadata["io"])
     require_tool("coremltools", FORMAT, "coreml")
     import coremltools as ct
+    import numpy as np
     import torch
 
-    from edgezoo.export.signature import ImageToImage
+    from edgezoo.export.signature import ContractModule, example_tensors
 
-    program = torch.export.export(ImageToImage(model).eval(), (example,)).run_decompositions({})
+    tensors = example_tensors(example, names)
+    program = torch.export.export(ContractModule(model, names, outputs).eval(), tuple(tensors.values()))
+    program = program.run_decompositions({})
     mlmodel = ct.convert(
         program,
-        inputs=[ct.TensorType(name=input_name, shape=tuple(example.shape))],
-        outputs=[ct.TensorType(name=output_name)],
+        inputs=[ct.TensorType(name=n, shape=tuple(t.shape), dtype=np.dtype(str(t.dtype).removeprefix("torch.")).type)
+                for n, t in tensors.items()],
+        outputs=[ct.TensorType(name=n) for n in outputs],
         convert_to="mlprogram",
         compute_precision=ct.precision.FLOAT32,
         minimum_deployment_target=getattr(ct.target, DEPLOYMENT_TARGET),

@@ -23,28 +23,24 @@ def convert(
     model: Any, example: Any, out_path: str | Path, metadata: dict[str, Any], precision: str = "fp32",
     *, dynamic_multiple_of: int | None = None,
 ) -> dict[str, str]:
-    """Export ``model`` traced on ``example`` (1, C, H, W) to ``out_path`` atomically and
-    return the tool versions. With ``dynamic_multiple_of`` the sides are dynamic."""
+    """Export ``model`` traced on ``example`` (its inputs by contract name) to
+    ``out_path`` atomically and return the tool versions. With ``dynamic_multiple_of``
+    every symbolic dim of the contract (``metadata["io"]``, e.g. ``H``, ``W``) is
+    dynamic, a multiple of that number."""
     check_precision(FORMAT, precision, PRECISIONS)
-    (input_name,), (output_name,) = input_names(metadata["io"]), output_names(metadata["io"])
+    names, outputs = input_names(metadata["io"]), output_names(metadata["io"])
     require_tool("onnxscript", FORMAT, "onnx")
     import torch
 
-    from edgezoo.export.signature import ImageToImage
+    from edgezoo.export.signature import ContractModule, example_tensors
 
+    tensors = example_tensors(example, names)
     dynamic_shapes = None
     if dynamic_multiple_of:
-        m = int(dynamic_multiple_of)
-        h = torch.export.Dim("H", min=1, max=MAX_SIDE // m)
-        w = torch.export.Dim("W", min=1, max=MAX_SIDE // m)
-        dynamic_shapes = {input_name: {2: m * h, 3: m * w}}
-        # torch.export specializes a dimension whose example value is 1: trace with sides of 2 * m at least
-        n, c, height, width = example.shape
-        if min(height, width) < 2 * m:
-            example = torch.rand(n, c, max(height, 2 * m), max(width, 2 * m), dtype=example.dtype)
+        dynamic_shapes, tensors = _dynamic_shapes(metadata["io"]["inputs"], tensors, int(dynamic_multiple_of))
     program = torch.onnx.export(
-        ImageToImage(model).eval(), (example,), dynamo=True, opset_version=OPSET,
-        input_names=[input_name], output_names=[output_name], dynamic_shapes=dynamic_shapes,
+        ContractModule(model, names, outputs).eval(), tuple(tensors.values()), dynamo=True, opset_version=OPSET,
+        input_names=names, output_names=outputs, dynamic_shapes=dynamic_shapes,
         external_data=False, verbose=False,
     )
     _strip_debug_info(program.model)
@@ -55,6 +51,32 @@ def convert(
     with atomic_path(out_path) as tmp:
         program.save(tmp, external_data=False)
     return tool_versions("torch", "onnx", "onnxscript", opset=str(OPSET))
+
+
+def _dynamic_shapes(inputs: list[dict[str, Any]], tensors: dict[str, Any], m: int) -> tuple[dict[str, Any], dict[str, Any]]:
+    """torch.export dims for the contract's symbolic dims (one ``Dim`` per symbol,
+    shared by every input that has it), and example tensors at least ``2 * m`` along
+    them: torch.export specializes a dim whose example value is 1."""
+    import torch
+
+    dims: dict[str, Any] = {}
+    shapes: dict[str, Any] = {}
+    grown = dict(tensors)
+    for spec in inputs:
+        name, shape = spec["name"], spec["shape"]
+        per_input = {}
+        for axis, dim in enumerate(shape):
+            if isinstance(dim, str):
+                if dim not in dims:
+                    dims[dim] = m * torch.export.Dim(dim, min=1, max=MAX_SIDE // m)
+                per_input[axis] = dims[dim]
+        shapes[name] = per_input or None
+        example = tensors[name]
+        if per_input and any(example.shape[axis] < 2 * m for axis in per_input):
+            size = [max(s, 2 * m) if axis in per_input else s for axis, s in enumerate(example.shape)]
+            grown[name] = torch.rand(*size).to(example.dtype) if example.is_floating_point() \
+                else torch.zeros(*size, dtype=example.dtype)
+    return shapes, grown
 
 
 def _strip_debug_info(model: Any) -> None:

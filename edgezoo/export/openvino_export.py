@@ -24,23 +24,27 @@ DYNAMIC = False
 def convert(
     model: Any, example: Any, out_path: str | Path, metadata: dict[str, Any], precision: str = "fp32",
 ) -> dict[str, str]:
-    """Convert ``model`` traced on ``example`` to ``out_path`` (``.xml``, with its
+    """Convert ``model`` traced on ``example`` (inputs by contract name) to ``out_path`` (``.xml``, with its
     ``.bin`` beside it), atomically; return tool versions."""
     check_precision(FORMAT, precision, PRECISIONS)
-    (input_name,), (output_name,) = input_names(metadata["io"]), output_names(metadata["io"])
+    names, outputs = input_names(metadata["io"]), output_names(metadata["io"])
     require_tool("openvino", FORMAT, "openvino")
     import openvino as ov
 
-    from edgezoo.export.signature import ImageToImage
+    from edgezoo.export.signature import ContractModule, example_tensors
 
     out_path = Path(out_path)
     if out_path.suffix != ".xml":
         raise ValueError(f"an OpenVINO IR path ends in .xml, not {out_path.name}")
+    tensors = example_tensors(example, names)
     ov_model = ov.convert_model(
-        ImageToImage(model).eval(), example_input=example, input=[tuple(int(d) for d in example.shape)],
+        ContractModule(model, names, outputs).eval(), example_input=tuple(tensors.values()),
+        input=[tuple(int(d) for d in t.shape) for t in tensors.values()],
     )
-    ov_model.inputs[0].get_tensor().set_names({input_name})
-    ov_model.outputs[0].get_tensor().set_names({output_name})
+    for port, name in zip(ov_model.inputs, names):
+        port.get_tensor().set_names({name})
+    for port, name in zip(ov_model.outputs, outputs):
+        port.get_tensor().set_names({name})
     ov_model.set_rt_info(metadata_json(metadata), [METADATA_KEY])
     save_ir(ov_model, out_path, compress_to_fp16=(precision == "fp16"))
     return tool_versions("torch", "openvino")

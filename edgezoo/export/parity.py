@@ -13,8 +13,9 @@ from typing import Any, Sequence
 import numpy as np
 
 from edgezoo.errors import ParityError
-from edgezoo.manifests.schema import Parity
+from edgezoo.manifests.schema import Parity, TensorSpec
 from edgezoo.metrics import max_abs_error, parity_psnr
+from edgezoo.tasks.feeds import IMAGE_ROLES, concrete_shape, example_feeds, symbols, tensor_specs
 
 PARITY_THRESHOLDS_DB: dict[str, float] = {"fp32": 60.0, "fp16": 40.0, "int8": 30.0}
 PSNR_CAP_DB = 200.0  # identical outputs have infinite PSNR; reported as this cap
@@ -23,10 +24,16 @@ COREML_NOTE = "prediction not run: needs macOS; converted, loaded back, I/O and 
 
 @dataclass(frozen=True)
 class ParityInput:
-    """One (1, C, H, W) float32 image in [0, 1] and a name saying where it came from."""
+    """One request's inputs by name (from the contract) and a name saying where they
+    came from."""
 
     name: str
-    array: np.ndarray
+    feeds: dict[str, np.ndarray]
+
+    @property
+    def array(self) -> np.ndarray:
+        """The first input (the image, for one-input models)."""
+        return next(iter(self.feeds.values()))
 
 
 @dataclass
@@ -98,34 +105,57 @@ def _photo_crop(photo: np.ndarray, height: int, width: int, rng: np.random.Gener
     return np.asarray(crop, dtype=np.float32).transpose(2, 0, 1) / 255.0
 
 
+def default_inputs(channels: int = 3) -> list[TensorSpec]:
+    """The contract of a one-image model, for callers that give no tensors."""
+    return [TensorSpec(name="image", role="image", shape=[1, channels, "H", "W"])]
+
+
 def parity_inputs(
     height: int, width: int, seed: int, n_random: int = 2, n_photos: int = 3, photos: bool = True, channels: int = 3,
+    tensors: Sequence[Any] | None = None,
 ) -> list[ParityInput]:
-    """Seeded uniform-noise images and random crops of the evaluation photos, each
-    (1, channels, height, width) float32 in [0, 1]. A different ``seed`` gives different inputs."""
+    """Seeded random requests and requests whose image-role inputs are random crops of
+    the evaluation photos, at ``height`` x ``width`` (the sizes of the symbolic dims
+    ``H`` and ``W``). ``tensors`` are the component's inputs (default: one image of
+    ``channels``); inputs other than pictures are drawn by role. A different ``seed``
+    gives different inputs."""
+    specs = tensor_specs(tensors) if tensors is not None else default_inputs(channels)
+    sizes = _sizes(specs, height, width)
+    tag = f"{height}x{width}"
     rng = np.random.default_rng(seed)
-    inputs = [
-        ParityInput(f"random{i}@{height}x{width}", rng.random((1, channels, height, width), dtype=np.float32))
-        for i in range(n_random)
-    ]
-    if photos and n_photos:
+    inputs = [ParityInput(f"random{i}@{tag}", example_feeds(specs, sizes, rng)) for i in range(n_random)]
+    pictured = [t for t in specs if t.role in IMAGE_ROLES]
+    if photos and n_photos and pictured:
         pool = _photos()
         for index in rng.choice(len(pool), size=min(n_photos, len(pool)), replace=False):
             name, photo = pool[int(index)]
-            crop = _photo_crop(photo, height, width, rng, channels)
-            inputs.append(ParityInput(f"photo:{name}@{height}x{width}", crop[None]))
+            pictures = {}
+            for tensor in pictured:
+                shape = concrete_shape(tensor, sizes)
+                pictures[tensor.name] = _photo_crop(photo, shape[-2], shape[-1], rng, shape[1])[None]
+            inputs.append(ParityInput(f"photo:{name}@{tag}", example_feeds(specs, sizes, rng, pictures)))
     return inputs
+
+
+def _sizes(specs: Sequence[TensorSpec], height: int, width: int) -> dict[str, int]:
+    """Sizes of the symbolic dims: ``H`` and ``W`` are the picture's sides."""
+    named = {"H": height, "W": width}
+    unknown = [s for s in symbols(specs) if s not in named]
+    if unknown:
+        raise ParityError(f"parity inputs need sizes for the symbolic dims {unknown}")
+    return named
 
 
 def inputs_for_artifact(
     height: int, width: int, multiple_of: int, static_shape: bool, seed: int, channels: int = 3,
+    tensors: Sequence[Any] | None = None,
 ) -> list[ParityInput]:
     """The inputs for one artifact: at its size; a dynamic-shape artifact is also run at
     a second, non-square size so that its dynamism is really tested."""
-    inputs = parity_inputs(height, width, seed, channels=channels)
+    inputs = parity_inputs(height, width, seed, channels=channels, tensors=tensors)
     if not static_shape:
         inputs += parity_inputs(height + multiple_of, width + 2 * multiple_of, seed + 1000, n_random=1, n_photos=1,
-                                channels=channels)
+                                channels=channels, tensors=tensors)
     return inputs
 
 
@@ -147,37 +177,56 @@ def compare_output(role: str, reference: np.ndarray, output: np.ndarray) -> tupl
 # --- running ----------------------------------------------------------------------------
 
 
-def reference_outputs(model: Any, inputs: Sequence[ParityInput]) -> list[np.ndarray]:
-    """The PyTorch model's outputs (float32, CPU, eval mode, no autograd), computed on
-    one thread: the sums then come out the same on every machine, and a few small
-    images do not need more (on a busy host, OpenMP threads that wait on each other
-    made this 100 times slower)."""
+def reference_outputs(model: Any, inputs: Sequence[ParityInput], outputs: Sequence[str] = ("restored",)) -> list[dict[str, np.ndarray]]:
+    """The PyTorch model's outputs by name (float32, CPU, eval mode, no autograd) for
+    each request, its inputs passed in the contract's order. ``outputs`` names what the
+    model returns (a tensor, a tuple in that order, or a dict). Computed on one thread:
+    the sums then come out the same on every machine, and a few small images do not
+    need more (on a busy host, OpenMP threads that wait on each other made this 100
+    times slower)."""
     import torch
 
     from edgezoo.export.capture import torch_threads
 
-    outputs = []
+    results = []
     with torch_threads(1), torch.inference_mode():
         for item in inputs:
-            outputs.append(model(torch.from_numpy(item.array)).detach().cpu().numpy().astype(np.float32))
-    return outputs
+            returned = model(*(torch.from_numpy(np.ascontiguousarray(a)) for a in item.feeds.values()))
+            results.append(named_outputs(returned, outputs))
+    return results
 
 
-def _single_output(outputs: dict[str, np.ndarray], name: str) -> np.ndarray:
+def named_outputs(returned: Any, names: Sequence[str]) -> dict[str, np.ndarray]:
+    """A model's return value (tensor, tuple or dict) as float32 arrays by output name."""
+    if isinstance(returned, dict):
+        missing = [n for n in names if n not in returned]
+        if missing:
+            raise ParityError(f"the model returns {sorted(returned)}; the contract also names {missing}")
+        values = [returned[n] for n in names]
+    else:
+        values = list(returned) if isinstance(returned, (tuple, list)) else [returned]
+        if len(values) != len(names):
+            raise ParityError(f"the model returns {len(values)} tensors; the contract names {len(names)}: {list(names)}")
+    return {n: v.detach().cpu().numpy().astype(np.float32) for n, v in zip(names, values)}
+
+
+def _output(outputs: dict[str, np.ndarray], name: str, count: int) -> np.ndarray:
     if name in outputs:
         return outputs[name]
-    if len(outputs) != 1:
-        raise ParityError(f"the artifact returns {sorted(outputs)}; expected one output '{name}'")
-    return next(iter(outputs.values()))
+    if len(outputs) == count == 1:  # converters rename single outputs (Identity, output_0, ...)
+        return next(iter(outputs.values()))
+    raise ParityError(f"the artifact returns {sorted(outputs)}; the contract names '{name}'")
 
 
 def measure_parity(
     path: str | Path, fmt: str, precision: str, model: Any, inputs: Sequence[ParityInput],
     name: str | None = None, expected_io: dict[str, Any] | None = None,
-    references: Sequence[np.ndarray] | None = None, output: tuple[str, str] | None = None,
+    references: Sequence[dict[str, np.ndarray]] | None = None, outputs: Sequence[tuple[str, str]] | None = None,
 ) -> ParityReport:
-    """Run the artifact at ``path`` in its native runtime on ``inputs`` and compare with
-    ``model`` (or precomputed ``references``). Core ML off macOS is not executed: its
+    """Run the artifact at ``path`` in its native runtime on ``inputs`` and compare every
+    output with ``model``'s (or precomputed ``references``), each by its role; the
+    figure is the worst over inputs and outputs. ``outputs`` are (name, role) pairs,
+    by default the contract's (``expected_io``). Core ML off macOS is not executed: its
     spec is read back and checked against ``expected_io`` instead. Does not raise on a
     miss; see :meth:`ParityReport.failure`."""
     from edgezoo.export.capture import captured_output
@@ -193,44 +242,47 @@ def measure_parity(
             artifact=name, format=fmt, precision=precision, executed=False, threshold_db=threshold,
             passed=not problems, note="; ".join(problems) if problems else COREML_NOTE,
         )
+    if outputs is None:
+        declared = (expected_io or {}).get("outputs") or [{"name": "restored", "role": "image"}]
+        outputs = [(t["name"], t.get("role", "image")) for t in declared]
+    out_names = [n for n, _ in outputs]
     device = "CPU_ONLY" if fmt == "coreml" else "cpu"
-    refs = list(references) if references is not None else reference_outputs(model, inputs)
-    if output is None:  # (name, role) of the output to compare, from the contract
-        first = ((expected_io or {}).get("outputs") or [{"name": "restored", "role": "image"}])[0]
-        output = (first["name"], first.get("role", "image"))
-    out_name, role = output
+    refs = list(references) if references is not None else reference_outputs(model, inputs, out_names)
     with captured_output():  # runtimes log delegate choices on stderr
         runner = backend.load(path, device, precision=precision)
-        outputs = [_single_output(runner.run(item.array), out_name) for item in inputs]
+        results = [runner.run(item.feeds) for item in inputs]
     names = [i.name for i in inputs]
+
+    def report(passed: bool, worst: str | None, note: str | None, **figures: Any) -> ParityReport:
+        return ParityReport(artifact=name, format=fmt, precision=precision, executed=True, threshold_db=threshold,
+                            passed=passed, backend=backend.name, inputs=names, worst_input=worst, note=note, **figures)
+
     worst_psnr, worst_abs, worst_input = float("inf"), 0.0, None
-    for item, ref, out in zip(inputs, refs, outputs):
-        problem = None
-        if out.shape != ref.shape:
-            problem = f"output shape {list(out.shape)} differs from the reference's {list(ref.shape)}"
-        elif not np.all(np.isfinite(out)):
-            problem = "the output holds NaN or infinite values"
-        if problem:
-            return ParityReport(
-                artifact=name, format=fmt, precision=precision, executed=True, threshold_db=threshold,
-                passed=False, backend=backend.name, inputs=names, worst_input=item.name, note=f"{problem} on {item.name}",
-            )
-        value, abs_err, agreement = compare_output(role, ref, out)
-        if agreement is not None and agreement < 1.0 and precision != "int8":
-            return ParityReport(
-                artifact=name, format=fmt, precision=precision, executed=True, threshold_db=threshold,
-                passed=False, backend=backend.name, inputs=names, worst_input=item.name,
-                note=f"top-1 class differs from the reference's on {item.name}",
-            )
-        if value <= worst_psnr:
-            worst_psnr, worst_input = value, item.name
-        worst_abs = max(worst_abs, abs_err)
-    return ParityReport(
-        artifact=name, format=fmt, precision=precision, executed=True, threshold_db=threshold,
-        passed=bool(worst_psnr >= threshold),  # the unrounded figure decides
+    for item, ref, result in zip(inputs, refs, results):
+        for out_name, role in outputs:
+            where = item.name if len(outputs) == 1 else f"{item.name} ({out_name})"
+            try:
+                out = _output(result, out_name, len(outputs))
+            except ParityError as exc:
+                return report(False, where, str(exc))
+            expected = ref[out_name]
+            problem = None
+            if out.shape != expected.shape:
+                problem = f"output shape {list(out.shape)} differs from the reference's {list(expected.shape)}"
+            elif not np.all(np.isfinite(out)):
+                problem = "the output holds NaN or infinite values"
+            if problem:
+                return report(False, where, f"{problem} on {where}")
+            value, abs_err, agreement = compare_output(role, expected, out)
+            if agreement is not None and agreement < 1.0 and precision != "int8":
+                return report(False, where, f"top-1 class differs from the reference's on {where}")
+            if value <= worst_psnr:
+                worst_psnr, worst_input = value, where
+            worst_abs = max(worst_abs, abs_err)
+    return report(
+        bool(worst_psnr >= threshold),  # the unrounded figure decides
+        worst_input, f"worst on {worst_input}" if worst_input else None,
         psnr_db=round(min(worst_psnr, PSNR_CAP_DB), 2), max_abs=float(f"{worst_abs:.4g}"),
-        backend=backend.name, inputs=names, worst_input=worst_input,
-        note=f"worst on {worst_input}" if worst_input else None,
     )
 
 

@@ -251,9 +251,11 @@ class _Run:
     def parity_set(self, dynamic: bool) -> tuple[list, list]:
         """(parity inputs, reference outputs) for a static or a dynamic artifact."""
         if dynamic not in self.parity_sets:
+            component = self.entry.spec().component()
             inputs = inputs_for_artifact(self.height, self.width, self.entry.input_spec.multiple_of, not dynamic,
-                                         EXPORT_SEED, channels=self.entry.input_spec.channels)
-            self.parity_sets[dynamic] = (inputs, reference_outputs(self.model, inputs))
+                                         EXPORT_SEED, tensors=component.inputs)
+            outputs = [t.name for t in component.outputs]
+            self.parity_sets[dynamic] = (inputs, reference_outputs(self.model, inputs, outputs))
         return self.parity_sets[dynamic]
 
     def build(self, job: ExportJob, manifest: Manifest, say: Callable[[str], None]) -> Artifact | None:
@@ -393,11 +395,14 @@ def build_reference(name: str, pretrained: bool, seed: int = 0) -> Any:
         return create_model(name, pretrained=False)
 
 
-def _example(entry: Any, height: int, width: int) -> Any:
+def _example(entry: Any, height: int, width: int) -> dict[str, Any]:
+    """The tracing inputs by contract name, from the one place inputs come from."""
     import torch
 
-    generator = torch.Generator().manual_seed(EXPORT_SEED)
-    return torch.rand(1, entry.input_spec.channels, height, width, generator=generator)
+    from edgezoo.tasks.feeds import example_feeds
+
+    feeds = example_feeds(io_contract(entry, height, width).inputs, rng=EXPORT_SEED)
+    return {name: torch.from_numpy(value) for name, value in feeds.items()}
 
 
 def _convert_and_check(

@@ -1,6 +1,6 @@
 """TFLite (LiteRT) through litert-torch, with the contract stored as flatbuffer
 metadata named ``edgezoo`` (the slot TFLite keeps for model metadata; the runtime
-ignores names it does not know). Signature ``serving_default``: ``image`` -> ``restored``."""
+ignores names it does not know). Signature ``serving_default``: the contract's inputs -> its outputs, by name."""
 
 from __future__ import annotations
 
@@ -22,16 +22,17 @@ DYNAMIC = False
 def convert(
     model: Any, example: Any, out_path: str | Path, metadata: dict[str, Any], precision: str = "fp32",
 ) -> dict[str, str]:
-    """Convert ``model`` traced on ``example`` to ``out_path`` atomically; return tool versions."""
+    """Convert ``model`` traced on ``example`` (its inputs by contract name) to ``out_path``
+    atomically; return tool versions."""
     check_precision(FORMAT, precision, PRECISIONS)
-    (input_name,), (output_name,) = input_names(metadata["io"]), output_names(metadata["io"])
+    names, outputs = input_names(metadata["io"]), output_names(metadata["io"])
     require_tool("litert_torch", FORMAT, "tflite")
     import litert_torch
 
-    from edgezoo.export.signature import ImageToNamedOutput
+    from edgezoo.export.signature import ContractModule, example_tensors
 
-    wrapped = ImageToNamedOutput(model, output_name).eval()
-    edge_model = litert_torch.convert(wrapped, sample_kwargs={input_name: example})
+    wrapped = ContractModule(model, names, outputs, named_outputs=True).eval()
+    edge_model = litert_torch.convert(wrapped, sample_kwargs=example_tensors(example, names))
     content = edge_model.model_content()
     with atomic_path(out_path) as tmp:
         tmp.write_bytes(bytes(embed_metadata(content, metadata_json(metadata))))

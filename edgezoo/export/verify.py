@@ -191,8 +191,8 @@ def verify_dir(
     model = rebuild_reference(directory, manifest)
     checks = []
     multiple_of = manifest.io.inputs[0].multiple_of or 1
-    channels = int(manifest.io.inputs[0].shape[1])
-    first_output = manifest.io.outputs[0]
+    component = manifest.model_spec().component()
+    outputs = [(t.name, t.role) for t in manifest.io.outputs]
     height, width = _export_size(manifest)
     cache: dict[tuple[int, int, bool], tuple[list, list]] = {}
     quality = _QualityGates(directory, manifest, model, multiple_of, quality_images, QUALITY_SEED_OFFSET + seed)
@@ -202,15 +202,15 @@ def verify_dir(
         h, w = _artifact_size(artifact, height, width)
         key = (h, w, artifact.static_shape)
         if key not in cache:  # the reference runs once per input set, not per artifact
-            inputs = inputs_for_artifact(h, w, multiple_of, artifact.static_shape, seed, channels=channels)
-            cache[key] = (inputs, reference_outputs(model, inputs))
+            inputs = inputs_for_artifact(h, w, multiple_of, artifact.static_shape, seed, tensors=component.inputs)
+            cache[key] = (inputs, reference_outputs(model, inputs, [name for name, _ in outputs]))
         inputs, refs = cache[key]
         expected_io = None
         if artifact.static_shape and list(artifact.input_shape) == list(manifest.io.inputs[0].shape):
             expected_io = manifest.io.model_dump(mode="json")
         report = measure_parity(directory / artifact.file, artifact.format, artifact.precision, model, inputs,
                                 name=artifact.file, expected_io=expected_io, references=refs,
-                                output=(first_output.name, first_output.role))
+                                outputs=outputs)
         q = artifact.quantization or {}
         check = ArtifactCheck(
             file=artifact.file, format=artifact.format, precision=artifact.precision,

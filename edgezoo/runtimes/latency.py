@@ -29,6 +29,7 @@ from edgezoo.runtimes.planner import is_static, multiple_of
 from edgezoo.runtimes.profile import device_profile
 from edgezoo.runtimes.store import ExportDir
 from edgezoo.runtimes.tiling import round_up
+from edgezoo.tasks.feeds import example_feeds
 
 _STATUS = Path("/proc/self/status")
 _CLEAR_REFS = Path("/proc/self/clear_refs")
@@ -171,6 +172,14 @@ def bench_input_shape(export: ExportDir, artifact: Any, size: int) -> list[int]:
     return [1, channels, side, side]
 
 
+def _cast(feeds: dict[str, np.ndarray], runner: Runner) -> dict[str, np.ndarray]:
+    """``feeds`` in the dtypes the loaded artifact takes (an fp16 artifact takes fp16)."""
+    dtypes = {i.name: i.dtype for i in runner.inputs}
+    if len(feeds) == len(runner.inputs) == 1:  # converters may rename a single input
+        dtypes = {next(iter(feeds)): runner.inputs[0].dtype}
+    return {k: v.astype(np.dtype(dtypes.get(k, v.dtype)), copy=False) for k, v in feeds.items()}
+
+
 def bench_export(
     export: ExportDir,
     backend: str | None = None,
@@ -192,12 +201,13 @@ def bench_export(
     inventory = inventory if inventory is not None else probe_inventory()
     rows: list[LatencyRow] = []
     rng = np.random.default_rng(0)
+    tensors = export.manifest.model_spec().component().inputs
     for artifact in export.manifest.artifacts:
         targets = [t for t in inventory.for_format(artifact.format)
                    if (backend is None or t.backend == backend)
                    and (device is None or device in (t.device.name, t.kind))]
         shape = bench_input_shape(export, artifact, size)
-        x = rng.random(shape, dtype=np.float32)
+        feeds = example_feeds(tensors, {"H": shape[-2], "W": shape[-1]}, rng)  # every input the contract names
         for t in targets:
             row = LatencyRow(export.name, artifact.key, artifact.file, artifact.format, artifact.precision,
                              t.backend, t.device.name, t.kind, shape, runs=runs, warmup=warmup)
@@ -210,7 +220,7 @@ def bench_export(
                     runner = get_backend(t.backend).load(export.path / artifact.file, t.device, threads,
                                                          precision=artifact.precision)
                     row.load_s = time.perf_counter() - start
-                    feed = x.astype(np.dtype(runner.inputs[0].dtype), copy=False)
+                    feed = _cast(feeds, runner)
                     times = time_runs(lambda: runner.run(feed), runs, warmup)
                 row.peak_mb = memory.peak_mb
                 row.p50_ms, row.p90_ms = float(np.percentile(times, 50)), float(np.percentile(times, 90))

@@ -153,18 +153,22 @@ def static_layout(artifact: Artifact, manifest: Manifest, height: int, width: in
 
 
 def call_plan(artifact: Artifact, manifest: Manifest, image_size: tuple[int, int]) -> tuple[list[int], int]:
-    """(input shape of one artifact call, calls per image) for an image of ``image_size``,
-    by the model's program: ``single`` fits the image to one call, ``tiled`` tiles it."""
+    """(input shape of one artifact call, calls per request) for an image of
+    ``image_size``, by the model's program: ``single`` fits the image to one call,
+    ``tiled`` tiles it, and a ``sampler`` calls its step graph once per step for each
+    tile: a request costs the sum of its calls (tiles x steps)."""
     height, width = image_size
-    if manifest.model_spec().program.kind == "single" and is_static(artifact):
+    program = manifest.model_spec().program
+    steps = int((program.sampler or {}).get("steps", 1)) if program.kind == "sampler" else 1
+    if program.kind == "single" and is_static(artifact):
         return [int(d) for d in artifact.input_shape], 1
     if is_static(artifact):
         shape = [int(d) for d in artifact.input_shape]
         ph, pw, overlap, align = static_layout(artifact, manifest, height, width)
-        return shape, tile_count(ph, pw, shape[-2], shape[-1], overlap, align)
+        return shape, tile_count(ph, pw, shape[-2], shape[-1], overlap, align) * steps
     m = multiple_of(manifest)
     channels = next((d for d in artifact.input_shape[1:2] if isinstance(d, int)), 3)
-    return [1, channels, round_up(height, m), round_up(width, m)], 1
+    return [1, channels, round_up(height, m), round_up(width, m)], steps
 
 
 def quality_of(

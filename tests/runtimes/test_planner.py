@@ -203,3 +203,26 @@ def test_the_shipped_denoisers_make_a_real_choice_for_the_task():
     assert tight.chosen.model == "maxim-tiny-denoise" and loose.chosen.model == "maxim-small-denoise"
     assert any("exceeds" in r.reason for r in tight.rejected if r.option.model == "maxim-small-denoise")
     assert any("quality is lower" in r.reason for r in loose.rejected if r.option.model == "maxim-tiny-denoise")
+
+
+def test_a_request_costs_tiles_times_steps():
+    """A sampler program calls its step graph once per step for every tile: the planner
+    counts (tiles x steps) calls, so a 4-step and a 16-step variant of the same graph
+    differ by 4x in cost, with no diffusion-specific code in the planner."""
+    from edgezoo.manifests.schema import Component, ModelSpec, Program
+    from edgezoo.runtimes.planner import call_plan
+
+    tiled = manifest("m", 30.0, [artifact("onnx", side=256)])
+    shape, tiles = call_plan(tiled.artifacts[0], tiled, (512, 512))
+    assert shape == [1, 3, 256, 256] and tiles >= 4
+    for steps in (4, 16):
+        sampled = tiled.model_copy(update={"spec": ModelSpec(
+            protocol="restore", components=[Component(name="net", inputs=tiled.io.inputs, outputs=tiled.io.outputs)],
+            program=Program(kind="sampler", sampler={"steps": steps}), metrics=tiled.model_spec().metrics)})
+        assert call_plan(sampled.artifacts[0], sampled, (512, 512)) == (shape, tiles * steps)
+    dynamic = tiled.model_copy(update={
+        "artifacts": [tiled.artifacts[0].model_copy(update={"static_shape": False, "input_shape": [1, 3, "H", "W"]})],
+        "spec": ModelSpec(protocol="restore", components=[Component(name="net", inputs=tiled.io.inputs,
+                          outputs=tiled.io.outputs)], program=Program(kind="sampler", sampler={"steps": 8}),
+                          metrics=tiled.model_spec().metrics)})
+    assert call_plan(dynamic.artifacts[0], dynamic, (100, 60)) == ([1, 3, 128, 64], 8)

@@ -106,6 +106,21 @@ def delegate_coverage(interpreter: Any) -> dict[str, Any]:
     return {"delegate_partitions": len(delegates), "graph_ops": len(originals), "fully_delegated": full}
 
 
+def signature_names(interpreter: Any) -> dict[int, str]:
+    """Tensor index -> name in the model's one signature (``serving_default``): the
+    contract's names, where the raw tensor names carry converter prefixes
+    (``serving_default_image:0``). Empty for a model without exactly one signature."""
+    try:
+        signatures = interpreter.get_signature_list()
+        if len(signatures) != 1:
+            return {}
+        runner = interpreter.get_signature_runner(next(iter(signatures)))
+        details = {**runner.get_input_details(), **runner.get_output_details()}
+    except (AttributeError, ValueError, KeyError):  # old interpreters without signature runners
+        return {}
+    return {int(d["index"]): name for name, d in details.items()}
+
+
 class LiteRtRunner(LockedRunner):
     backend = "litert"
 
@@ -115,19 +130,22 @@ class LiteRtRunner(LockedRunner):
         self.threads = threads
         self._in = interpreter.get_input_details()
         self._out = interpreter.get_output_details()
-        self.inputs = [TensorInfo(d["name"], [int(x) for x in d["shape_signature"]] or list(d["shape"]),
-                                  np.dtype(d["dtype"]).name) for d in self._in]
-        self.outputs = [TensorInfo(d["name"], [int(x) for x in d["shape"]], np.dtype(d["dtype"]).name) for d in self._out]
-        self._shapes = {d["name"]: tuple(d["shape"]) for d in self._in}
+        names = signature_names(interpreter)  # tensor index -> the name the exporter gave it
+        self._in_names = [names.get(int(d["index"]), d["name"]) for d in self._in]
+        self.inputs = [TensorInfo(n, [int(x) for x in d["shape_signature"]] or list(d["shape"]), np.dtype(d["dtype"]).name)
+                       for n, d in zip(self._in_names, self._in)]
+        self.outputs = [TensorInfo(names.get(int(d["index"]), d["name"]), [int(x) for x in d["shape"]],
+                                   np.dtype(d["dtype"]).name) for d in self._out]
+        self._shapes = {n: tuple(d["shape"]) for n, d in zip(self._in_names, self._in)}
 
     def _run(self, feeds: dict[str, np.ndarray]) -> list[np.ndarray]:
-        for detail in self._in:
-            array = feeds[detail["name"]]
-            if tuple(array.shape) != self._shapes[detail["name"]]:
+        for name, detail in zip(self._in_names, self._in):
+            array = feeds[name]
+            if tuple(array.shape) != self._shapes[name]:
                 with quiet_native_log():
                     self.interpreter.resize_tensor_input(detail["index"], list(array.shape))
                     self.interpreter.allocate_tensors()
-                self._shapes[detail["name"]] = tuple(array.shape)
+                self._shapes[name] = tuple(array.shape)
             self.interpreter.set_tensor(detail["index"], array)
         self.interpreter.invoke()
         return [self.interpreter.get_tensor(d["index"]).copy() for d in self._out]
