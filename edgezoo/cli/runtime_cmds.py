@@ -181,15 +181,21 @@ def plan_cmd(target: str, budget_ms: float | None, prefer: str, backend: str | N
 
 
 def _returns_labels(target: str, search: list[str]) -> bool:
-    """Whether TARGET's models answer with labels (a ``single`` program, as classifiers
-    have) rather than images; unknown targets fall through to the image path's errors."""
+    """Whether TARGET's models answer with labels (their program's output is not an
+    image, as a classifier's logits) rather than images (restored, or resized); unknown
+    targets fall through to the image path's errors."""
     from edgezoo.runtimes import resolve
 
     try:
         exports = resolve(target, search)
     except Exception:  # the image path reports it with its own message
         return False
-    return bool(exports) and all(e.manifest.model_spec().program.kind == "single" for e in exports)
+
+    def answers_with_image(manifest: Any) -> bool:
+        outputs = manifest.model_spec().component().outputs
+        return bool(outputs) and outputs[0].role == "image"
+
+    return bool(exports) and not any(answers_with_image(e.manifest) for e in exports)
 
 
 def _print_labels(session: Any, images: list[Path], as_json: bool) -> None:
