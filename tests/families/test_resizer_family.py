@@ -100,3 +100,16 @@ def test_list_shows_the_resizer_with_its_task_without_torch(python):
     row = rows["muller-resizer-fmnist-16"]
     assert row["task"] == "resize" and row["metric"] == "downstream_top1" and row["quality"] is None
     assert rows["muller-maxvit-fmnist-16"]["task"] == "classify"
+
+
+def test_train_says_the_resizer_is_trained_inside_its_classifier():
+    from click.testing import CliRunner
+
+    from edgezoo.cli import cli
+
+    from edgezoo.errors import BadInputError
+
+    result = CliRunner().invoke(cli, ["train", "muller-resizer-fmnist-16", "--images", "."])
+    assert isinstance(result.exception, BadInputError)  # `python -m edgezoo` maps it to exit 2, one line
+    message = str(result.exception)
+    assert "no recipe for the resize task" in message and "edgezoo train muller-maxvit-fmnist-16" in message
