@@ -75,6 +75,16 @@ def test_session_answers_at_the_rules_size_not_the_inputs(resizer_export, backen
     assert "output 16x16 (shape rule fixed)" in session.describe()["tiling"]
 
 
+def test_planner_serves_the_resizer_in_one_call_whatever_the_image_size(resizer_export):
+    from edgezoo.runtimes import plan, resolve
+    from edgezoo.runtimes.inventory import probe_inventory
+
+    result = plan(resolve(str(resizer_export[0])), image_size=(1000, 700), inventory=probe_inventory(),
+                  fallback_gflops=lambda: 100.0)
+    assert result.chosen.calls == 1 and result.chosen.call_shape == [1, 1, 28, 28]
+    assert result.chosen.quality is None  # its metric (downstream top-1) is not measured on the resizer alone
+
+
 def test_cli_run_writes_the_resized_image(resizer_export, tmp_path, python):
     from PIL import Image
 
