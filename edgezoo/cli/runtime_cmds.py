@@ -361,8 +361,8 @@ def _resolve(target: str, search: list[str]) -> list[Any]:
 def run_cmd(target: str, inputs: tuple[str, ...], out: str | None, recursive: bool, budget_ms: float | None, prefer: str,
             backend: str | None, precision: str | None, artifact: str | None, size: str | None,
             search: tuple[str, ...], threads: int | None, as_json: bool) -> None:
-    """Run a model on images with the runtime's choice for the budget: restore them, or
-    print a classifier's labels.
+    """Run a model on images with the runtime's choice for the budget: write the images
+    it returns (restored, or resized to its output's size), or print a classifier's labels.
 
     TARGET is a model, a task or an export dir; INPUT is image files or folders (with
     --recursive, their subfolders too). OUT is a file if it has an image suffix (.png,
