@@ -181,15 +181,21 @@ def plan_cmd(target: str, budget_ms: float | None, prefer: str, backend: str | N
 
 
 def _returns_labels(target: str, search: list[str]) -> bool:
-    """Whether TARGET's models answer with labels (a ``single`` program, as classifiers
-    have) rather than images; unknown targets fall through to the image path's errors."""
+    """Whether TARGET's models answer with labels (their program's output is not an
+    image, as a classifier's logits) rather than images (restored, or resized); unknown
+    targets fall through to the image path's errors."""
     from edgezoo.runtimes import resolve
 
     try:
         exports = resolve(target, search)
     except Exception:  # the image path reports it with its own message
         return False
-    return bool(exports) and all(e.manifest.model_spec().program.kind == "single" for e in exports)
+
+    def answers_with_image(manifest: Any) -> bool:
+        outputs = manifest.model_spec().component().outputs
+        return bool(outputs) and outputs[0].role == "image"
+
+    return bool(exports) and not any(answers_with_image(e.manifest) for e in exports)
 
 
 def _print_labels(session: Any, images: list[Path], as_json: bool) -> None:
@@ -355,8 +361,8 @@ def _resolve(target: str, search: list[str]) -> list[Any]:
 def run_cmd(target: str, inputs: tuple[str, ...], out: str | None, recursive: bool, budget_ms: float | None, prefer: str,
             backend: str | None, precision: str | None, artifact: str | None, size: str | None,
             search: tuple[str, ...], threads: int | None, as_json: bool) -> None:
-    """Run a model on images with the runtime's choice for the budget: restore them, or
-    print a classifier's labels.
+    """Run a model on images with the runtime's choice for the budget: write the images
+    it returns (restored, or resized to its output's size), or print a classifier's labels.
 
     TARGET is a model, a task or an export dir; INPUT is image files or folders (with
     --recursive, their subfolders too). OUT is a file if it has an image suffix (.png,

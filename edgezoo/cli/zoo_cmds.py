@@ -159,6 +159,11 @@ def train_cmd(ctx: click.Context, model: str, images: tuple[str, ...], out: str,
         _train_classifier(model, out, epochs, batch if "batch" in given else None, lr if "lr" in given else None,
                           seed, threads, reweight, eg_lr, label_noise, resume)
         return
+    if entry.protocol.name != "restore":  # the photo recipe below is restoration's
+        paired = getattr(entry.config, "trained_with", "")
+        how = (f": it is trained inside {paired} (`edgezoo train {paired}`), whose weights hold it as resizer.*"
+               if paired else "")
+        raise BadInputError(f"`edgezoo train` has no recipe for the {entry.task} task{how}")
     if not images:
         raise BadInputError(f"{model} trains on photos: give --images FOLDER (scripts/fetch_photos.sh makes one)")
     if patch % entry.input_spec.multiple_of:

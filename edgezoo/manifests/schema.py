@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Literal, Optional, Union
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from edgezoo.errors import ManifestError
 from edgezoo.files import atomic_write_text
@@ -47,6 +47,54 @@ class TensorSpec(_Strict):
     multiple_of: Optional[int] = None
     shape_rule: Optional[str] = None
 
+    @field_validator("shape_rule")
+    @classmethod
+    def _rule_is_readable(cls, rule: Optional[str]) -> Optional[str]:
+        if rule is not None:
+            try:
+                parse_shape_rule(rule)
+            except ManifestError as exc:  # pydantic reports ValueErrors as validation errors
+                raise ValueError(str(exc)) from None
+        return rule
+
+    def output_sides(self, input_sides: dict[str, tuple[int, int]]) -> tuple[int, int]:
+        """The (height, width) this output has when the inputs have ``input_sides``
+        (input name -> (height, width)), by its ``shape_rule``: ``fixed`` takes its own
+        shape, ``same:<input>`` that input's sides, ``scale:<k>:<input>`` k times them.
+        No rule reads as ``fixed`` when the shape is all numbers."""
+        kind, factor, source = parse_shape_rule(self.shape_rule or "fixed")
+        if kind == "fixed":
+            sides = self.shape[-2:]
+            if len(sides) != 2 or not all(isinstance(d, int) for d in sides):
+                raise ManifestError(f"output '{self.name}' has shape rule 'fixed' but symbolic sides {sides}")
+            return int(sides[0]), int(sides[1])
+        if source not in input_sides:
+            raise ManifestError(f"output '{self.name}': shape rule '{self.shape_rule}' names no input of the call "
+                                f"(inputs: {', '.join(input_sides) or 'none'})")
+        height, width = input_sides[source]
+        return round(height * factor), round(width * factor)
+
+
+def parse_shape_rule(rule: str) -> tuple[str, float, Optional[str]]:
+    """``fixed`` -> ("fixed", 1, None); ``same:image`` -> ("same", 1, "image");
+    ``scale:2:image`` or ``scale:4/7:image`` -> ("scale", k, "image"). Anything else
+    raises :class:`ManifestError`: a runtime must be able to compute every output's size."""
+    parts = rule.split(":")
+    if parts == ["fixed"]:
+        return "fixed", 1.0, None
+    if len(parts) == 2 and parts[0] == "same" and parts[1]:
+        return "same", 1.0, parts[1]
+    if len(parts) == 3 and parts[0] == "scale" and parts[2]:
+        num, _, den = parts[1].partition("/")
+        try:
+            factor = float(num) / float(den or 1)
+        except (ValueError, ZeroDivisionError):
+            factor = 0.0
+        if factor > 0:
+            return "scale", factor, parts[2]
+    raise ManifestError(f"shape rule '{rule}' is not one of fixed, same:<input>, scale:<k>:<input> "
+                        "(k a positive number or a fraction like 4/7)")
+
 
 class IOContract(_Strict):
     inputs: list[TensorSpec]
@@ -59,6 +107,7 @@ class Metric(_Strict):
     name: str
     unit: str = ""
     higher_is_better: bool = True
+    note: Optional[str] = None  # how the figure is obtained, where the name alone does not say
 
 
 class Program(_Strict):

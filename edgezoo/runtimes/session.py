@@ -1,9 +1,11 @@
 """``load(name) -> Session``: the runtime's one entry point.
 
 A session holds the plan (what was chosen and why) and a loaded runner; calling it
-on an image does the manifest's preprocessing, runs the artifact (tiled for
-fixed-shape artifacts, reflect-padded to the model's multiple for dynamic ones) and
-returns the restored image in the layout and dtype it was given. Sessions are
+on an image does the manifest's preprocessing, runs the artifact by the model's
+program (``tiled``: tiles for fixed-shape artifacts, reflect-padding to the model's
+multiple for dynamic ones; ``single``: one call on the picture fitted to the input) and
+returns the image in the layout and dtype it was given (restored, or at the size its
+output's shape rule gives), or the task's answer (a classifier's labels). Sessions are
 thread-safe: they hold no per-call state and every backend runner is.
 """
 
@@ -139,6 +141,17 @@ def colour_to_grey(out: np.ndarray, neighbours: bool) -> np.ndarray:
     return total / count
 
 
+def _resized_plane(plane: np.ndarray, sides: tuple[int, int]) -> np.ndarray:
+    """A (1, 1, H, W) float plane in [0, 1] (an alpha channel) resized to ``sides``, bilinear."""
+    from PIL import Image
+
+    height, width = sides
+    if plane.shape[-2:] == (height, width):
+        return plane.astype(np.float32)
+    picture = Image.fromarray(np.ascontiguousarray(plane[0, 0], dtype=np.float32)).resize((width, height), Image.Resampling.BILINEAR)
+    return np.asarray(picture, dtype=np.float32)[None, None]
+
+
 class Session:
     """A loaded choice. ``session(image)`` restores one image or a batch; ``session.plan``
     says what runs where and why; ``session.describe()`` adds what the backend reports."""
@@ -170,22 +183,66 @@ class Session:
         tile = (int(self.artifact.input_shape[-2]), int(self.artifact.input_shape[-1])) if self.static else None
         return serve(self._call, x, self.multiple_of, tile, self.tile_overlap, self._pad_mode)
 
-    def run_single(self, image: Any) -> dict[str, Any]:
-        """A ``single`` program: one call on ``image`` fitted to the component's fixed
-        input, post-processed by the task protocol (a classifier's label and top-5)."""
+    @property
+    def returns_image(self) -> bool:
+        """Whether a request answers with a picture (the program's component's first
+        output has the ``image`` role) rather than, say, a classifier's labels."""
+        outputs = self.spec.component().outputs
+        return bool(outputs) and outputs[0].role == "image"
+
+    def _single_input(self) -> Any:
         tensor = self.spec.component().inputs[0]
         if not all(isinstance(d, int) for d in tensor.shape):
             tensor = tensor.model_copy(update={"shape": list(self.artifact.input_shape)})
+        return tensor
+
+    def _single_call(self, picture: np.ndarray) -> tuple[dict[str, np.ndarray], np.ndarray]:
+        """(outputs, model input) of one call on one (1, C, H, W) picture fitted to the input."""
+        x = fit_to_tensor(picture, self._single_input())
+        outputs = self.runner.run(x.astype(self._dtype, copy=False))
+        return {k: v.astype(np.float32, copy=False) for k, v in outputs.items()}, x
+
+    def run_single(self, image: Any) -> dict[str, Any]:
+        """A ``single`` program: one call on ``image`` fitted to the component's fixed
+        input, post-processed by the task protocol (a classifier's label and top-5)."""
         batch, _, _ = to_batch(image)
-        x = fit_to_tensor(batch[:1], tensor)
-        outputs = {k: v.astype(np.float32, copy=False) for k, v in self.runner.run(x.astype(self._dtype, copy=False)).items()}
+        outputs, _ = self._single_call(batch[:1])
         return self.protocol.postprocess(outputs, self.spec)
+
+    def run_single_image(self, image: Any) -> Any:
+        """A ``single`` program whose output is an image (a learned resizer): each picture
+        fitted to the component's fixed input, one call, the output at the size its shape
+        rule gives (checked: an artifact that disagrees with its contract is an error),
+        clipped, in the caller's layout and dtype. The output has the model's channels
+        (a grey model answers grey); an alpha channel is resized (bilinear) and kept."""
+        batch, layout, was_uint8 = to_batch(image)
+        component = self.spec.component()
+        rule_output = component.outputs[0]
+        outs = []
+        for i in range(batch.shape[0]):
+            outputs, x = self._single_call(batch[i:i + 1])
+            out = self.protocol.postprocess(outputs, self.spec)["image"]
+            want = rule_output.output_sides({component.inputs[0].name: (int(x.shape[-2]), int(x.shape[-1]))})
+            if out.ndim != 4 or tuple(out.shape[-2:]) != want:
+                raise ArtifactIntegrityError(
+                    f"{self.artifact.file} returned shape {list(out.shape)}, but its contract's shape rule "
+                    f"'{rule_output.shape_rule or 'fixed'}' gives {want[0]}x{want[1]}: re-export it")
+            if batch.shape[1] in (2, 4):
+                out = np.concatenate([out, _resized_plane(batch[i:i + 1, -1:], want)], axis=1)
+            outs.append(out)
+        out = np.concatenate(outs, axis=0) if len(outs) > 1 else outs[0]
+        lo, hi = self._clip
+        np.clip(out, lo, hi, out=out)
+        return from_batch(out, layout, was_uint8)
 
     def __call__(self, image: Any) -> Any:
         """Serve one request.
 
-        A model whose program is ``single`` (a classifier) returns its task's
-        post-processed outputs, e.g. ``{"label": ..., "index": ..., "top": [...]}``.
+        A model whose program is ``single`` answers from one call on the picture fitted
+        to its input: a classifier (logits out) with its task's post-processed outputs,
+        e.g. ``{"label": ..., "index": ..., "top": [...]}``; a model whose output is an
+        image (a learned resizer) with that image, at the size its output's shape rule
+        gives, in the caller's layout and dtype (see :meth:`run_single_image`).
 
         A restoration model restores ``image`` (uint8 or float; HW, HWC, CHW, NHWC or
         NCHW; or a PIL image) and returns the result in the same layout, channels and
@@ -195,7 +252,7 @@ class Session:
         for other tasks three copies; the restored channels are averaged. An alpha
         channel (grey + alpha, RGBA) is not restored but copied back unchanged."""
         if self.spec.program.kind == "single":
-            return self.run_single(image)
+            return self.run_single_image(image) if self.returns_image else self.run_single(image)
         batch, layout, was_uint8 = to_batch(image)
         channels = batch.shape[1]
         neighbours = self.manifest.task == "denoise"  # the trick is about noise; others get copies
@@ -214,6 +271,11 @@ class Session:
         """The plan's choice plus what the backend says actually executes where."""
         if self.spec.program.kind == "single":
             serving = f"one call per image, fitted to {'x'.join(str(d) for d in self.artifact.input_shape)}"
+            output = self.spec.component().outputs[0]
+            if self.returns_image:
+                h, w = output.output_sides({self.spec.component().inputs[0].name:
+                                            tuple(int(d) for d in self._single_input().shape[-2:])})
+                serving += f"; output {h}x{w} (shape rule {output.shape_rule or 'fixed'})"
         elif self.static:
             serving = "fixed shape: overlapping tiles, blended"
         else:

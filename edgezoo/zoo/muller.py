@@ -15,7 +15,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from edgezoo.zoo.maxvit import MaxVit
-from edgezoo.zoo.variants.muller import MullerConfig
+from edgezoo.zoo.variants.muller import MullerConfig, MullerResizerConfig
 
 
 def gaussian_kernel(size: int, stddev: float) -> torch.Tensor:
@@ -25,9 +25,10 @@ def gaussian_kernel(size: int, stddev: float) -> torch.Tensor:
 
 
 class MullerResizer(nn.Module):
-    """(N, C, H, W) -> (N, C, *target_size)."""
+    """(N, C, H, W) -> (N, C, *target_size): the output size is fixed by the config,
+    whatever the input's (``F.interpolate`` to a constant size)."""
 
-    def __init__(self, cfg: MullerConfig, channels: int = 1) -> None:
+    def __init__(self, cfg: MullerConfig | MullerResizerConfig, channels: int = 1) -> None:
         super().__init__()
         self.target_size = tuple(cfg.target_size)
         self.scales = nn.Parameter(torch.zeros(cfg.num_layers))
@@ -68,12 +69,23 @@ class ResizedClassifier(nn.Module):
         return self.classifier(self.resizer(image))
 
 
-def build(cfg: MullerConfig) -> ResizedClassifier:
+def _check(cfg: MullerConfig | MullerResizerConfig) -> None:
     if cfg.kernel_size % 2 == 0 or cfg.stddev <= 0 or cfg.num_layers < 0:
         raise ValueError("MULLER needs an odd kernel size, a positive stddev and num_layers >= 0")
     if any(t > s for t, s in zip(cfg.target_size, cfg.input_size)):
         raise ValueError(f"MULLER here downsizes: target {cfg.target_size} exceeds input {cfg.input_size}")
+
+
+def build(cfg: MullerConfig) -> ResizedClassifier:
+    _check(cfg)
     return ResizedClassifier(cfg)
 
 
-__all__ = ["MullerResizer", "ResizedClassifier", "build", "gaussian_kernel"]
+def build_resizer(cfg: MullerResizerConfig) -> MullerResizer:
+    """The resizer alone. A trained MULLER model's resizer is ``model.resizer`` (the same
+    module; its state dict is the model's ``resizer.*`` tensors without the prefix)."""
+    _check(cfg)
+    return MullerResizer(cfg, cfg.channels)
+
+
+__all__ = ["MullerResizer", "ResizedClassifier", "build", "build_resizer", "gaussian_kernel"]

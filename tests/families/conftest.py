@@ -47,3 +47,16 @@ def classifier_export(request, tmp_path_factory) -> tuple[Path, object, object]:
     out = tmp_path_factory.mktemp("classifier") / name
     manifest = export_model(name, formats="all", out_dir=out, model=model)
     return out, manifest, model
+
+
+@pytest.fixture(scope="session")
+def resizer_export(tmp_path_factory) -> tuple[Path, object, object]:
+    """(folder, manifest, the PyTorch resizer) of the MULLER resizer alone, every format,
+    fp32: the resizer part of a MULLER model (with scalars that do something)."""
+    pytest.importorskip("torch")
+    from edgezoo.export.pipeline import export_model
+
+    resizer = _small("muller-maxvit-fmnist-16").resizer.eval()
+    out = tmp_path_factory.mktemp("resizer") / "muller-resizer-fmnist-16"
+    manifest = export_model("muller-resizer-fmnist-16", formats="all", out_dir=out, model=resizer)
+    return out, manifest, resizer

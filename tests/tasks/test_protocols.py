@@ -67,3 +67,32 @@ def test_manifests_written_before_the_contract_read_as_restoration():
 def test_unknown_task_has_no_protocol():
     with pytest.raises(Exception, match="no task protocol"):
         protocol_for("teleport")
+
+
+def test_resizer_spec_is_a_single_call_whose_image_output_has_a_fixed_size_rule():
+    spec = get_entry("muller-resizer-fmnist-12").spec()
+    net = spec.component()
+    assert spec.protocol == "resize" and spec.program.kind == "single"
+    assert net.inputs[0].shape == [1, 1, 28, 28] and net.inputs[0].color == "L"
+    output = net.outputs[0]
+    assert (output.role, output.shape, output.shape_rule, output.color) == ("image", [1, 1, 12, 12], "fixed", "L")
+    assert output.output_sides({"image": (28, 28)}) == (12, 12)  # the rule, not the input, gives the size
+    # its quality is the classifier's it was trained with, named, with no number made up for the resizer
+    assert spec.metric.name == "downstream_top1" and "muller-maxvit-fmnist-12" in spec.metric.note
+    image = np.zeros((1, 1, 12, 12), np.float32)
+    assert protocol_named("resize").postprocess({"resized": image}, spec)["image"] is image
+
+
+def test_shape_rules_are_machine_readable_and_checked():
+    from edgezoo.errors import ManifestError
+    from edgezoo.manifests.schema import TensorSpec, parse_shape_rule
+
+    assert parse_shape_rule("scale:4/7:image") == ("scale", 4 / 7, "image")
+    same = TensorSpec(name="restored", shape=[1, 3, "H", "W"], shape_rule="same:image")
+    assert same.output_sides({"image": (64, 48)}) == (64, 48)
+    double = TensorSpec(name="up", shape=[1, 3, "H", "W"], shape_rule="scale:2:image")
+    assert double.output_sides({"image": (64, 48)}) == (128, 96)
+    with pytest.raises(ManifestError, match="names no input"):
+        double.output_sides({"other": (64, 48)})
+    with pytest.raises(ValueError, match="shape rule 'twice'"):
+        TensorSpec(name="bad", shape=[1, 3, 8, 8], shape_rule="twice")
