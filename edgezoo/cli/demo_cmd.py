@@ -132,7 +132,8 @@ def demo_cmd(model: str, precisions: str, artifact_dir: str | None, out_dir: str
     echo_table(rows, TABLE_COLUMNS)
     coreml = [r for r in rows if r["format"] == "coreml"]
     if coreml:
-        click.echo("Core ML: converted, loaded back and its I/O and metadata checked; prediction needs macOS.")
+        click.echo("Core ML: converted, spec read back (not compiled) and its I/O and metadata checked; "
+                   "prediction needs macOS.")
     click.echo(f"runtime's choice: {session.plan.summary()}")
     for reason in session.plan.reasons:
         click.echo(f"  - {reason}")

@@ -53,7 +53,9 @@ def convert(
     return tool_versions("torch", "onnx", "onnxscript", opset=str(OPSET))
 
 
-def _dynamic_shapes(inputs: list[dict[str, Any]], tensors: dict[str, Any], m: int) -> tuple[dict[str, Any], dict[str, Any]]:
+def _dynamic_shapes(
+    inputs: list[dict[str, Any]], tensors: dict[str, Any], m: int,
+) -> tuple[dict[str, Any], dict[str, Any]]:
     """torch.export dims for the contract's symbolic dims (one ``Dim`` per symbol,
     shared by every input that has it), and example tensors at least ``2 * m`` along
     them: torch.export specializes a dim whose example value is 1."""

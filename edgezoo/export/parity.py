@@ -19,7 +19,7 @@ from edgezoo.tasks.feeds import IMAGE_ROLES, concrete_shape, example_feeds, symb
 
 PARITY_THRESHOLDS_DB: dict[str, float] = {"fp32": 60.0, "fp16": 40.0, "int8": 30.0}
 PSNR_CAP_DB = 200.0  # identical outputs have infinite PSNR; reported as this cap
-COREML_NOTE = "prediction not run: needs macOS; converted, loaded back, I/O and metadata checked"
+COREML_NOTE = "prediction not run: needs macOS; converted, spec read back (not compiled), I/O and metadata checked"
 
 
 @dataclass(frozen=True)
@@ -177,7 +177,9 @@ def compare_output(role: str, reference: np.ndarray, output: np.ndarray) -> tupl
 # --- running ----------------------------------------------------------------------------
 
 
-def reference_outputs(model: Any, inputs: Sequence[ParityInput], outputs: Sequence[str] = ("restored",)) -> list[dict[str, np.ndarray]]:
+def reference_outputs(
+    model: Any, inputs: Sequence[ParityInput], outputs: Sequence[str] = ("restored",),
+) -> list[dict[str, np.ndarray]]:
     """The PyTorch model's outputs by name (float32, CPU, eval mode, no autograd) for
     each request, its inputs passed in the contract's order. ``outputs`` names what the
     model returns (a tensor, a tuple in that order, or a dict). Computed on one thread:
@@ -206,7 +208,7 @@ def named_outputs(returned: Any, names: Sequence[str]) -> dict[str, np.ndarray]:
     else:
         values = list(returned) if isinstance(returned, (tuple, list)) else [returned]
         if len(values) != len(names):
-            raise ParityError(f"the model returns {len(values)} tensors; the contract names {len(names)}: {list(names)}")
+            raise ParityError(f"the model returns {len(values)} tensors; the contract names {list(names)}")
     return {n: v.detach().cpu().numpy().astype(np.float32) for n, v in zip(names, values)}
 
 

@@ -129,8 +129,9 @@ def export_model(
     progress : callable, optional
         Called with an :class:`ExportEvent` as work proceeds.
     dynamic : bool
-        Also export a dynamic H x W variant (ONNX, at fp32 and fp16); skipped, with the
-        reason reported through ``progress``, if it fails to convert or to pass parity.
+        Also export a dynamic H x W variant (ONNX, at fp32 and fp16). Like every other
+        artifact, one that fails to convert or to pass parity fails the export (the
+        others are still written); ``False`` leaves it out.
     allow_degraded : bool
         Keep an fp16/int8 artifact that misses a gate, recording the miss in the
         manifest (``quantization.degraded``, ``parity.passed: false``), instead of
@@ -202,9 +203,8 @@ def export_model(
             try:
                 artifact = run.build(job, manifest, _progress_for(emit, index, len(jobs), job))
             except EdgezooError as exc:
-                if job.dynamic:  # an optional variant: skip it, say why
-                    emit(ExportEvent("skipped", index, len(jobs), job, message=str(exc)))
-                    continue
+                if job.dynamic:  # asked for (the default), so a miss fails the export; say how to leave it out
+                    exc = type(exc)(f"{exc} (the dynamic H x W variant: export with --no-dynamic to leave it out)")
                 failures.append(exc)
                 emit(ExportEvent("failed", index, len(jobs), job, message=str(exc)))
                 continue

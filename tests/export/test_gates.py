@@ -85,7 +85,7 @@ def test_dynamic_variant_runs_at_two_sizes(conv_net, tmp_path):
     assert read_metadata(tmp_path / dynamic.file)["io"]["inputs"][0]["shape"] == [1, 3, "H", "W"]
 
 
-def test_dynamic_variant_that_fails_is_skipped_with_its_reason(conv_net, tmp_path, monkeypatch):
+def test_dynamic_variant_that_fails_fails_the_export_and_says_how_to_leave_it_out(conv_net, tmp_path, monkeypatch):
     from edgezoo.export import onnx_export
 
     real = onnx_export.convert
@@ -97,12 +97,16 @@ def test_dynamic_variant_that_fails_is_skipped_with_its_reason(conv_net, tmp_pat
 
     monkeypatch.setattr(onnx_export, "convert", no_dynamic)
     events = []
-    manifest = export_model(MODEL, formats="onnx", out_dir=tmp_path, height=32, width=32, model=conv_net,
-                            progress=events.append)
+    with pytest.raises(ExportError, match="Constraints violated.*--no-dynamic"):
+        export_model(MODEL, formats="onnx", out_dir=tmp_path, height=32, width=32, model=conv_net,
+                     progress=events.append)
+    failed = [e for e in events if e.kind == "failed"]
+    assert len(failed) == 1 and failed[0].job.dynamic
+    manifest = load_manifest(tmp_path)  # the static artifact that passed is written and listed
     assert [a.static_shape for a in manifest.artifacts] == [True]
-    skipped = [e for e in events if e.kind == "skipped"]
-    assert len(skipped) == 1 and "Constraints violated" in skipped[0].message and skipped[0].job.dynamic
     assert _leftovers(tmp_path) == [manifest.artifacts[0].file, "maxim-tiny-denoise-dynamic-fp32.onnx.error.log"]
+    again = export_model(MODEL, formats="onnx", out_dir=tmp_path, height=32, width=32, model=conv_net, dynamic=False)
+    assert [a.static_shape for a in again.artifacts] == [True]
 
 
 def test_reexport_with_other_weights_removes_the_stale_artifacts(conv_net, tmp_path):
