@@ -378,3 +378,25 @@ class MBConv(nn.Module):
         y = gelu(self.expand(self.pre_norm(x)))
         y = gelu(self.depthwise(y))
         return self.shortcut(x) + self.project(self.excite(y))
+
+
+# --- noise-level embedding (diffusion denoisers) ---------------------------------------
+
+
+class SinusoidalEmbedding(nn.Module):
+    """(N,) timesteps or noise levels -> (N, dim) features [sin(t·f_i), cos(t·f_i)], with
+    frequencies f_i = max_period^(-i/(dim/2)) from the config (a constant buffer, so
+    nothing is read from tensor values): the Transformer's position encoding, as DDPM
+    embeds its timestep. ``dim`` must be even."""
+
+    def __init__(self, dim: int, max_period: float = 10000.0) -> None:
+        super().__init__()
+        if dim % 2:
+            raise ValueError(f"the embedding dimension must be even, not {dim}")
+        half = dim // 2
+        freqs = torch.exp(-torch.log(torch.tensor(max_period)) * torch.arange(half, dtype=torch.float32) / half)
+        self.register_buffer("freqs", freqs.view(1, half), persistent=False)
+
+    def forward(self, t: torch.Tensor) -> torch.Tensor:
+        angles = t.reshape(-1, 1).to(self.freqs.dtype) * self.freqs
+        return torch.cat([torch.sin(angles), torch.cos(angles)], dim=1)

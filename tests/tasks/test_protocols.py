@@ -96,3 +96,25 @@ def test_shape_rules_are_machine_readable_and_checked():
         double.output_sides({"other": (64, 48)})
     with pytest.raises(ValueError, match="shape rule 'twice'"):
         TensorSpec(name="bad", shape=[1, 3, 8, 8], shape_rule="twice")
+
+
+def test_generation_spec_is_a_denoiser_step_graph_served_by_a_sampler():
+    spec = get_entry("ddpm-unet-fmnist-s").spec()
+    denoiser = spec.component()
+    assert spec.protocol == "generate" and spec.program.kind == "sampler" and denoiser.name == "denoiser"
+    assert [(t.name, t.role, t.shape) for t in denoiser.inputs] == [
+        ("sample", "noise", [1, 1, 32, 32]), ("timestep", "timestep", [1])]
+    assert denoiser.inputs[1].dtype == "float32" and denoiser.inputs[1].range == (0.0, 999.0)
+    assert [(t.name, t.role, t.shape_rule) for t in denoiser.outputs] == [("eps", "noise", "same:sample")]
+    sampler = spec.program.sampler
+    assert sampler["kind"] == "ddim" and sampler["steps"] == 8 and sampler["schedule"]["kind"] == "cosine"
+    assert sampler["timesteps"][0] == 999 and sampler["sample_range"] == [-1.0, 1.0]
+    metric = spec.metric
+    assert metric.name == "fd_fmnist" and not metric.higher_is_better and "not measured yet" in metric.note
+
+
+def test_generation_postprocess_maps_samples_to_pictures():
+    spec = get_entry("ddpm-unet-fmnist-xs").spec()
+    samples = np.array([-1.5, -1.0, 0.0, 1.0], np.float32).reshape(1, 1, 2, 2)
+    image = protocol_named("generate").postprocess({"sample": samples}, spec)["image"]
+    assert image.ravel().tolist() == [0.0, 0.0, 0.5, 1.0]
