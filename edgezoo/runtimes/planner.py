@@ -25,6 +25,7 @@ from edgezoo.runtimes.inventory import KINDS, Inventory, Target, probe_inventory
 from edgezoo.runtimes.profile import DeviceProfile, device_profile, matmul_peak_gflops
 from edgezoo.runtimes.serving import tile_layout
 from edgezoo.runtimes.tiling import round_up, tile_count
+from edgezoo.tasks.feeds import IMAGE_ROLES
 
 DEFAULT_PREFER: tuple[str, ...] = ("npu", "gpu", "cpu")
 DEFAULT_IMAGE_SIZE = (256, 256)
@@ -156,12 +157,17 @@ def call_plan(artifact: Artifact, manifest: Manifest, image_size: tuple[int, int
     """(input shape of one artifact call, calls per request) for an image of
     ``image_size``, by the model's program: ``single`` fits the image to one call,
     ``tiled`` tiles it, and a ``sampler`` calls its step graph once per step for each
-    tile: a request costs the sum of its calls (tiles x steps)."""
+    tile (a step graph with no picture input, generating from noise, once per step at
+    its own shape): a request costs the sum of its calls (tiles x steps)."""
     height, width = image_size
-    program = manifest.model_spec().program
+    spec = manifest.model_spec()
+    program = spec.program
     steps = int((program.sampler or {}).get("steps", 1)) if program.kind == "sampler" else 1
-    if program.kind == "single" and is_static(artifact):
-        return [int(d) for d in artifact.input_shape], 1
+    # a request without a picture to fit or tile (a sample generated from noise) is served
+    # whole at the component's own shape, like a single program
+    whole = program.kind == "single" or not any(t.role in IMAGE_ROLES for t in spec.component().inputs)
+    if whole and is_static(artifact):
+        return [int(d) for d in artifact.input_shape], steps
     if is_static(artifact):
         shape = [int(d) for d in artifact.input_shape]
         ph, pw, overlap, align = static_layout(artifact, manifest, height, width)

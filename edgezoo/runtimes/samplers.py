@@ -19,11 +19,12 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Iterable, Mapping
 
 import numpy as np
 
 from edgezoo.errors import BadInputError
+from edgezoo.manifests.schema import TensorSpec
 
 SCHEDULE_KINDS = ("cosine", "linear")
 
@@ -149,7 +150,7 @@ class Scheduler:
             "kind": self.kind, "steps": self.steps, "schedule": self.schedule.to_dict(),
             "clip_sample": self.clip_sample, "prediction": "epsilon", "spacing": "trailing",
             "timesteps": self.timesteps.tolist(),
-            "alphas_cumprod": [round(self.abar(int(t)), 9) for t in self.timesteps],
+            "alphas_cumprod": [float(f"{self.abar(int(t)):.9g}") for t in self.timesteps],
             **self._options(),
         }
 
@@ -248,5 +249,29 @@ def run_sampler(denoise: Denoiser, scheduler: Scheduler, shape: tuple[int, ...],
     return sample
 
 
-__all__ = ["DDIMScheduler", "DDPMScheduler", "NoiseSchedule", "SCHEDULERS", "Scheduler", "run_sampler",
-           "sample_rng", "scheduler_from_dict", "spaced_timesteps"]
+def step_inputs(inputs: Iterable[TensorSpec]) -> tuple[TensorSpec, TensorSpec]:
+    """(sample, timestep): the step graph's inputs with the ``noise`` and ``timestep``
+    roles, which the loop fills. A step graph with other inputs (a condition, text) is
+    not served by this loop yet: :class:`BadInputError` says which."""
+    inputs = list(inputs)
+    sample = [t for t in inputs if t.role == "noise"]
+    timestep = [t for t in inputs if t.role == "timestep"]
+    others = [t.name for t in inputs if t.role not in ("noise", "timestep")]
+    if len(sample) != 1 or len(timestep) != 1 or others:
+        raise BadInputError("the sampling loop drives a step graph with one 'noise' input (the sample) and one "
+                            f"'timestep' input; this one has {[(t.name, t.role) for t in inputs]}")
+    return sample[0], timestep[0]
+
+
+def generate(denoise: Denoiser, scheduler: Scheduler, shape: tuple[int, ...], count: int = 1, seed: int = 0,
+             timestep_dtype: Any = np.float32) -> np.ndarray:
+    """``count`` samples of ``shape`` (one batch row each, e.g. (1, C, H, W)), sample i
+    drawn with :func:`sample_rng(seed, i) <sample_rng>`, concatenated on the batch axis."""
+    if count < 1:
+        raise BadInputError(f"the number of samples must be at least 1, not {count}")
+    return np.concatenate([run_sampler(denoise, scheduler, shape, sample_rng(seed, i), timestep_dtype)
+                           for i in range(count)], axis=0)
+
+
+__all__ = ["DDIMScheduler", "DDPMScheduler", "NoiseSchedule", "SCHEDULERS", "Scheduler", "generate", "run_sampler",
+           "sample_rng", "scheduler_from_dict", "spaced_timesteps", "step_inputs"]

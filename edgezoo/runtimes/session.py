@@ -5,7 +5,9 @@ on an image does the manifest's preprocessing, runs the artifact by the model's
 program (``tiled``: tiles for fixed-shape artifacts, reflect-padding to the model's
 multiple for dynamic ones; ``single``: one call on the picture fitted to the input) and
 returns the image in the layout and dtype it was given (restored, or at the size its
-output's shape rule gives), or the task's answer (a classifier's labels). Sessions are
+output's shape rule gives), or the task's answer (a classifier's labels); a ``sampler``
+program generates (``session.generate``) by a numpy scheduler's loop around the
+exported step graph. Sessions are
 thread-safe: they hold no per-call state and every backend runner is.
 """
 
@@ -235,6 +237,40 @@ class Session:
         np.clip(out, lo, hi, out=out)
         return from_batch(out, layout, was_uint8)
 
+    # ---- sampler programs --------------------------------------------------------------
+    def scheduler(self, steps: int | None = None) -> Any:
+        """The scheduler of the model's sampler program (``edgezoo.runtimes.samplers``),
+        with ``steps`` sampling steps (default: the program's)."""
+        from edgezoo.runtimes.samplers import scheduler_from_dict
+
+        if self.spec.program.kind != "sampler":
+            raise BadInputError(f"{self.manifest.name} is served by a '{self.spec.program.kind}' program, not a sampler")
+        return scheduler_from_dict(self.spec.program.sampler or {}, steps)
+
+    def generate(self, count: int = 1, seed: int = 0, steps: int | None = None, raw: bool = False) -> np.ndarray:
+        """``count`` samples of a ``sampler`` program: the starting noise drawn from ``seed``
+        (sample i from ``samplers.sample_rng(seed, i)``, as the PyTorch reference draws it),
+        then one call of the exported step graph per step of the program's scheduler
+        (``steps`` overrides its number of steps). Returns (count, C, H, W) float32
+        pictures in [0, 1], or with ``raw`` the final samples in the sampler's range."""
+        from edgezoo.runtimes.samplers import generate, step_inputs
+
+        scheduler = self.scheduler(steps)
+        component = self.spec.component()
+        sample, timestep = step_inputs(component.inputs)
+        output = component.outputs[0].name
+        shape = tuple(int(d) for d in (sample.shape if all(isinstance(d, int) for d in sample.shape)
+                                       else self.artifact.input_shape))
+
+        def denoise(x: np.ndarray, t: np.ndarray) -> np.ndarray:
+            feeds = {sample.name: x.astype(self._dtype, copy=False),
+                     timestep.name: t.astype(np.dtype(timestep.dtype), copy=False)}
+            out = self.runner.run(feeds)
+            return (out[output] if output in out else next(iter(out.values()))).astype(np.float32, copy=False)
+
+        samples = generate(denoise, scheduler, shape, count, seed, np.dtype(timestep.dtype))
+        return samples if raw else self.protocol.postprocess({"sample": samples}, self.spec)["image"]
+
     def __call__(self, image: Any) -> Any:
         """Serve one request.
 
@@ -253,6 +289,9 @@ class Session:
         channel (grey + alpha, RGBA) is not restored but copied back unchanged."""
         if self.spec.program.kind == "single":
             return self.run_single_image(image) if self.returns_image else self.run_single(image)
+        if self.spec.program.kind == "sampler":
+            raise BadInputError(f"{self.manifest.name} generates from noise (a sampler program) and takes no "
+                                "picture: call session.generate(count, seed, steps)")
         batch, layout, was_uint8 = to_batch(image)
         channels = batch.shape[1]
         neighbours = self.manifest.task == "denoise"  # the trick is about noise; others get copies
@@ -276,6 +315,11 @@ class Session:
                 h, w = output.output_sides({self.spec.component().inputs[0].name:
                                             tuple(int(d) for d in self._single_input().shape[-2:])})
                 serving += f"; output {h}x{w} (shape rule {output.shape_rule or 'fixed'})"
+        elif self.spec.program.kind == "sampler":
+            sampler = self.spec.program.sampler or {}
+            shape = "x".join(str(d) for d in self.artifact.input_shape)
+            serving = (f"sampler: {sampler.get('kind')} over {sampler.get('steps')} steps, one call of the "
+                       f"{self.spec.program.component} at {shape} per step")
         elif self.static:
             serving = "fixed shape: overlapping tiles, blended"
         else:

@@ -60,3 +60,30 @@ def resizer_export(tmp_path_factory) -> tuple[Path, object, object]:
     out = tmp_path_factory.mktemp("resizer") / "muller-resizer-fmnist-16"
     manifest = export_model("muller-resizer-fmnist-16", formats="all", out_dir=out, model=resizer)
     return out, manifest, resizer
+
+
+# the diffusion family's contract (32x32 grey sample, timestep, sampler program) at a tiny width
+DIFFUSION = "ddpm-unet-fmnist-xs"
+DIFFUSION_SMALL_CONFIG = dict(width=4, blocks=1)
+
+
+@pytest.fixture(scope="session")
+def diffusion_export(tmp_path_factory) -> tuple[Path, object, object]:
+    """(folder, manifest, the PyTorch denoiser) of the smallest diffusion UNet at a tiny
+    width, every format, fp32, through the one export pipeline. Its weights are perturbed
+    from the initialisation (whose residual blocks start as the identity, hiding the
+    timestep path) so that every input changes the output."""
+    pytest.importorskip("torch")
+    import torch
+
+    from edgezoo.export.pipeline import export_model
+    from edgezoo.zoo import create_model
+
+    torch.manual_seed(0)
+    model = create_model(DIFFUSION, pretrained=False, **DIFFUSION_SMALL_CONFIG)
+    with torch.no_grad():
+        for p in model.parameters():
+            p.add_(0.05 * torch.randn_like(p))
+    out = tmp_path_factory.mktemp("diffusion") / DIFFUSION
+    manifest = export_model(DIFFUSION, formats="all", out_dir=out, model=model)
+    return out, manifest, model
