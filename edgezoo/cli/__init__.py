@@ -23,6 +23,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "bench": ("edgezoo.cli.runtime_cmds", "bench_cmd", "Measure latency of a model's artifacts here."),
     "plan": ("edgezoo.cli.runtime_cmds", "plan_cmd", "Choose variant, artifact and device for a latency budget."),
     "run": ("edgezoo.cli.runtime_cmds", "run_cmd", "Restore images with the runtime's choice."),
+    "generate": ("edgezoo.cli.generate_cmd", "generate_cmd", "Generate samples with a diffusion model's sampler."),
     "demo": ("edgezoo.cli.demo_cmd", "demo_cmd", "Export the default model everywhere and restore the sample photo."),
 }
 
