@@ -101,3 +101,12 @@ def test_cli_generate_writes_a_grid_and_prints_the_plan(diffusion_export, tmp_pa
     assert grid.shape == (2 * 32 + 2, 2 * 32 + 2)  # 3 samples on a 2x2 grid, grey, 2 px apart
     status = main(["generate", str(diffusion_export[0]), "-o", str(tmp_path / "grid.txt")])
     assert status == 2
+
+
+def test_verify_rebuilds_the_denoiser_from_its_weights_and_passes(diffusion_export):
+    from edgezoo.export.verify import verify_dir
+
+    report = verify_dir(diffusion_export[0])
+    assert report.passed
+    executed = [c for c in report.artifacts if c.executed]
+    assert len(executed) == 3 and all(c.psnr_db >= 60 for c in executed)
