@@ -212,3 +212,11 @@ def test_the_cli_refuses_label_noise_for_a_denoiser_in_one_line(tmp_path, capsys
     assert status == 2 and err.strip().count("\n") == 0
     assert "--label-noise" in err and "--target-corruption" in err
     assert not (tmp_path / "runs").exists()
+
+
+def test_the_cli_refuses_target_corruption_for_a_classifier(tmp_path, capsys):
+    from edgezoo.cli import main
+
+    status = main(["train", "maxvit-tiny-fmnist", "--target-corruption", "0.3", "--out", str(tmp_path / "runs")])
+    err = capsys.readouterr().err
+    assert status == 2 and err.strip().count("\n") == 0 and "--label-noise" in err
