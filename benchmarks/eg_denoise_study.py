@@ -74,10 +74,11 @@ def run_one(args: argparse.Namespace, seed: int, reweight: str, eg_lr: float, co
     from edgezoo.zoo.train import train
 
     tag, cfg = config(args, seed, reweight, eg_lr, corruption)
-    started = time.time()
     best = train(cfg, log=lambda line: print(f"[{tag}] {line}", flush=True))
+    # the training loop's seconds as its log recorded them (a finished run found again is not retrained)
+    last_record = json.loads((Path(cfg.out) / MODEL / "log.jsonl").read_text().splitlines()[-1])
     row = {"run": tag, "seed": seed, "reweight": reweight, "eg_lr": eg_lr if reweight == "eg" else None,
-           "target_corruption": corruption, "train_seconds": round(time.time() - started, 1)}
+           "target_corruption": corruption, "train_seconds": last_record["seconds"]}
     state = torch.load(Path(cfg.out) / MODEL / "last.pt", weights_only=False)
     row["heldout_psnr"] = round(state["best_val"], 3)
     for split, images in splits.items():
@@ -164,6 +165,7 @@ def main(argv: list[str] | None = None) -> int:
                             "eg": {"mean": float(np.mean([r["evaluation_psnr"] for r in eg])),
                                    "std": float(np.std([r["evaluation_psnr"] for r in eg]))}},
         "rows": rows, "clean_reference": reference, "wall_seconds": round(time.time() - started, 1),
+        "train_seconds_all_runs": round(sum({r["run"]: r["train_seconds"] for r in sweep + rows + reference}.values()), 1),
     }
     Path(args.json_out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.json_out).write_text(json.dumps(summary, indent=2) + "\n")
