@@ -303,7 +303,7 @@ def train(cfg: TrainConfig, resume: bool = True, log: Callable[[str], None] = pr
         state = torch.load(last, weights_only=False, map_location=device)
         if source.state_key not in state or (pool is not None and state.get("pool_digest") != pool_digest):
             raise BadInputError(f"{last} was made with other training examples (another --reweight, --pool-patches, "
-                             "--target-corruption, --patch, --seed or photos): resume with those, or --no-resume")
+                                "--target-corruption, --patch, --seed or photos): resume with those, or --no-resume")
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
         source.load(state[source.state_key])
