@@ -270,7 +270,9 @@ class _QualityGates:
                                            self.multiple_of, self.images, seed=self.seed)
                 self.bases[key] = (result, f"the fp32 artifact {sibling.file}")
             else:
-                result = qual.model_quality(self.model, tile, self.multiple_of, self.images, seed=self.seed)
+                contract = qual.artifact_contract(self.directory / artifact.file, artifact.format)
+                result = qual.model_quality(self.model, tile, self.multiple_of, self.images, seed=self.seed,
+                                            contract=contract)
                 self.bases[key] = (result, f"the PyTorch reference tiled at {tile[0]}x{tile[1]}")
         return self.bases[key]
 

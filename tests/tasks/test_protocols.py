@@ -96,3 +96,19 @@ def test_shape_rules_are_machine_readable_and_checked():
         double.output_sides({"other": (64, 48)})
     with pytest.raises(ValueError, match="shape rule 'twice'"):
         TensorSpec(name="bad", shape=[1, 3, 8, 8], shape_rule="twice")
+
+
+def test_each_protocol_states_its_int8_gate_in_its_own_metric_and_unit():
+    denoise, deblur, classify = (protocol_for(t).int8_tolerance(t) for t in ("denoise", "deblur", "classify"))
+    assert (denoise.metric, denoise.unit, denoise.tolerance) == ("psnr_db", "dB", 0.3)
+    assert deblur is None  # no degradation model here: int8 is gated on parity alone, and says so
+    assert (classify.metric, classify.unit, classify.tolerance) == ("top1", "%", 0.3)
+    assert classify.key_suffix == "pct" and denoise.key_suffix == "db"
+
+
+def test_protocols_stay_torch_free():
+    import subprocess
+    import sys
+
+    code = "import sys, edgezoo.tasks; assert 'torch' not in sys.modules, 'edgezoo.tasks imported torch'"
+    subprocess.run([sys.executable, "-c", code], check=True)
