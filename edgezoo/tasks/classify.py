@@ -160,5 +160,8 @@ class ClassifyProtocol(TaskProtocol):
         for i in range(len(labels)):
             logits = pick_output(run({tensor.name: inputs[i:i + 1]}), output)
             predicted[i] = int(np.argmax(logits.reshape(-1)))
-        top1 = 100.0 * float(np.mean(predicted == np.asarray(labels)))
-        return QualityResult(dataset=data.dataset, degradation="none", seed=0, metrics={"top1": round(top1, 2)})
+        correct = predicted == np.asarray(labels)
+        result = QualityResult(dataset=data.dataset, degradation="none", seed=0,
+                               metrics={"top1": round(100.0 * float(np.mean(correct)), 2)})
+        result._outcomes = correct.tolist()  # for the paired int8 gate (edgezoo.export.quantize.quality.gate)
+        return result

@@ -120,3 +120,38 @@ def test_export_gates_int8_on_the_selection_split_and_records_the_test_split(tmp
     assert SELECTION_DATASET in q["quality_basis"] and TEST_DATASET in q["quality_basis"]
     assert fp32.quality.dataset == int8.quality.dataset == TEST_DATASET
     assert q["fp32_quality_pct"] == fp32.quality.metrics["top1"] and q["quality_pct"] == int8.quality.metrics["top1"]
+
+
+def test_the_gate_takes_the_loss_plus_its_paired_standard_error():
+    """Two artifacts scored on the same 5,000 images that disagree on 98 of them: a
+    measured loss of 0.12 points is 0.12 +- 0.20, so the gate (loss + one standard error
+    within 0.3 points) refuses it; with 20 disagreements (+- 0.09) it passes."""
+    import numpy as np
+
+    from edgezoo.export.quantize.quality import gate, paired_standard_error
+    from edgezoo.manifests.schema import QualityResult
+    from edgezoo.tasks.base import QualityTolerance
+
+    def scored(correct):
+        result = QualityResult(dataset="selection", degradation="none", seed=0,
+                               metrics={"top1": round(100.0 * float(np.mean(correct)), 2)})
+        result._outcomes = list(map(bool, correct))
+        return result
+
+    n = 5000
+    fp32 = np.ones(n, bool)
+    fp32[:400] = False  # 92.00%
+    tolerance = QualityTolerance("top1", "%", 0.3)
+    for discordant, passes in ((98, False), (20, True)):
+        int8 = fp32.copy()
+        lost, gained = (discordant + 6) // 2, (discordant - 6) // 2  # net -6: -0.12 points either way
+        int8[400:400 + lost] = False
+        int8[:gained] = True
+        verdict = gate("m-int8.onnx", scored(int8), scored(fp32), tolerance)
+        assert verdict.delta == -0.12
+        assert verdict.margin == paired_standard_error(scored(int8), scored(fp32)) == round(100 * np.sqrt(discordant) / n, 3)
+        assert verdict.passed is passes, verdict.message()
+        if not passes:
+            assert "give or take 0.20 points" in verdict.message() and "standard error" in verdict.message()
+    unpaired = QualityResult(dataset="selection", degradation="none", seed=0, metrics={"top1": 91.88})
+    assert gate("m", unpaired, scored(fp32), tolerance).margin == 0.0  # no outcomes: the bare difference

@@ -317,6 +317,7 @@ def build_reduced(
             f"quality_delta_{unit}": evaluation.delta, f"quality_tolerance_{unit}": best.gate.tolerance,
             "quality_passed": best.gate.passed, f"selection_quality_{unit}": best.gate.value,
             f"selection_fp32_quality_{unit}": best.gate.fp32, f"selection_delta_{unit}": best.gate.delta,
+            f"selection_standard_error_{unit}": best.gate.margin,
             "quality_gate_images": selection.count, "quality_measured_images": evaluation_set.count,
             "quality_basis": (
                 "recipe chosen and measured on the caller's quality_images" if same
