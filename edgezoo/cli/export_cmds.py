@@ -11,8 +11,8 @@ import click
 
 from edgezoo.cli.output import echo_json, echo_table
 
-EXPORT_COLUMNS = ["file", "format", "precision", "input_shape", "MB", "psnr_db", "max_abs", "quality_db",
-                  "vs_fp32_db", "seconds", "status"]
+EXPORT_COLUMNS = ["file", "format", "precision", "input_shape", "MB", "psnr_db", "max_abs", "quality",
+                  "vs_fp32", "seconds", "status"]
 VERIFY_COLUMNS = ["file", "format", "precision", "backend", "MB", "psnr_db", "threshold_db", "quality_db",
                   "vs_fp32_db", "result"]
 
@@ -173,10 +173,26 @@ def _artifact_row(a: Any, seconds: float | None) -> dict[str, Any]:
         "file": a.file, "format": a.format, "precision": a.precision,
         "input_shape": "x".join(str(d) for d in a.input_shape), "MB": round(a.bytes / 1e6, 2),
         "psnr_db": parity.psnr_db if parity else None, "max_abs": _sci(parity.max_abs) if parity else None,
-        "quality_db": a.quality.mean.psnr_db if a.quality else None, "vs_fp32_db": q.get("quality_delta_db"),
+        "quality_db": a.quality.mean.psnr_db if a.quality and a.quality.mean else None,
+        "vs_fp32_db": q.get("quality_delta_db"), **_quality_cells(a, q),
         "seconds": round(seconds or 0.0, 1), "status": status, "reason": reason, "recipe": recipe,
         "artifact": a.model_dump(mode="json"),
     }
+
+
+def _quality_cells(a: Any, q: dict[str, Any]) -> dict[str, Any]:
+    """The task quality and the int8 gate's difference in the task's own unit
+    (restoration: PSNR in dB; classification: top-1 in %, the difference in points)."""
+    if a.quality is None:
+        return {"quality": None, "vs_fp32": None}
+    if a.quality.mean is not None:
+        delta = q.get("quality_delta_db")
+        return {"quality": f"{a.quality.mean.psnr_db:.2f} dB",
+                "vs_fp32": None if delta is None else f"{delta:+.2f} dB"}
+    name, value = next(iter(a.quality.metrics.items()), (None, None))
+    delta = q.get("quality_delta_pct")
+    return {"quality": None if value is None else f"{name} {value:.2f}%",
+            "vs_fp32": None if delta is None else f"{delta:+.2f} points"}
 
 
 class _ExportProgress:

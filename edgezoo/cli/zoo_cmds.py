@@ -136,15 +136,23 @@ def info_cmd(model: str, as_json: bool) -> None:
 @click.option("--resume/--no-resume", default=True, show_default=True, help="Continue from OUT/MODEL/last.pt.")
 @click.option("--epochs", default=None, type=int, help="Classifiers: epochs over the training split.  [default: 20]")
 @click.option("--reweight", type=click.Choice(["none", "eg"]), default="none", show_default=True,
-              help="Classifiers: 'eg' reweights training examples by exponentiated gradient of their losses.")
-@click.option("--eg-lr", default=0.5, show_default=True, help="Classifiers: the EG step size (eta) of --reweight eg.")
+              help="'eg' reweights training examples by exponentiated gradient of their losses (restoration "
+                   "models: the examples of a fixed patch pool, see --pool-patches).")
+@click.option("--eg-lr", default=0.5, show_default=True, help="The EG step size (eta) of --reweight eg.")
 @click.option("--label-noise", default=0.0, show_default=True,
               help="Classifiers: flip this share of the training labels at random (seeded by --seed), to study noise.")
+@click.option("--pool-patches", type=int, default=None,
+              help="Restoration models: train on a fixed pool of this many patches drawn once (seeded) instead of "
+                   "fresh ones each step.  [default: fresh patches; 4096 with --reweight eg or --target-corruption]")
+@click.option("--target-corruption", default=0.0, show_default=True,
+              help="Restoration models: swap this share of the pool's targets for another patch's (mismatched "
+                   "pairs, seeded by --seed), to study noisy data.")
 @click.pass_context
 def train_cmd(ctx: click.Context, model: str, images: tuple[str, ...], out: str, steps: int, batch: int, patch: int,
               lr: float, min_lr: float, warmup: int, sigma_max: float, seed: int, checkpoint_every: int, val_every: int,
               holdout_photos: int, threads: int | None, device: str, init_from: str | None, lineage: str | None,
-              resume: bool, epochs: int | None, reweight: str, eg_lr: float, label_noise: float) -> None:
+              resume: bool, epochs: int | None, reweight: str, eg_lr: float, label_noise: float,
+              pool_patches: int | None, target_corruption: float) -> None:
     """Train MODEL with the zoo's recipe for its task, resumable. Restoration models
     train on --images photos (the run's config.json records every option, the command
     and the code commit); classifiers on Fashion-MNIST, the epoch chosen on its
@@ -155,6 +163,9 @@ def train_cmd(ctx: click.Context, model: str, images: tuple[str, ...], out: str,
 
     entry = get_entry(model)
     if entry.protocol.name == "classify":
+        if pool_patches is not None or target_corruption:
+            raise BadInputError("--pool-patches and --target-corruption are for restoration models; "
+                                "a classifier's noisy-data option is --label-noise")
         given = {name for name in ("batch", "lr") if ctx.get_parameter_source(name) != click.core.ParameterSource.DEFAULT}
         _train_classifier(model, out, epochs, batch if "batch" in given else None, lr if "lr" in given else None,
                           seed, threads, reweight, eg_lr, label_noise, resume)
@@ -164,6 +175,9 @@ def train_cmd(ctx: click.Context, model: str, images: tuple[str, ...], out: str,
         how = (f": it is trained inside {paired} (`edgezoo train {paired}`), whose weights hold it as resizer.*"
                if paired else "")
         raise BadInputError(f"`edgezoo train` has no recipe for the {entry.task} task{how}")
+    if label_noise:
+        raise BadInputError(f"--label-noise flips class labels, and {model} has none: "
+                            "use --target-corruption FRACTION to corrupt a denoiser's targets")
     if not images:
         raise BadInputError(f"{model} trains on photos: give --images FOLDER (scripts/fetch_photos.sh makes one)")
     if patch % entry.input_spec.multiple_of:
@@ -171,7 +185,8 @@ def train_cmd(ctx: click.Context, model: str, images: tuple[str, ...], out: str,
     cfg = TrainConfig(model=model, images=list(images), out=out, steps=steps, batch=batch, patch=patch, lr=lr,
                       min_lr=min_lr, warmup=warmup, sigma_max=sigma_max, seed=seed, checkpoint_every=checkpoint_every,
                       val_every=val_every, holdout_photos=holdout_photos, threads=threads, init_from=init_from,
-                      device=device, extra={"lineage": lineage} if lineage else {})
+                      device=device, pool_patches=pool_patches, target_corruption=target_corruption,
+                      reweight=reweight, eg_lr=eg_lr, extra={"lineage": lineage} if lineage else {})
     try:
         best = train(cfg, resume=resume, log=lambda line: click.echo(line, err=True))
     except FileNotFoundError as exc:

@@ -63,14 +63,12 @@ class ReducedJob:
 
 def quality_plan(task: str, trained: bool, images: dict[str, np.ndarray] | None = None) -> QualityPlan:
     """Measure task quality where it means something: trained weights, and a task
-    with an evaluation protocol here."""
-    from edgezoo.export.quantize.quality import task_is_gated
+    whose protocol measures quality, with its data installed (the reason is kept otherwise)."""
+    from edgezoo.export.quantize.quality import quality_skip_reason
 
     if not trained:
         return QualityPlan(skip=UNTRAINED_NOTE, images=images)
-    if not task_is_gated(task):
-        return QualityPlan(skip=f"no task-quality protocol for task '{task}'", images=images)
-    return QualityPlan(images=images)
+    return QualityPlan(skip=quality_skip_reason(task), images=images)
 
 
 def artifact_quality(

@@ -54,6 +54,8 @@ class ArtifactCheck:
     quality_delta_db: float | None = None
     quality_tolerance_db: float | None = None
     quality_passed: bool | None = None
+    quality_unit: str = "dB"  # the task's: dB of PSNR for restoration, % (points) of top-1 for a classifier
+    quality_margin: float = 0.0  # the loss's standard error the gate added, where known
     quality_basis: str | None = None
     quality_seed: int | None = None
     quality_note: str | None = None
@@ -85,6 +87,7 @@ class ArtifactCheck:
         if self.quality_passed is not None:
             gates.append({"gate": "task quality", "psnr_db": self.quality_db, "fp32_psnr_db": self.fp32_quality_db,
                           "delta_db": self.quality_delta_db, "tolerance_db": self.quality_tolerance_db,
+                          "unit": self.quality_unit, "standard_error": self.quality_margin,
                           "against": self.quality_basis, "noise_seed": self.quality_seed, "passed": self.quality_passed})
         elif self.quality_note:
             gates.append({"gate": "task quality", "skipped": self.quality_note})
@@ -101,9 +104,12 @@ class ArtifactCheck:
             lines = [f"parity {self.psnr_db:.2f} dB vs PyTorch (worst input), threshold {self.threshold_db:g} dB: "
                      + ("pass" if self.parity_passed else "FAIL")]
         if self.quality_passed is not None:
-            lines.append(f"task quality {self.quality_db:.2f} dB vs {self.fp32_quality_db:.2f} dB for "
-                         f"{self.quality_basis} ({self.quality_delta_db:+.2f} dB, allowed "
-                         f"-{self.quality_tolerance_db:g} dB): " + ("pass" if self.quality_passed else "FAIL"))
+            unit = " points" if self.quality_unit == "%" else f" {self.quality_unit}"
+            level = "%" if self.quality_unit == "%" else f" {self.quality_unit}"
+            margin = f" +- {self.quality_margin:.2f}" if self.quality_margin else ""
+            lines.append(f"task quality {self.quality_db:.2f}{level} vs {self.fp32_quality_db:.2f}{level} for "
+                         f"{self.quality_basis} ({self.quality_delta_db:+.2f}{margin}{unit}, allowed "
+                         f"-{self.quality_tolerance_db:g}{unit}): " + ("pass" if self.quality_passed else "FAIL"))
         elif self.quality_note:
             lines.append(f"task quality gate: {self.quality_note}")
         lines += [f"{v['validator']}: {'pass' if v['passed'] else 'FAIL'} ({v['message']})" for v in self.validators]
@@ -118,8 +124,9 @@ class ArtifactCheck:
         if not self.parity_passed:
             return (f"{self.file} parity {self.psnr_db:.1f} dB < {self.threshold_db:.0f} dB" if self.psnr_db is not None
                     else f"{self.file}: {self.note}")
-        return (f"{self.file} task quality {self.quality_delta_db:+.2f} dB against {self.quality_basis}, "
-                f"beyond -{self.quality_tolerance_db:g} dB")
+        unit = " points" if self.quality_unit == "%" else f" {self.quality_unit}"
+        return (f"{self.file} task quality {self.quality_delta_db:+.2f}{unit} against {self.quality_basis}, "
+                f"beyond -{self.quality_tolerance_db:g}{unit}")
 
     def to_dict(self) -> dict[str, Any]:
         return {**asdict(self), "passed": self.passed, "verdict": self.verdict, "gates": self.gates()}
@@ -255,6 +262,7 @@ class _QualityGates:
         check.quality_db, check.fp32_quality_db = gate.value_db, gate.fp32_db
         check.quality_delta_db, check.quality_tolerance_db = gate.delta_db, gate.tolerance_db
         check.quality_passed, check.quality_basis, check.quality_seed = gate.passed, basis, result.seed
+        check.quality_unit, check.quality_margin = gate.unit, gate.margin
 
     def base(self, artifact: Artifact, tile: tuple[int, int]) -> tuple[QualityResult, str]:
         """The fp32 artifact of the same format and shape if the folder holds one, else
@@ -270,7 +278,9 @@ class _QualityGates:
                                            self.multiple_of, self.images, seed=self.seed)
                 self.bases[key] = (result, f"the fp32 artifact {sibling.file}")
             else:
-                result = qual.model_quality(self.model, tile, self.multiple_of, self.images, seed=self.seed)
+                contract = qual.artifact_contract(self.directory / artifact.file, artifact.format)
+                result = qual.model_quality(self.model, tile, self.multiple_of, self.images, seed=self.seed,
+                                            contract=contract)
                 self.bases[key] = (result, f"the PyTorch reference tiled at {tile[0]}x{tile[1]}")
         return self.bases[key]
 

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Literal, Optional, Union
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator
 
 from edgezoo.errors import ManifestError
 from edgezoo.files import atomic_write_text
@@ -203,6 +203,9 @@ class QualityResult(_Strict):
     baselines: dict[str, ImageScore] = {}
     baselines_per_image: dict[str, dict[str, ImageScore]] = {}
     note: Optional[str] = None
+    # per-example outcomes (a classifier's right/wrong per image), kept in memory for a
+    # paired comparison of two artifacts on the same examples; never written
+    _outcomes: Optional[list[bool]] = PrivateAttr(default=None)
 
     def value(self, metric: str) -> Optional[float]:
         """The mean figure of ``metric`` (``psnr_db``, ``ssim`` or a ``metrics`` key)."""

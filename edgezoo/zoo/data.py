@@ -70,6 +70,58 @@ class PatchSampler:
 
 
 @dataclass(frozen=True)
+class ExamplePool:
+    """A fixed set of training examples, each with an identity (its index) that a weight
+    can belong to: clean patches cut once from the training photos, and the target each
+    one is trained towards (its own clean patch unless ``corrupted``)."""
+
+    clean: np.ndarray  # (N, 3, patch, patch) uint8: what the input is synthesized from
+    targets: np.ndarray  # (N, 3, patch, patch) uint8: what the model is asked to output
+    corrupted: np.ndarray  # (N,) bool
+
+    def __len__(self) -> int:
+        return len(self.clean)
+
+    def digest(self) -> str:
+        """sha256 of every patch and target: a checkpoint resumes only on the same pool."""
+        digest = hashlib.sha256(repr(self.clean.shape).encode())
+        digest.update(np.ascontiguousarray(self.clean).tobytes())
+        digest.update(np.ascontiguousarray(self.targets).tobytes())
+        return digest.hexdigest()
+
+
+def draw_pool(photos: list[np.ndarray], patch: int, count: int, seed: int, chunk: int = 256) -> ExamplePool:
+    """``count`` patches drawn once by :class:`PatchSampler` (seeded), kept as uint8, each
+    its own target."""
+    sampler = PatchSampler(photos, patch, seed=seed)
+    clean = np.empty((count, 3, patch, patch), dtype=np.uint8)
+    for start in range(0, count, chunk):  # the sampler's floats are k/255, so this is exact
+        size = min(chunk, count - start)
+        clean[start:start + size] = np.rint(sampler.batch(size) * 255.0).astype(np.uint8)
+    return ExamplePool(clean, clean, np.zeros(count, dtype=bool))
+
+
+def swap_targets(pool: ExamplePool, fraction: float, seed: int) -> ExamplePool:
+    """The pool with exactly ``round(fraction * N)`` examples (seeded choice) whose target
+    is another example's clean patch: mismatched pairs, the way a paired dataset goes
+    wrong when files are misnamed or re-ordered. The input is still synthesized from the
+    example's own clean patch, so the target is one the model cannot predict."""
+    from edgezoo.errors import BadInputError
+
+    if not 0.0 <= fraction < 1.0:
+        raise BadInputError(f"--target-corruption must be in [0, 1), got {fraction}")
+    n = len(pool)
+    rng = np.random.default_rng(seed)
+    chosen = rng.choice(n, int(round(fraction * n)), replace=False)
+    partner = (chosen + rng.integers(1, n, len(chosen))) % n  # never the example itself
+    targets = pool.clean.copy()
+    targets[chosen] = pool.clean[partner]
+    corrupted = np.zeros(n, dtype=bool)
+    corrupted[chosen] = True
+    return ExamplePool(pool.clean, targets, corrupted)
+
+
+@dataclass(frozen=True)
 class GaussianNoise:
     """Additive white Gaussian noise, sigma on the 0-255 scale, not clipped (the
     standard AWGN protocol)."""

@@ -109,7 +109,7 @@ def test_the_recipe_is_chosen_on_the_selection_split_and_measured_on_the_evaluat
     real = qual.task_quality
     def spy(path, fmt, precision, tile, align, images=None, *rest, **kw):
         if precision == "int8":
-            seen.append(sorted(images))
+            seen.append(sorted(images.data))
         return real(path, fmt, precision, tile, align, images, *rest, **kw)
 
     monkeypatch.setattr(qual, "task_quality", spy)

@@ -98,6 +98,22 @@ def test_shape_rules_are_machine_readable_and_checked():
         TensorSpec(name="bad", shape=[1, 3, 8, 8], shape_rule="twice")
 
 
+def test_each_protocol_states_its_int8_gate_in_its_own_metric_and_unit():
+    denoise, deblur, classify = (protocol_for(t).int8_tolerance(t) for t in ("denoise", "deblur", "classify"))
+    assert (denoise.metric, denoise.unit, denoise.tolerance) == ("psnr_db", "dB", 0.3)
+    assert deblur is None  # no degradation model here: int8 is gated on parity alone, and says so
+    assert (classify.metric, classify.unit, classify.tolerance) == ("top1", "%", 0.3)
+    assert classify.key_suffix == "pct" and denoise.key_suffix == "db"
+
+
+def test_protocols_stay_torch_free():
+    import subprocess
+    import sys
+
+    code = "import sys, edgezoo.tasks; assert 'torch' not in sys.modules, 'edgezoo.tasks imported torch'"
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
 def test_generation_spec_is_a_denoiser_step_graph_served_by_a_sampler():
     spec = get_entry("ddpm-unet-fmnist-s").spec()
     denoiser = spec.component()
@@ -111,6 +127,7 @@ def test_generation_spec_is_a_denoiser_step_graph_served_by_a_sampler():
     assert sampler["timesteps"][0] == 999 and sampler["sample_range"] == [-1.0, 1.0]
     metric = spec.metric
     assert metric.name == "fd_fmnist" and not metric.higher_is_better and "not measured yet" in metric.note
+    assert protocol_for("generate").int8_tolerance("generate") is None  # int8 gated on parity alone, for now
 
 
 def test_generation_postprocess_maps_samples_to_pictures():

@@ -1,6 +1,7 @@
 import json
 
 import numpy as np
+import pytest
 from PIL import Image
 
 from edgezoo.zoo.train import TrainConfig, learning_rate, train
@@ -125,3 +126,97 @@ def test_a_run_records_its_command_and_code_commit(tmp_path):
     assert "code_commit" in recorded  # None outside a git checkout
     from edgezoo.zoo.train import code_commit
     assert recorded["code_commit"] == code_commit()
+
+
+@pytest.fixture
+def small_validation(monkeypatch):
+    """Two 32 px held-out patches instead of 24 of 128 px: these tests are about the examples, not the score."""
+    from edgezoo.zoo import train as train_module
+
+    real = train_module._validation_set
+    monkeypatch.setattr(train_module, "_validation_set", lambda pool, seed: real(pool, seed, patch=32, count=2))
+
+
+def _eg_config(images, out, steps=4):
+    return TrainConfig(model="maxim-tiny-denoise", images=[str(images)], out=str(out), steps=steps, batch=2,
+                       patch=32, checkpoint_every=1, val_every=2, warmup=1, threads=1, pool_patches=6,
+                       target_corruption=0.5, reweight="eg", eg_lr=20.0)
+
+
+def test_eg_denoiser_weights_are_checkpointed_and_a_resumed_run_matches_an_unbroken_one(tmp_path, small_validation):
+    # the example weights are training state: stopping and resuming must not change them or the model
+    import torch
+
+    images = _photos(tmp_path / "photos")
+
+    def state(out):
+        return torch.load(out / "maxim-tiny-denoise" / "last.pt", weights_only=False)
+
+    train(_eg_config(images, tmp_path / "a"), log=lambda _: None)
+
+    def interrupt_at_step_two(line):
+        if '"step": 2' in line:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        train(_eg_config(images, tmp_path / "b"), log=interrupt_at_step_two)
+    logged = []
+    train(_eg_config(images, tmp_path / "b"), log=logged.append)
+    assert logged[0].startswith("resumed maxim-tiny-denoise at step 1")
+    unbroken, resumed = state(tmp_path / "a"), state(tmp_path / "b")
+    weights = unbroken["example_weights"]["weights"]
+    assert abs(weights.sum() - 1.0) < 1e-12 and not np.allclose(weights, 1 / 6)  # they moved, and were saved
+    assert np.array_equal(weights, resumed["example_weights"]["weights"])
+    assert unbroken["corrupted"].sum() == 3 and np.array_equal(unbroken["corrupted"], resumed["corrupted"])
+    assert all(torch.equal(unbroken["model"][k], resumed["model"][k]) for k in unbroken["model"])
+    record = json.loads(logged[-1])
+    assert {"effective_examples", "weight_corrupted_to_clean"} <= set(record)
+
+
+def test_a_checkpoint_resumes_only_on_the_same_example_pool(tmp_path, small_validation):
+    from edgezoo.errors import BadInputError
+
+    images = _photos(tmp_path / "photos")
+    train(_eg_config(images, tmp_path / "a", steps=1), log=lambda _: None)
+    other = _eg_config(images, tmp_path / "a", steps=2)
+    other.target_corruption = 0.0
+    with pytest.raises(BadInputError, match="other training examples"):
+        train(other, log=lambda _: None)
+
+
+def test_target_corruption_swaps_exactly_the_asked_share_seeded():
+    from edgezoo.zoo.data import draw_pool, swap_targets
+
+    rng = np.random.default_rng(1)
+    photos = [rng.integers(0, 256, (96, 96, 3), dtype=np.uint8) for _ in range(3)]
+    pool = draw_pool(photos, 32, 40, seed=0)
+    assert pool.clean.dtype == np.uint8 and pool.clean.shape == (40, 3, 32, 32) and not pool.corrupted.any()
+    noisy = swap_targets(pool, 0.3, seed=5)
+    assert noisy.corrupted.sum() == 12  # exactly round(0.3 * 40)
+    changed = np.array([not np.array_equal(noisy.targets[i], pool.clean[i]) for i in range(40)])
+    assert np.array_equal(changed, noisy.corrupted)  # only the corrupted targets, never the inputs
+    assert np.array_equal(noisy.clean, pool.clean)
+    again = swap_targets(pool, 0.3, seed=5)
+    assert np.array_equal(again.targets, noisy.targets) and np.array_equal(again.corrupted, noisy.corrupted)
+    assert not np.array_equal(swap_targets(pool, 0.3, seed=6).corrupted, noisy.corrupted)
+    assert np.array_equal(draw_pool(photos, 32, 40, seed=0).clean, pool.clean)
+
+
+def test_the_cli_refuses_label_noise_for_a_denoiser_in_one_line(tmp_path, capsys):
+    from edgezoo.cli import main
+
+    images = _photos(tmp_path / "photos", count=1)
+    status = main(["train", "maxim-tiny-denoise", "--images", str(images), "--label-noise", "0.3",
+                   "--out", str(tmp_path / "runs")])
+    err = capsys.readouterr().err
+    assert status == 2 and err.strip().count("\n") == 0
+    assert "--label-noise" in err and "--target-corruption" in err
+    assert not (tmp_path / "runs").exists()
+
+
+def test_the_cli_refuses_target_corruption_for_a_classifier(tmp_path, capsys):
+    from edgezoo.cli import main
+
+    status = main(["train", "maxvit-tiny-fmnist", "--target-corruption", "0.3", "--out", str(tmp_path / "runs")])
+    err = capsys.readouterr().err
+    assert status == 2 and err.strip().count("\n") == 0 and "--label-noise" in err

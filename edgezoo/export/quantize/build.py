@@ -1,8 +1,11 @@
 """Build one fp16 or int8 artifact from the fp32 artifact of its format, and gate it.
 
 fp16 must reach the parity threshold (40 dB). int8 must reach 30 dB of parity *and*
-keep the task quality within 0.3 dB of the fp32 artifact's on the selection split
-(:func:`edgezoo.zoo.data.selection_images`); when it misses, the format's remedies
+keep the task quality within the task's tolerance of the fp32 artifact's on the task's
+selection data (restoration: 0.3 dB of PSNR on the selection photos; classification:
+0.3 points of top-1 on the selection split). Calibration samples, the quality
+measurement and its tolerance and unit come from the task protocol
+(:mod:`edgezoo.tasks`), named by the artifact's contract. When int8 misses, the format's remedies
 (``INT8_LADDER``) are tried in order, and the one that passed is recorded in
 ``Artifact.quantization`` with every attempt before it. The chosen artifact's quality
 is then measured on the evaluation photos, which took no part in the choice. A miss that no
@@ -23,7 +26,7 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from edgezoo.errors import ExportError, ParityError, UnknownFormatError
+from edgezoo.errors import BadInputError, ExportError, ParityError, UnknownFormatError
 from edgezoo.export.capture import captured_output
 from edgezoo.export.quantize import calibration as calib
 from edgezoo.export.quantize import quality as qual
@@ -85,13 +88,13 @@ class _Attempt:
     def rank(self) -> tuple:
         return (self.passed, bool(self.parity.passed), self.gate.passed if self.gate else False,
                 self.parity.psnr_db if self.parity.psnr_db is not None else -1e9,
-                self.gate.delta_db if self.gate else -1e9)
+                self.gate.delta if self.gate else -1e9)
 
     def summary(self) -> str:
         parts = [f"parity {self.parity.psnr_db:.1f} dB" if self.parity.psnr_db is not None
                  else f"parity {'ok (not executed)' if self.parity.passed else 'failed'}"]
         if self.gate is not None:
-            parts.append(f"quality {self.gate.delta_db:+.2f} dB")
+            parts.append(f"quality {self.gate.figure(self.gate.delta, signed=True)}")
         if not self.parity.executed:
             verdict = "converted, spec checked (not executed)" if self.passed else "missed"
         else:
@@ -125,11 +128,11 @@ def build_reduced(
     parity_inputs: Sequence[Any] | None = None,
     references: Sequence[np.ndarray] | None = None,
     expected_io: dict[str, Any] | None = None,
-    calibration: Sequence[np.ndarray] | None = None,
+    calibration: Sequence[Any] | None = None,
     calibration_label: str | None = None,
     calibration_count: int = calib.DEFAULT_COUNT,
-    quality_images: dict[str, np.ndarray] | None = None,
-    selection_images: dict[str, np.ndarray] | None = None,
+    quality_images: Any = None,
+    selection_images: Any = None,
     recipes: Sequence[Int8Recipe] | None = None,
     allow_degraded: bool = False,
     quality_skip: str | None = None,
@@ -147,19 +150,20 @@ def build_reduced(
         ``edgezoo.export.parity.ParityInput`` items (default: ``inputs_for_artifact``
         at the artifact's size, seed 0; required for a dynamic-shape fp16 artifact)
         and the model's outputs on them.
-    calibration : list of arrays, optional
-        (1, 3, H, W) float32 inputs; default ``calibration_arrays(H, W, ...)`` for ``task``
-        with ``calibration_count`` as the base count (remedies may use twice as many).
+    calibration : list of dicts (or arrays), optional
+        Samples by the component's input names (an array: the one input of a one-input
+        component); default: the task protocol's ``calibration_samples`` with
+        ``calibration_count`` as the base count (remedies may use twice as many).
     calibration_label : str, optional
         What the caller's ``calibration`` is, for the manifest.
-    quality_images : dict, optional
-        The photos the chosen int8 artifact's quality is measured and recorded on,
-        after the choice (default: all evaluation photos).
-    selection_images : dict, optional
-        The photos the int8 quality gate chooses the recipe on (default: the selection
-        split, :func:`edgezoo.zoo.data.selection_images`; where only ``quality_images``
-        is given, those photos, which then both choose and measure, as recorded in
-        ``quality_basis``).
+    quality_images : optional
+        The data the chosen int8 artifact's quality is measured and recorded on, after
+        the choice, in the protocol's form (restoration: photos by name; default: the
+        task's evaluation data, such as all evaluation photos or a test split).
+    selection_images : optional
+        The data the int8 quality gate chooses the recipe on (default: the task's
+        selection data; where only ``quality_images`` is given, those, which then both
+        choose and measure, as recorded in ``quality_basis``).
     recipes : optional
         int8 attempts in order (default: the format's ``INT8_LADDER``).
     allow_degraded : bool
@@ -187,7 +191,9 @@ def build_reduced(
     say = progress or (lambda message: None)
     if parity_inputs is None and height is None:
         raise UnknownFormatError("a dynamic-shape artifact needs its parity_inputs (at two sizes at least)")
-    inputs = list(parity_inputs) if parity_inputs is not None else inputs_for_artifact(height, width, multiple_of, True, 0)
+    channels = int(metadata["io"]["inputs"][0]["shape"][1])
+    inputs = (list(parity_inputs) if parity_inputs is not None
+              else inputs_for_artifact(height, width, multiple_of, True, 0, channels=channels))
     refs = list(references) if references is not None else reference_outputs(model, inputs)
 
     def parity(path: Path) -> Any:
@@ -215,23 +221,27 @@ def build_reduced(
             report.note = f"{report.note or ''}; kept with allow_degraded".lstrip("; ")
         return ReducedArtifact(out_path, fmt, precision, reduced.tool_versions, record, report, degraded=degraded)
 
-    # int8
+    # int8: what is task-specific (samples, measurement, tolerance) is the protocol's
+    contract = {**metadata, "task": metadata.get("task") or task}
     ladder = list(recipes) if recipes is not None else ladder_for(module.INT8_LADDER, calibration_count)
     need = max([r.images for r in ladder] + [1])
     if calibration is None:
-        arrays = calib.calibration_arrays(height, width, need, task) if any(r.images for r in ladder) else []
-        calibration_label = calib.describe(len(arrays), task) if arrays else "none"
+        try:
+            arrays = calib.calibration_samples(contract, need) if any(r.images for r in ladder) else []
+        except BadInputError as exc:  # the task's data are not installed: say so, with the fix
+            raise BadInputError(f"{out_path.name}: int8 calibration needs the task's data: {exc}") from None
+        calibration_label = calib.describe_samples(contract, len(arrays)) if arrays else "none"
     else:
-        arrays = calib.check_arrays(calibration, height, width)
-        calibration_label = calibration_label or f"{len(arrays)} caller-supplied arrays"
-    gated = qual.task_is_gated(task) and quality_skip is None
-    if gated and selection_images is None:
-        if quality_images is None:
-            from edgezoo.zoo.data import selection_images as default_selection
-
-            selection_images = default_selection()
-        else:  # the caller's own photos do both jobs, as they did before the selection split existed
-            selection_images = quality_images
+        arrays = calib.check_samples(calibration, metadata["io"]["inputs"])
+        calibration_label = calibration_label or f"{len(arrays)} caller-supplied samples"
+    tolerance = qual.tolerance_for(contract["task"]) if quality_skip is None else None
+    gated = tolerance is not None
+    # the caller's own quality data do both jobs, as they did before the selection split existed
+    same = quality_images is not None and (selection_images is None or selection_images is quality_images)
+    selection = evaluation_set = None
+    if gated:
+        selection = qual.quality_set(contract, "selection", quality_images if same else selection_images)
+        evaluation_set = selection if same else None
     fp32_quality: QualityResult | None = None
     attempts: list[_Attempt] = []
     failures: list[str] = []
@@ -255,10 +265,10 @@ def build_reduced(
                 if attempt.parity.executed and attempt.parity.passed and gated:
                     if fp32_quality is None:
                         fp32_quality = qual.reference_quality(fp32_path, fmt, (height, width), multiple_of,
-                                                              selection_images)
+                                                              selection, contract=contract)
                     attempt.quality = qual.task_quality(candidate, fmt, precision, (height, width), multiple_of,
-                                                        selection_images)
-                    attempt.gate = qual.gate(out_path.name, attempt.quality, fp32_quality)
+                                                        selection, contract=contract)
+                    attempt.gate = qual.gate(out_path.name, attempt.quality, fp32_quality, tolerance)
             except Exception as exc:  # the runtime refused or crashed on this attempt: try the next remedy
                 first = (str(exc).strip().splitlines() or [exc.__class__.__name__])[0][:200]
                 failures.append(f"{recipe.label}: could not run: {first}")
@@ -279,15 +289,18 @@ def build_reduced(
         best = max(attempts, key=_Attempt.rank)
         tried = [a.summary() for a in attempts] + failures
         if not best.passed and not allow_degraded:
-            raise ParityError(_miss_message(out_path.name, best, tried))
+            raise ParityError(_miss_message(out_path.name, best, tried, tolerance))
         evaluation: qual.QualityGate | None = None
-        if best.gate is not None and selection_images is quality_images:
+        if best.gate is not None and same:
             evaluation = best.gate
-        elif best.gate is not None:  # measured once the choice is made, on photos that took no part in it
-            say(f"{out_path.name}: measuring the chosen recipe on the evaluation photos")
-            fp32_eval = qual.reference_quality(fp32_path, fmt, (height, width), multiple_of, quality_images)
-            best.quality = qual.task_quality(best.path, fmt, precision, (height, width), multiple_of, quality_images)
-            evaluation = qual.gate(out_path.name, best.quality, fp32_eval)
+        elif best.gate is not None:  # measured once the choice is made, on data that took no part in it
+            evaluation_set = qual.quality_set(contract, "evaluation", quality_images)
+            say(f"{out_path.name}: measuring the chosen recipe on {evaluation_set.dataset}")
+            fp32_eval = qual.reference_quality(fp32_path, fmt, (height, width), multiple_of, evaluation_set,
+                                               contract=contract)
+            best.quality = qual.task_quality(best.path, fmt, precision, (height, width), multiple_of, evaluation_set,
+                                             contract=contract)
+            evaluation = qual.gate(out_path.name, best.quality, fp32_eval, tolerance)
         from edgezoo.export.folder import promote
 
         promote(best.path, out_path)
@@ -296,14 +309,20 @@ def build_reduced(
     record["attempts"] = tried
     record["remedy"] = best.recipe.remedy if len(attempts) > 1 or best.recipe.remedy != "none" else "none needed"
     if best.gate is not None and evaluation is not None:
-        record.update(quality_db=evaluation.value_db, fp32_quality_db=evaluation.fp32_db,
-                      quality_delta_db=evaluation.delta_db, quality_tolerance_db=best.gate.tolerance_db,
-                      quality_passed=best.gate.passed, selection_quality_db=best.gate.value_db,
-                      selection_fp32_quality_db=best.gate.fp32_db, selection_delta_db=best.gate.delta_db,
-                      quality_basis=(
-                          "recipe chosen and measured on the caller's quality_images" if selection_images is quality_images
-                          else f"recipe chosen on the selection split ({len(selection_images or {})} photos); "
-                               "quality_* measured afterwards on the evaluation photos"))
+        assert tolerance is not None and selection is not None and evaluation_set is not None
+        unit = tolerance.key_suffix
+        record["quality_metric"] = f"{tolerance.metric} ({tolerance.unit})"
+        record.update({
+            f"quality_{unit}": evaluation.value, f"fp32_quality_{unit}": evaluation.fp32,
+            f"quality_delta_{unit}": evaluation.delta, f"quality_tolerance_{unit}": best.gate.tolerance,
+            "quality_passed": best.gate.passed, f"selection_quality_{unit}": best.gate.value,
+            f"selection_fp32_quality_{unit}": best.gate.fp32, f"selection_delta_{unit}": best.gate.delta,
+            f"selection_standard_error_{unit}": best.gate.margin,
+            "quality_gate_images": selection.count, "quality_measured_images": evaluation_set.count,
+            "quality_basis": (
+                "recipe chosen and measured on the caller's quality_images" if same
+                else f"recipe chosen on {selection.dataset}; quality_* measured afterwards on {evaluation_set.dataset}"),
+        })
     else:
         record["quality_gate"] = best.quality_note or "not run: parity missed first"
     record["degraded"] = not best.passed
@@ -311,15 +330,18 @@ def build_reduced(
         best.parity.note = f"{best.parity.note or ''}; kept with allow_degraded".lstrip("; ")
     quality = best.quality
     if quality is not None and best.gate is not None and evaluation is best.gate:
+        g = best.gate
         quality = quality.model_copy(update={"note": (
-            f"int8 task-quality gate, on these photos: {best.gate.delta_db:+.2f} dB against the fp32 artifact's "
-            f"{best.gate.fp32_db:.2f} dB (allowed: -{best.gate.tolerance_db:g} dB)")})
+            f"int8 task-quality gate, on these data: {g.figure(g.delta, True)} against the fp32 artifact's "
+            f"{g.figure(g.fp32)} (allowed: -{g.allowed})")})
     elif quality is not None and best.gate is not None and evaluation is not None:
+        g = best.gate
         quality = quality.model_copy(update={"note": (
-            f"int8 task-quality gate on the selection split: {best.gate.delta_db:+.2f} dB against the fp32 "
-            f"artifact's {best.gate.fp32_db:.2f} dB (allowed: -{best.gate.tolerance_db:g} dB); on these "
-            f"evaluation photos, measured after the choice: {evaluation.delta_db:+.2f} dB against the fp32 "
-            f"artifact's {evaluation.fp32_db:.2f} dB")})
+            f"int8 task-quality gate on {selection.dataset if selection else 'the selection data'}: "
+            f"{g.figure(g.delta, True)} against the fp32 "
+            f"artifact's {g.figure(g.fp32)} (allowed: -{g.allowed}); on these evaluation data, measured after "
+            f"the choice: {evaluation.figure(evaluation.delta, True)} against the fp32 artifact's "
+            f"{evaluation.figure(evaluation.fp32)}")})
     return ReducedArtifact(out_path, fmt, precision, best.tools, record, best.parity, quality,
                            degraded=not best.passed, attempts=tried)
 
@@ -343,12 +365,17 @@ def _companions(path: Path) -> list[Path]:
     return companion_files(path)
 
 
-def _miss_message(name: str, best: _Attempt, tried: list[str]) -> str:
+def _miss_message(name: str, best: _Attempt, tried: list[str], tolerance: Any) -> str:
     if not best.parity.passed:
         head = str(best.parity.failure())
     else:
         assert best.gate is not None
         head = best.gate.message()
-    return (f"{head}. No int8 remedy passed both gates (parity >= {best.parity.threshold_db:g} dB and task quality "
-            f"within {qual.QUALITY_TOLERANCE_DB:g} dB of fp32); tried: " + "; ".join(tried)
+    if tolerance is None:
+        gates = f"the parity gate (parity >= {best.parity.threshold_db:g} dB)"
+    else:
+        allowed = f"{tolerance.tolerance:g} points" if tolerance.unit == "%" else f"{tolerance.tolerance:g} {tolerance.unit}"
+        gates = (f"both gates (parity >= {best.parity.threshold_db:g} dB and task quality ({tolerance.metric}) "
+                 f"within {allowed} of fp32)")
+    return (f"{head}. No int8 remedy passed {gates}; tried: " + "; ".join(tried)
             + ". Export fp16 instead, or pass --allow-degraded to keep the best attempt")

@@ -1,5 +1,8 @@
-"""Calibration inputs for int8: the bundled calibration photos, cut to the artifact's
-size and degraded the way the task's inputs are at run time.
+"""Calibration inputs for int8. What they are is the task protocol's
+(:meth:`edgezoo.tasks.base.TaskProtocol.calibration_samples`): each sample is a dict
+keyed by the called component's input names (:func:`calibration_samples`). The
+functions below are restoration's: the bundled calibration photos, cut to the
+artifact's size and degraded the way the task's inputs are at run time.
 
 The photos (``edgezoo/assets/calibration``, 16 crops of 128x128 from Debian wallpaper
 packages, credited in ``credits.json``) are the selection split
@@ -12,9 +15,11 @@ from __future__ import annotations
 
 import functools
 from pathlib import Path
-from typing import Sequence
+from typing import Any, Sequence
 
 import numpy as np
+
+Sample = dict[str, np.ndarray]  # one calibration input: arrays by the component's input names
 
 CALIBRATION_SEED = 0
 DEFAULT_COUNT = 32
@@ -171,3 +176,61 @@ def check_arrays(arrays: Sequence[np.ndarray], height: int, width: int) -> list[
     if not out:
         raise BadInputError("no calibration arrays given")
     return out
+
+
+def calibration_samples(contract: dict[str, Any], count: int = DEFAULT_COUNT, seed: int = CALIBRATION_SEED) -> list[Sample]:
+    """``count`` calibration samples for the artifact whose embedded contract is
+    ``contract`` (its ``task`` and ``io``), from the task's protocol: dicts by input name."""
+    from edgezoo.tasks import protocol_for
+
+    return protocol_for(contract["task"]).calibration_samples(contract, count, seed)
+
+
+def describe_samples(contract: dict[str, Any], count: int) -> str:
+    """One line for the manifest: what :func:`calibration_samples` gave."""
+    from edgezoo.tasks import protocol_for
+
+    return protocol_for(contract["task"]).describe_calibration(contract, count)
+
+
+def check_samples(samples: Sequence[Any], inputs: Sequence[dict[str, Any]]) -> list[Sample]:
+    """Caller-supplied calibration samples as dicts by input name, each array at the
+    shape of ``inputs`` (the contract's tensors at the artifact's size). A bare array is
+    taken as the input of a one-input component."""
+    from edgezoo.errors import BadInputError
+
+    names = [t["name"] for t in inputs]
+    out = []
+    for i, sample in enumerate(samples):
+        if not isinstance(sample, dict):
+            if len(names) != 1:
+                raise BadInputError(f"calibration sample {i} is one array; the component takes {names}: pass dicts by name")
+            sample = {names[0]: sample}
+        if set(sample) != set(names):
+            raise BadInputError(f"calibration sample {i} has inputs {sorted(sample)}; the component takes {names}")
+        checked = {}
+        for tensor in inputs:
+            array = np.asarray(sample[tensor["name"]])
+            want = list(tensor["shape"])
+            if array.ndim == len(want) - 1:
+                array = array[None]
+            if array.ndim != len(want) or any(isinstance(d, int) and d != a for d, a in zip(want, array.shape)):
+                raise BadInputError(f"calibration sample {i}: input '{tensor['name']}' has shape {list(array.shape)}; "
+                                    f"the artifact takes {want}")
+            checked[tensor["name"]] = np.ascontiguousarray(array, dtype=np.dtype(tensor.get("dtype") or "float32"))
+        out.append(checked)
+    if not out:
+        raise BadInputError("no calibration samples given")
+    return out
+
+
+def feeds(sample: Sample, graph_inputs: Sequence[str]) -> dict[str, np.ndarray]:
+    """``sample`` keyed by a converted graph's own input names: by name where they match
+    the contract's, else in order for a one-input graph (converters rename a single
+    input: ``args_0``, ``x``, ``serving_default_image:0``)."""
+    graph_inputs = list(graph_inputs)
+    if set(sample) == set(graph_inputs):
+        return dict(sample)
+    if len(sample) == len(graph_inputs) == 1:
+        return {graph_inputs[0]: next(iter(sample.values()))}
+    raise ValueError(f"calibration inputs {sorted(sample)} do not match the graph's {graph_inputs}")

@@ -68,7 +68,7 @@ def to_fp16(fp32_path: str | Path, out_path: str | Path, metadata: dict[str, Any
 
 
 def to_int8(
-    fp32_path: str | Path, out_path: str | Path, metadata: dict[str, Any], calibration: Sequence[np.ndarray],
+    fp32_path: str | Path, out_path: str | Path, metadata: dict[str, Any], calibration: Sequence[dict[str, np.ndarray]],
     recipe: Int8Recipe, work: str | Path | None = None,
 ) -> Reduced:
     """int8 weights (``recipe.method == "weights"``); written atomically. ``calibration``

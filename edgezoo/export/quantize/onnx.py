@@ -19,6 +19,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from edgezoo.export.quantize import sensitive
+from edgezoo.export.quantize.calibration import Sample, feeds
 from edgezoo.export.quantize.recipe import Int8Recipe, Reduced
 from edgezoo.files import atomic_path
 
@@ -104,8 +105,8 @@ class _Reader:
     quantize_static calibrate a few images at a time (CalibStridedMinMax): the
     calibrator otherwise holds every intermediate tensor of every image at once."""
 
-    def __init__(self, arrays: Sequence[np.ndarray], input_name: str) -> None:
-        self.arrays, self.input_name = list(arrays), input_name
+    def __init__(self, samples: Sequence[dict[str, np.ndarray]], input_names: Sequence[str]) -> None:
+        self.arrays, self.input_names = list(samples), list(input_names)
         self.start, self.end = 0, len(self.arrays)
 
     def __len__(self) -> int:
@@ -118,7 +119,7 @@ class _Reader:
         if self.start >= self.end:
             return None
         self.start += 1
-        return {self.input_name: self.arrays[self.start - 1]}
+        return feeds(self.arrays[self.start - 1], self.input_names)
 
     def rewind(self) -> None:
         self.start, self.end = 0, len(self.arrays)
@@ -139,12 +140,13 @@ def prepare(fp32_path: str | Path, work: Path) -> Path:
 
 
 def to_int8(
-    fp32_path: str | Path, out_path: str | Path, metadata: dict[str, Any], calibration: Sequence[np.ndarray],
+    fp32_path: str | Path, out_path: str | Path, metadata: dict[str, Any], calibration: Sequence[Sample],
     recipe: Int8Recipe, work: str | Path | None = None,
 ) -> Reduced:
     """Quantize the fp32 ONNX by ``recipe`` and write ``out_path`` atomically.
 
-    ``work`` is a scratch folder kept across attempts of one export: calibration
+    ``calibration`` holds samples by the contract's input names. ``work`` is a
+    scratch folder kept across attempts of one export: calibration
     ranges are cached there per (method, image count), so an attempt that only keeps
     more layers in float does not calibrate again."""
     import onnx
@@ -169,7 +171,8 @@ def to_int8(
                            "entropy": CalibrationMethod.Entropy}
                 if recipe.calibration not in methods:
                     raise ValueError(f"ONNX calibration is one of {', '.join(methods)}, not {recipe.calibration!r}")
-                input_name = model.graph.input[0].name
+                initializers = {i.name for i in model.graph.initializer}
+                input_names = [i.name for i in model.graph.input if i.name not in initializers]
                 arrays = list(calibration)[: recipe.images] if recipe.images else list(calibration)
                 ops = recipe.option("ops")
                 if ops not in (None, "conv-linear"):
@@ -179,7 +182,7 @@ def to_int8(
 
                 def quantize(target: Path, exclude: list[str], only: list[str] | None = None) -> None:
                     quantize_static(
-                        str(source), str(target), _Reader(arrays, input_name), quant_format=QuantFormat.QDQ,
+                        str(source), str(target), _Reader(arrays, input_names), quant_format=QuantFormat.QDQ,
                         per_channel=True, activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
                         calibrate_method=methods[recipe.calibration], nodes_to_exclude=exclude,
                         nodes_to_quantize=only, op_types_to_quantize=op_types,
@@ -226,6 +229,10 @@ def measured_sensitive(
     import onnxruntime as ort
 
     from edgezoo.export.quantize.calibration import validation_pairs
+    from edgezoo.tasks.restore import GATED_TASKS
+
+    if task not in GATED_TASKS:  # the budget is denoising PSNR against clean photos
+        raise ValueError(f"the measured remedy estimates denoising PSNR; it has no estimate for task '{task}'")
 
     def session(path: Path) -> Any:
         options = ort.SessionOptions()

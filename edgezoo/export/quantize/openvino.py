@@ -20,6 +20,7 @@ import numpy as np
 
 from edgezoo.export.openvino_export import save_ir
 from edgezoo.export.quantize import sensitive
+from edgezoo.export.quantize.calibration import Sample, feeds
 from edgezoo.export.quantize.recipe import Int8Recipe, Reduced
 
 FORMAT = "openvino"
@@ -84,10 +85,11 @@ def to_fp16(fp32_path: str | Path, out_path: str | Path, metadata: dict[str, Any
 
 
 def to_int8(
-    fp32_path: str | Path, out_path: str | Path, metadata: dict[str, Any], calibration: Sequence[np.ndarray],
+    fp32_path: str | Path, out_path: str | Path, metadata: dict[str, Any], calibration: Sequence[Sample],
     recipe: Int8Recipe, work: str | Path | None = None,
 ) -> Reduced:
-    """NNCF post-training int8 of the fp32 IR by ``recipe``; written atomically."""
+    """NNCF post-training int8 of the fp32 IR by ``recipe`` (``calibration``: samples by
+    the contract's input names); written atomically."""
     import nncf
     from nncf.quantization.advanced_parameters import AdvancedQuantizationParameters
     from nncf.quantization.range_estimator import RangeEstimatorParametersSet
@@ -118,7 +120,10 @@ def to_int8(
     names = sensitive.union(selected)
     if names:
         kwargs["ignored_scope"] = nncf.IgnoredScope(names=names, validate=False)
-    quantized = nncf.quantize(ov_model, nncf.Dataset(arrays), subset_size=len(arrays), **kwargs)
+    names = [port.get_any_name() for port in ov_model.inputs]
+    items = [feeds(sample, names) for sample in arrays]
+    dataset = nncf.Dataset(items if len(names) > 1 else [next(iter(item.values())) for item in items])
+    quantized = nncf.quantize(ov_model, dataset, subset_size=len(arrays), **kwargs)
     save_ir(quantized, out_path, compress_to_fp16=False)
     record: dict[str, Any] = {
         "method": recipe.method, "tool": "nncf.quantize", "calibration": recipe.calibration, "images": len(arrays),

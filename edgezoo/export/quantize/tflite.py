@@ -23,6 +23,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from edgezoo.export.quantize import sensitive
+from edgezoo.export.quantize.calibration import Sample, feeds
 from edgezoo.export.quantize.recipe import Int8Recipe, Reduced
 from edgezoo.files import atomic_path
 
@@ -89,7 +90,7 @@ def _float_entries(scopes: list[str]) -> list[dict[str, Any]]:
     return entries
 
 
-def _quantize(content: bytes, recipe: list[dict[str, Any]], calibration: Sequence[np.ndarray] | None) -> bytes:
+def _quantize(content: bytes, recipe: list[dict[str, Any]], calibration: Sequence[Sample] | None) -> bytes:
     from ai_edge_litert.interpreter import Interpreter
     from ai_edge_quantizer import quantizer
 
@@ -101,8 +102,8 @@ def _quantize(content: bytes, recipe: list[dict[str, Any]], calibration: Sequenc
             raise ValueError("this TFLite recipe needs calibration arrays")
         signatures = Interpreter(model_content=bytes(content)).get_signature_list()
         key = next(iter(signatures))
-        input_name = signatures[key]["inputs"][0]
-        result = widen_ranges(q.calibrate({key: [{input_name: a} for a in calibration]}, num_threads=os.cpu_count() or 1))
+        names = signatures[key]["inputs"]
+        result = widen_ranges(q.calibrate({key: [feeds(s, names) for s in calibration]}, num_threads=os.cpu_count() or 1))
     quantized = bytes(q.quantize(result, enable_progress_report=False).quantized_model)
     check_scales(quantized)
     return quantized
@@ -160,7 +161,7 @@ def to_fp16(fp32_path: str | Path, out_path: str | Path, metadata: dict[str, Any
 
 
 def to_int8(
-    fp32_path: str | Path, out_path: str | Path, metadata: dict[str, Any], calibration: Sequence[np.ndarray],
+    fp32_path: str | Path, out_path: str | Path, metadata: dict[str, Any], calibration: Sequence[Sample],
     recipe: Int8Recipe, work: str | Path | None = None,
 ) -> Reduced:
     """Quantize the fp32 .tflite by ``recipe`` (``static`` or ``dynamic-range``); write atomically."""
