@@ -21,7 +21,9 @@ from typing import Any
 import numpy as np
 
 from edgezoo.manifests.schema import Component, Metric, ModelSpec, Program, TensorSpec
-from edgezoo.tasks.base import TaskProtocol
+from edgezoo.tasks.base import Contract, TaskProtocol, contract_inputs
+
+CALIBRATION_SEED = 0
 
 FD_FMNIST = Metric(
     name="fd_fmnist", unit="", higher_is_better=False,
@@ -58,6 +60,51 @@ class GenerateProtocol(TaskProtocol):
             protocol=self.name, components=[Component(name="denoiser", inputs=[sample, timestep], outputs=[eps])],
             program=Program(kind="sampler", component="denoiser", sampler=sampler), metrics=list(self.metrics),
         )
+
+    def quality_problem(self, task: str) -> str | None:
+        from edgezoo.zoo.fashion_mnist import DIR_ENV, available, data_dir
+
+        if available():
+            return None
+        return (f"Fashion-MNIST is not at {data_dir()}: `apt-get install dataset-fashion-mnist` "
+                f"(or set {DIR_ENV} to a folder with the four idx .gz files)")
+
+    def calibration_samples(self, contract: Contract, count: int, seed: int = CALIBRATION_SEED) -> list[dict[str, np.ndarray]]:
+        """``count`` requests the step graph sees in service: Fashion-MNIST training-split
+        images (a seeded draw; padded to the sample's size, in the sampler's range) noised
+        by the forward process, x_t = sqrt(abar_t) x0 + sqrt(1 - abar_t) eps, at the
+        program's timesteps in turn. Sample i depends only on (seed, i), so a larger
+        ``count`` extends a smaller one's."""
+        from edgezoo.runtimes.samplers import scheduler_from_dict, step_inputs
+        from edgezoo.tasks.classify import fashion_mnist
+
+        sampler = ((contract.get("spec") or {}).get("program") or {}).get("sampler") or {}
+        scheduler = scheduler_from_dict(sampler)
+        sample, timestep = step_inputs(contract_inputs(contract))
+        channels, height, width = (int(d) for d in sample.shape[1:4])
+        low, high = sampler.get("sample_range", (-1.0, 1.0))
+        images, _ = fashion_mnist("train")
+        order = np.random.default_rng(seed).permutation(len(images))[:count]
+        samples = []
+        for i, index in enumerate(order):
+            picture = images[index].astype(np.float32) / 255.0
+            top, left = (height - picture.shape[0]) // 2, (width - picture.shape[1]) // 2
+            if top < 0 or left < 0:
+                raise NotImplementedError(f"Fashion-MNIST's 28 px pictures are larger than the {height}x{width} sample")
+            x0 = np.zeros((1, channels, height, width), np.float32)
+            x0[:, :, top:top + picture.shape[0], left:left + picture.shape[1]] = picture
+            x0 = low + x0 * (high - low)
+            t = int(scheduler.timesteps[i % scheduler.steps])
+            abar = scheduler.abar(t)
+            eps = np.random.default_rng([seed, i]).standard_normal(x0.shape, dtype=np.float32)
+            x_t = np.sqrt(abar) * x0 + np.sqrt(1.0 - abar) * eps
+            samples.append({sample.name: x_t.astype(np.dtype(sample.dtype)),
+                            timestep.name: np.full((1,), t, np.dtype(timestep.dtype))})
+        return samples
+
+    def describe_calibration(self, contract: Contract, count: int) -> str:
+        return (f"{count} Fashion-MNIST training-split images (seeded draw) noised by the forward process at the "
+                "sampler's timesteps in turn")
 
     def postprocess(self, outputs: dict[str, np.ndarray], spec: ModelSpec, top_k: int = 5) -> dict[str, Any]:
         """``outputs["sample"]``: final samples (N, C, H, W) in the sampler's sample range

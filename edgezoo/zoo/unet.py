@@ -27,8 +27,8 @@ class TimeResBlock(nn.Module):
         self.time = nn.Linear(embed_dim, cout)
         self.norm2, self.conv2 = ChannelLayerNorm(cout), conv3x3(cout, cout)
         self.skip = nn.Conv2d(cin, cout, 1) if cin != cout else nn.Identity()
-        nn.init.zeros_(self.conv2.weight)  # each block starts as the identity (a common DDPM init)
-        nn.init.zeros_(self.conv2.bias)
+        # PyTorch's default init, not DDPM's zero-initialised last conv: an untrained export
+        # with all-zero weights has degenerate int8 scales (LiteRT refuses them)
 
     def forward(self, x: torch.Tensor, emb: torch.Tensor) -> torch.Tensor:
         h = self.conv1(F.silu(self.norm1(x)))

@@ -135,3 +135,24 @@ def test_generation_postprocess_maps_samples_to_pictures():
     samples = np.array([-1.5, -1.0, 0.0, 1.0], np.float32).reshape(1, 1, 2, 2)
     image = protocol_named("generate").postprocess({"sample": samples}, spec)["image"]
     assert image.ravel().tolist() == [0.0, 0.0, 0.5, 1.0]
+
+
+def test_generation_calibrates_on_noised_fashion_mnist_at_the_samplers_timesteps():
+    from edgezoo.export.contract import artifact_metadata, io_contract, preprocessing
+
+    protocol = protocol_named("generate")
+    if protocol.quality_problem("generate"):
+        pytest.skip("Fashion-MNIST is not installed here")
+    entry = get_entry("ddpm-unet-fmnist-xs")
+    contract = artifact_metadata(entry, io_contract(entry, 32, 32), preprocessing(entry), "onnx", "int8")
+    samples = protocol.calibration_samples(contract, 10)
+    timesteps = entry.spec().program.sampler["timesteps"]
+    assert len(samples) == 10 and all(list(s) == ["sample", "timestep"] for s in samples)
+    assert all(s["sample"].shape == (1, 1, 32, 32) and s["sample"].dtype == np.float32 for s in samples)
+    assert [int(s["timestep"][0]) for s in samples] == [timesteps[i % 8] for i in range(10)]
+    last = samples[7]["sample"]  # t = 124: mostly the picture, its 2 px padding at the background's -1
+    assert abs(float(last[0, 0, :2].mean()) + 0.98) < 0.1  # sqrt(abar) * -1, plus noise of std 0.2
+    first = samples[0]["sample"]  # t = 999: pure noise
+    assert abs(float(first.std()) - 1.0) < 0.15
+    more = protocol.calibration_samples(contract, 12)
+    assert all(np.array_equal(a["sample"], b["sample"]) for a, b in zip(samples, more))  # a larger count extends
