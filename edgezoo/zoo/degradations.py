@@ -103,7 +103,7 @@ def gaussian_noise(image: np.ndarray, rng: np.random.Generator, sigma: Param = 2
     from edgezoo.zoo.data import GaussianNoise
 
     sigma = _draw(sigma, rng)
-    return GaussianNoise(sigma)(np.asarray(image, np.float32), rng), {"sigma": sigma}
+    return GaussianNoise(sigma)(image, rng), {"sigma": sigma}
 
 
 def blur(image: np.ndarray, rng: np.random.Generator, motion_share: float = 0.5, length: Param = (5.0, 17.0),

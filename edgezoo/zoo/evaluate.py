@@ -2,6 +2,9 @@
 
 The evaluation photos (``edgezoo.zoo.data.evaluation_images``) are never trained on.
 Scores are PSNR and SSIM on RGB in [0, 1]; restored outputs are clipped to [0, 1].
+:func:`evaluate_denoiser` scores denoising at several noise levels against CBM3D;
+:func:`evaluate_restorer` scores any restoration task on its degradation
+(:mod:`edgezoo.zoo.degradations`) against its classical baselines (:mod:`edgezoo.zoo.baselines`).
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from edgezoo.manifests.schema import ImageScore, QualityResult
 from edgezoo.metrics import psnr, ssim
 from edgezoo.runtimes.serving import serve
 from edgezoo.zoo.data import GaussianNoise, evaluation_images
+from edgezoo.zoo.degradations import DEGRADATIONS
 
 EVAL_DATASET = "edgezoo-eval-9 (scikit-image and scikit-learn colour photos, centre crops up to 384 px)"
 
@@ -100,13 +104,47 @@ def images_digest(images: dict[str, np.ndarray]) -> str:
     return digest.hexdigest()
 
 
-def _noisy(images: dict[str, np.ndarray], sigma: float, seed: int, names: set[str] | None):
-    """(name, clean, noisy) in name order; image ``i`` of the sorted set gets noise from
-    ``default_rng(seed + i)``, also when ``names`` picks a subset (so one photo's score
-    can be recomputed alone)."""
+def _degraded(images: dict[str, np.ndarray], degradation: Callable, seed: int, names: set[str] | None):
+    """(name, clean, degraded, info) in name order; image ``i`` of the sorted set is
+    degraded with ``default_rng(seed + i)``, also when ``names`` picks a subset (so one
+    photo's score can be recomputed alone)."""
     for i, (name, clean) in enumerate(sorted(images.items())):
         if names is None or name in names:
-            yield name, clean, GaussianNoise(sigma)(clean, np.random.default_rng(seed + i))
+            degraded, info = degradation(clean, np.random.default_rng(seed + i))
+            yield name, clean, degraded, info
+
+
+def _noisy(images: dict[str, np.ndarray], sigma: float, seed: int, names: set[str] | None):
+    """(name, clean, noisy) as :func:`_degraded` gives them for Gaussian noise of ``sigma``."""
+    for name, clean, noisy, _ in _degraded(images, lambda x, rng: DEGRADATIONS["denoise"](x, rng, sigma=sigma),
+                                           seed, names):
+        yield name, clean, noisy
+
+
+def _score_examples(restorer: Restorer, examples, input_name: str,
+                    baselines: dict[str, Callable[[np.ndarray, dict], np.ndarray]], what: str,
+                    progress: Callable[[str], None] | None) -> tuple[dict[str, ImageScore], dict[str, dict[str, ImageScore]]]:
+    """Per-image scores of ``restorer``, of the degraded input (under ``input_name``) and
+    of each baseline (told the degradation's info) on ``examples`` ((name, clean,
+    degraded, info) tuples): (model's, baselines' by name)."""
+    per_image: dict[str, ImageScore] = {}
+    per_baseline: dict[str, dict[str, ImageScore]] = {input_name: {}, **{k: {} for k in baselines}}
+    for name, clean, degraded, info in examples:
+        per_image[name] = _score(clean, restorer(degraded))
+        per_baseline[input_name][name] = _score(clean, degraded)
+        for baseline, restore in baselines.items():
+            per_baseline[baseline][name] = _score(clean, restore(degraded, info))
+        if progress:
+            progress(f"{what}: {name} {per_image[name].psnr_db:.2f} dB")
+    return per_image, per_baseline
+
+
+def _result(degradation: str, seed: int, per_image: dict[str, ImageScore],
+            per_baseline: dict[str, dict[str, ImageScore]]) -> QualityResult:
+    return QualityResult(
+        dataset=EVAL_DATASET, degradation=degradation, seed=seed, mean=_mean(per_image), per_image=per_image,
+        baselines={k: _mean(v) for k, v in per_baseline.items()}, baselines_per_image=per_baseline,
+    )
 
 
 def score_baseline(name: str, restorer: Restorer, images: dict[str, np.ndarray], sigma: float, seed: int,
@@ -162,19 +200,63 @@ def evaluate_denoiser(
         raise ValueError(f"no evaluation image named {', '.join(sorted(names - set(images)))}")
     results = []
     for sigma in sigmas:
-        per_image: dict[str, ImageScore] = {}
-        noisy_scores: dict[str, ImageScore] = {}
-        for name, clean, noisy in _noisy(images, sigma, seed, names):
-            per_image[name] = _score(clean, restorer(noisy))
-            noisy_scores[name] = _score(clean, noisy)
-            if progress:
-                progress(f"sigma {sigma:g}: {name} {per_image[name].psnr_db:.2f} dB")
-        per_baseline = {"noisy": noisy_scores}
+        examples = ((name, clean, noisy, None) for name, clean, noisy in _noisy(images, sigma, seed, names))
+        per_image, per_baseline = _score_examples(restorer, examples, "noisy", {}, f"sigma {sigma:g}", progress)
         if baselines:
             per_baseline["cbm3d"] = score_baseline("cbm3d", bm3d_restorer(sigma), images, sigma, seed, names)
-        results.append(QualityResult(
-            dataset=EVAL_DATASET, degradation=GaussianNoise(sigma).label, seed=seed, mean=_mean(per_image),
-            per_image=per_image, baselines={k: _mean(v) for k, v in per_baseline.items()},
-            baselines_per_image=per_baseline,
-        ))
+        results.append(_result(GaussianNoise(sigma).label, seed, per_image, per_baseline))
     return results
+
+
+def evaluate_restorer(
+    task: str,
+    restorer: Restorer,
+    images: dict[str, np.ndarray] | None = None,
+    seed: int = 0,
+    baselines: bool = True,
+    names: set[str] | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> QualityResult:
+    """Score ``restorer`` on every evaluation photo degraded as ``task``'s inputs are
+    (:data:`edgezoo.zoo.degradations.DEGRADATIONS`), beside the degraded input and the
+    task's classical baselines.
+
+    Parameters
+    ----------
+    task : str
+        denoise, deblur, derain, dehaze or enhance. Denoising is
+        :func:`evaluate_denoiser` at sigma 25 (the same figures, CBM3D its baseline).
+    restorer : callable
+        HxWx3 float32 degraded image -> restored image.
+    images : dict, optional
+        Name -> HxWx3 float32 clean image (default: :func:`evaluation_images`).
+    seed : int
+        Image ``i`` (sorted by name) is degraded with ``default_rng(seed + i)``: its
+        parameters are drawn from the task's ranges per image.
+    baselines : bool
+        Also score the task's classical baselines (:data:`edgezoo.zoo.baselines.BASELINES`);
+        the degraded input is always scored, as ``degraded`` (``noisy`` for denoising).
+    names : set of str, optional
+        Score only these images (degraded as in the full set); means cover these only.
+
+    Returns
+    -------
+    QualityResult
+        Per-image scores, the mean, and the input's and baselines' scores.
+    """
+    from edgezoo.zoo.baselines import BASELINES
+
+    if task not in DEGRADATIONS:
+        raise ValueError(f"no degradation for task '{task}'; there are {', '.join(DEGRADATIONS)}")
+    if task == "denoise":
+        sigma = float(DEGRADATIONS["denoise"].params["sigma"])
+        return evaluate_denoiser(restorer, sigmas=(sigma,), seed=seed, baselines=baselines, images=images,
+                                 progress=progress, names=names)[0]
+    images = images if images is not None else evaluation_images()
+    if names is not None and not names <= set(images):
+        raise ValueError(f"no evaluation image named {', '.join(sorted(names - set(images)))}")
+    degradation = DEGRADATIONS[task]
+    per_image, per_baseline = _score_examples(
+        restorer, _degraded(images, degradation, seed, names), "degraded", BASELINES[task] if baselines else {},
+        task, progress)
+    return _result(degradation.label, seed, per_image, per_baseline)
