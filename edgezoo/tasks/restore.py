@@ -1,10 +1,13 @@
 """Image restoration (denoise, deblur, derain, dehaze, enhance): an image in, the
 restored image of the same size out, served in tiles; quality as PSNR and SSIM.
 
-int8 is judged on denoising PSNR at sigma 25 (the restoration task with a degradation
-model here): within 0.3 dB of the fp32 artifact, on the bundled selection photos for
-the choice and on the evaluation photos for the record. Calibration uses views of the
-selection photos, degraded as the task's inputs are (noise of sigma 0-50 for denoising).
+int8 is judged on denoising PSNR at sigma 25: within 0.3 dB of the fp32 artifact, on
+the bundled selection photos for the choice and on the evaluation photos for the record.
+Every task has a degradation model (:mod:`edgezoo.zoo.degradations`), so calibration
+uses views of the selection photos degraded as the task's inputs are (noise of sigma
+0-50 for denoising) and :meth:`RestoreProtocol.measure_quality` scores every task; the
+other tasks' int8 is gated on parity alone until they have trained weights whose
+quality a gate can be set against.
 """
 
 from __future__ import annotations
@@ -28,7 +31,7 @@ from edgezoo.tasks.base import (
 
 INT8_TOLERANCE_DB = 0.3  # int8 may lose at most this much task PSNR against fp32
 QUALITY_SIGMA = 25.0  # denoising is gated at sigma 25 (0-255 scale)
-GATED_TASKS = ("denoise",)  # restoration tasks with a degradation model (and so a quality protocol) here
+GATED_TASKS = ("denoise",)  # restoration tasks whose int8 is gated on task PSNR (the others: parity alone, for now)
 
 
 class RestoreProtocol(TaskProtocol):
@@ -91,9 +94,11 @@ class RestoreProtocol(TaskProtocol):
         self, contract: Contract, run: RunFunction, data: QualitySet, *, tile: tuple[int, int] | None = None,
         align: int = 1, seed: int = 0,
     ) -> QualityResult:
-        """Denoising PSNR/SSIM at sigma 25 on the photos, tiled at ``tile`` (None: each
-        photo whole, for a dynamic-shape artifact), without the classical baselines."""
-        from edgezoo.zoo.evaluate import evaluate_denoiser, nchw_restorer
+        """PSNR/SSIM on the photos degraded for the artifact's task (denoising: sigma 25;
+        the others: :func:`edgezoo.zoo.evaluate.evaluate_restorer`), tiled at ``tile``
+        (None: each photo whole, for a dynamic-shape artifact), without the classical
+        baselines."""
+        from edgezoo.zoo.evaluate import evaluate_denoiser, evaluate_restorer, nchw_restorer
 
         name = image_input(contract_inputs(contract)).name
         output = contract_outputs(contract)[0].name
@@ -102,4 +107,6 @@ class RestoreProtocol(TaskProtocol):
             return pick_output(run({name: np.ascontiguousarray(batch, dtype=np.float32)}), output)
 
         restorer = nchw_restorer(fn, align, None if tile is None else (int(tile[0]), int(tile[1])))
-        return evaluate_denoiser(restorer, sigmas=(QUALITY_SIGMA,), seed=seed, baselines=False, images=data.data)[0]
+        if contract["task"] == "denoise":
+            return evaluate_denoiser(restorer, sigmas=(QUALITY_SIGMA,), seed=seed, baselines=False, images=data.data)[0]
+        return evaluate_restorer(contract["task"], restorer, images=data.data, seed=seed, baselines=False)

@@ -74,14 +74,20 @@ def mosaic(photos: Sequence[np.ndarray], height: int, width: int, rng: np.random
 
 
 def degrade(task: str, clean: np.ndarray, level: float, rng: np.random.Generator) -> np.ndarray:
-    """What the model sees at run time for ``task``, at ``level`` in [0, 1] of the
-    task's range. Denoising: additive Gaussian noise of sigma ``level * 50/255`` (not
-    clipped, the AWGN protocol of training and evaluation). Tasks without a
-    degradation model here calibrate on clean photos (the int8 gates still apply)."""
+    """What the model sees at run time for ``task``. Denoising: additive Gaussian noise
+    of sigma ``level * 50/255`` (``level`` in [0, 1]; not clipped, the AWGN protocol of
+    training and evaluation). Deblurring, deraining, dehazing, enhancement: the task's
+    degradation (:data:`edgezoo.zoo.degradations.DEGRADATIONS`), its parameters drawn
+    from ``rng`` over the task's ranges (``level`` unused). Other tasks calibrate on
+    clean photos (the int8 gates still apply)."""
+    from edgezoo.zoo.degradations import DEGRADATIONS
+
     if task == "denoise":
         from edgezoo.zoo.data import GaussianNoise
 
         return GaussianNoise(level * MAX_SIGMA)(clean, rng)
+    if task in DEGRADATIONS:
+        return DEGRADATIONS[task](clean, rng)[0]
     return clean.astype(np.float32)
 
 
@@ -150,8 +156,12 @@ def calibration_from_images(
 def describe(count: int, task: str) -> str:
     """One line for the manifest: what the calibration set was."""
     what = f"{count} views of the {len(calibration_photos())} bundled calibration photos"
+    from edgezoo.zoo.degradations import DEGRADATIONS
+
     if task == "denoise":
         return f"{what}, Gaussian noise sigma spread over [0, {MAX_SIGMA:g}]/255"
+    if task in DEGRADATIONS:
+        return f"{what}, degraded by {DEGRADATIONS[task].label}"
     return f"{what}, clean (no degradation model for task '{task}')"
 
 
