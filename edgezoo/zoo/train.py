@@ -3,7 +3,9 @@
 ``edgezoo train MODEL --images DIR`` runs it. Every ``checkpoint_every`` steps the full
 state (model, optimizer, step, random states) goes to ``OUT/MODEL/last.pt``; the weights
 that score best on held-out training-pool photos go to ``OUT/MODEL/best.safetensors``.
-Evaluation photos are never seen here.
+Evaluation photos are never seen here. Each task's inputs are synthesized from the clean
+patches: Gaussian noise of sigma drawn in [0, ``sigma_max``] for denoising, the task's
+seeded degradation (:data:`edgezoo.zoo.degradations.DEGRADATIONS`) for the others.
 
 By default every step cuts fresh patches. With ``--reweight eg``, ``--target-corruption``
 or ``--pool-patches`` the run trains instead on a fixed pool of patches drawn once
@@ -123,8 +125,28 @@ def _degrade_denoise(cfg: TrainConfig) -> Callable[[np.ndarray, np.random.Genera
     return degrade
 
 
+def _degrade_by_registry(task: str) -> Callable[[TrainConfig], Callable[[np.ndarray, np.random.Generator], np.ndarray]]:
+    """The recipe's degradation for ``task`` from :data:`edgezoo.zoo.degradations.DEGRADATIONS`:
+    each patch of an NCHW batch degraded in turn, its parameters drawn from the task's ranges."""
+    from edgezoo.zoo.degradations import DEGRADATIONS as TASK_DEGRADATIONS
+
+    degradation = TASK_DEGRADATIONS[task]
+
+    def factory(cfg: TrainConfig) -> Callable[[np.ndarray, np.random.Generator], np.ndarray]:
+        def degrade(clean: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+            return np.stack([degradation(patch.transpose(1, 2, 0), rng)[0].transpose(2, 0, 1)
+                             for patch in clean]).astype(np.float32)
+
+        return degrade
+
+    return factory
+
+
+# denoising keeps its own batch-wise noise (its random draws, and so its runs, are unchanged);
+# the other restoration tasks degrade patch by patch through the registry
 DEGRADATIONS: dict[str, Callable[[TrainConfig], Callable[[np.ndarray, np.random.Generator], np.ndarray]]] = {
     "denoise": _degrade_denoise,
+    **{task: _degrade_by_registry(task) for task in ("deblur", "derain", "dehaze", "enhance")},
 }
 
 
@@ -248,6 +270,24 @@ def _validation_set(pool: list[np.ndarray], seed: int, patch: int = 128, count: 
     return clean, noisy
 
 
+def _task_validation_set(pool: list[np.ndarray], seed: int, task: str, patch: int = 128,
+                         count: int = 24) -> tuple[np.ndarray, np.ndarray]:
+    """Held-out (clean, degraded) patches for a task other than denoising: the patches
+    :func:`_validation_set` cuts, degraded by the task's registry degradation
+    (parameters drawn per patch, seeded)."""
+    from edgezoo.zoo.degradations import DEGRADATIONS as TASK_DEGRADATIONS
+
+    clean = PatchSampler(pool, patch, seed=seed + 1000).batch(count)
+    rng = np.random.default_rng(seed + 2000)
+    degraded = np.stack([TASK_DEGRADATIONS[task](c.transpose(1, 2, 0), rng)[0].transpose(2, 0, 1) for c in clean])
+    return clean, degraded.astype(np.float32)
+
+
+def validation_key(task: str) -> str:
+    """The log record's name for the held-out PSNR (denoising's says its sigma)."""
+    return "val_psnr_sigma25" if task == "denoise" else "val_psnr"
+
+
 @torch.no_grad()
 def _validate(model: torch.nn.Module, clean: np.ndarray, noisy: np.ndarray) -> float:
     model.eval()
@@ -277,7 +317,8 @@ def train(cfg: TrainConfig, resume: bool = True, log: Callable[[str], None] = pr
 
     photos = load_photo_pool(cfg.images)
     train_pool, held_out = photos[: -cfg.holdout_photos], photos[-cfg.holdout_photos :]
-    val_clean, val_noisy = _validation_set(held_out, cfg.seed)
+    val_clean, val_noisy = (_validation_set(held_out, cfg.seed) if entry.task == "denoise"
+                            else _task_validation_set(held_out, cfg.seed, entry.task))
     torch.manual_seed(cfg.seed)
     device = torch.device(cfg.device)
     model = create_model(cfg.model, pretrained=False).train()
@@ -363,7 +404,7 @@ def train(cfg: TrainConfig, resume: bool = True, log: Callable[[str], None] = pr
                     if val > best_val:
                         best_val = val
                         save_weights(model, best, {"model": cfg.model, "step": str(step), "heldout_psnr": f"{val:.3f}"})
-                    record = {"step": step, "loss": torch.stack(losses).mean().item(), "val_psnr_sigma25": val,
+                    record = {"step": step, "loss": torch.stack(losses).mean().item(), validation_key(entry.task): val,
                               "lr": learning_rate(cfg, step), "seconds": round(time.time() - started, 1)}
                     if example_weights is not None:
                         record["effective_examples"] = round(example_weights.effective_count(), 1)

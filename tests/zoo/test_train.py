@@ -220,3 +220,20 @@ def test_the_cli_refuses_target_corruption_for_a_classifier(tmp_path, capsys):
     status = main(["train", "maxvit-tiny-fmnist", "--target-corruption", "0.3", "--out", str(tmp_path / "runs")])
     err = capsys.readouterr().err
     assert status == 2 and err.strip().count("\n") == 0 and "--label-noise" in err
+
+
+def test_a_deblurring_model_trains_on_patches_blurred_by_the_task_registry(tmp_path):
+    from edgezoo.zoo.train import DEGRADATIONS
+
+    for task in ("deblur", "derain", "dehaze", "enhance"):  # each degrades a batch, seeded
+        clean = np.random.default_rng(0).random((2, 3, 32, 32), dtype=np.float32)
+        cfg = TrainConfig(model=f"maxim-tiny-{task}", images=[])
+        a = DEGRADATIONS[task](cfg)(clean, np.random.default_rng(5))
+        b = DEGRADATIONS[task](cfg)(clean, np.random.default_rng(5))
+        assert a.shape == clean.shape and a.dtype == np.float32 and np.array_equal(a, b) and not np.array_equal(a, clean)
+    images = _photos(tmp_path / "photos")
+    cfg = TrainConfig(model="maxim-tiny-deblur", images=[str(images)], out=str(tmp_path / "runs"), steps=1,
+                      batch=2, patch=32, val_every=1, warmup=1, threads=1)
+    assert train(cfg, resume=False, log=lambda _: None).is_file()
+    record = json.loads((tmp_path / "runs" / "maxim-tiny-deblur" / "log.jsonl").read_text().splitlines()[0])
+    assert record["step"] == 1 and "val_psnr" in record
