@@ -62,6 +62,14 @@ def _param_count(name: str, manifest: object | None) -> int | None:
     return sum(p.numel() for p in create_model(name, pretrained=False).parameters())
 
 
+def _restoration_recipes() -> set[str]:
+    """The restoration tasks `edgezoo train` degrades photos for (torch-free: the
+    degradation registry the recipe uses)."""
+    from edgezoo.zoo.degradations import DEGRADATIONS
+
+    return set(DEGRADATIONS)
+
+
 @click.command("info")
 @click.argument("model")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
@@ -105,8 +113,13 @@ def info_cmd(model: str, as_json: bool) -> None:
         click.echo(f"  labels: {', '.join(spec.labels)}")
     click.echo(f"  config: {json.dumps(card['config'])}")
     weights = card["weights"]
-    click.echo(f"  weights: {weights['file']} sha256 {weights['sha256'][:12]}… ({weights['trained_on']})" if weights
-               else "  weights: none shipped (create_model(..., pretrained=False) or `edgezoo train`)")
+    if weights:
+        click.echo(f"  weights: {weights['file']} sha256 {weights['sha256'][:12]}… ({weights['trained_on']})")
+    elif entry.protocol.name == "restore" and entry.task in _restoration_recipes():
+        click.echo(f"  weights: none shipped: train them with `edgezoo train {entry.name} --images DIR` (clean photos; "
+                   "scripts/fetch_photos.sh fetches some), or build untrained with create_model(..., pretrained=False)")
+    else:
+        click.echo("  weights: none shipped (create_model(..., pretrained=False) or `edgezoo train`)")
     if card["quality"]:
         echo_table(card["quality"], [k for k in card["quality"][0] if k != "dataset"])
 
