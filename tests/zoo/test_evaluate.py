@@ -61,3 +61,27 @@ def test_one_photo_alone_gets_the_noise_it_gets_in_the_full_set():
     whole = evaluate.evaluate_denoiser(lambda x: x, sigmas=(25,), baselines=False, images=images)[0]
     alone = evaluate.evaluate_denoiser(lambda x: x, sigmas=(25,), baselines=False, images=images, names={"b"})[0]
     assert alone.per_image == {"b": whole.per_image["b"]}
+
+
+def _photos():
+    yy, xx = np.mgrid[0:48, 0:64] / 64.0
+    base = np.stack([np.sin(9 * xx), np.cos(7 * yy), xx * yy], -1) * 0.4 + 0.5
+    return {"a": base.astype(np.float32), "b": np.ascontiguousarray(base[::-1, ::-1]).astype(np.float32)}
+
+
+def test_evaluate_restorer_scores_the_model_beside_the_degraded_input_and_the_tasks_baselines():
+    images = _photos()
+    result = evaluate.evaluate_restorer("deblur", lambda x: x, images=images, seed=2)
+    assert set(result.baselines) == {"degraded", "wiener", "richardson_lucy"}
+    assert set(result.per_image) == set(images) and result.seed == 2 and result.degradation.startswith("blur ")
+    assert result.per_image == result.baselines_per_image["degraded"]  # the identity scores what it was given
+    again = evaluate.evaluate_restorer("deblur", lambda x: x, images=images, seed=2, names={"b"})
+    assert again.per_image == {"b": result.per_image["b"]}  # one photo alone is degraded as in the full set
+
+
+def test_evaluate_restorer_for_denoising_is_evaluate_denoiser_at_sigma_25():
+    images = _photos()
+    restorer = lambda x: x * 0.9 + 0.05  # noqa: E731
+    via_task = evaluate.evaluate_restorer("denoise", restorer, images=images, seed=1, baselines=False)
+    direct = evaluate.evaluate_denoiser(restorer, sigmas=(25,), seed=1, baselines=False, images=images)[0]
+    assert via_task == direct and set(via_task.baselines) == {"noisy"}
