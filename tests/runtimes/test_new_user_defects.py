@@ -199,7 +199,7 @@ def test_export_refuses_a_foreign_manifest_and_leaves_no_empty_folder(capfd, tmp
     monkeypatch.setenv("EDGEZOO_CACHE", str(tmp_path / "cache"))
     code, _, err = cli(capfd, "export", "maxim-tiny-deblur", "--format", "onnx")  # no shipped weights: fails
     line = one_line_error(code, err, 1)
-    assert "--untrained" in line and "edgezoo train maxim-tiny-deblur" not in line  # no deblur recipe to train with
+    assert "--untrained" in line and "edgezoo train maxim-tiny-deblur" in line  # deblurring has a recipe now
     assert not (tmp_path / "cache" / "artifacts" / "maxim-tiny-deblur").exists()
 
 

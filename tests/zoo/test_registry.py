@@ -36,8 +36,10 @@ def test_create_model_returns_eval_mode_and_rejects_overrides_with_pretrained():
 def test_pretrained_without_shipped_weights_says_how_to_get_them():
     with pytest.raises(WeightsError, match="edgezoo train maxim-s3-denoise"):  # a task the recipe trains
         create_model("maxim-s3-denoise", pretrained=True)
-    with pytest.raises(WeightsError, match="has no dehaze recipe yet; use pretrained=False"):  # one it does not
+    with pytest.raises(WeightsError, match="edgezoo train maxim-s3-dehaze"):  # every restoration task has one
         create_model("maxim-s3-dehaze", pretrained=True)
+    with pytest.raises(WeightsError, match="has no generate recipe yet; use pretrained=False"):  # one it does not
+        create_model("ddpm-unet-fmnist-s", pretrained=True)
 
 
 @pytest.mark.parametrize("size", [(32, 32), (64, 96), (96, 160)])
