@@ -191,10 +191,11 @@ def build_reduced(
     say = progress or (lambda message: None)
     if parity_inputs is None and height is None:
         raise UnknownFormatError("a dynamic-shape artifact needs its parity_inputs (at two sizes at least)")
-    channels = int(metadata["io"]["inputs"][0]["shape"][1])
+    io = metadata["io"]  # the artifact's own contract: every input it takes, every output it returns
     inputs = (list(parity_inputs) if parity_inputs is not None
-              else inputs_for_artifact(height, width, multiple_of, True, 0, channels=channels))
-    refs = list(references) if references is not None else reference_outputs(model, inputs)
+              else inputs_for_artifact(height, width, multiple_of, True, 0, tensors=io["inputs"]))
+    refs = (list(references) if references is not None
+            else reference_outputs(model, inputs, [t["name"] for t in io["outputs"]]))
 
     def parity(path: Path) -> Any:
         return measure_parity(path, fmt, precision, model, inputs, name=out_path.name, expected_io=expected_io,
