@@ -9,12 +9,18 @@ import sys
 
 import torch
 
+from edgezoo.zoo.registry import get_entry
 from edgezoo.zoo.release import release, remeasure
 
 if __name__ == "__main__":
     if len(sys.argv) not in (3, 4):
         sys.exit("usage: release_weights.py MODEL (RUN_DIR [float32|float16] | --remeasure)")
     torch.set_num_threads(1)
+    if get_entry(sys.argv[1]).task == "classify" and sys.argv[2] != "--remeasure":
+        from edgezoo.zoo.release_classifier import release_classifier
+
+        manifest = release_classifier(sys.argv[1], sys.argv[2])
+        sys.exit(print(manifest.quality[0].metrics, manifest.quality[0].note))
     if sys.argv[2] == "--remeasure":
         manifest = remeasure(sys.argv[1], progress=print)
     else:
