@@ -30,11 +30,6 @@ class ParityInput:
     name: str
     feeds: dict[str, np.ndarray]
 
-    @property
-    def array(self) -> np.ndarray:
-        """The first input (the image, for one-input models)."""
-        return next(iter(self.feeds.values()))
-
 
 @dataclass
 class ParityReport:

@@ -259,8 +259,8 @@ class _QualityGates:
         result = qual.task_quality(self.directory / artifact.file, artifact.format, artifact.precision, tile,
                                    self.multiple_of, self.images, seed=self.seed)
         gate = qual.gate(artifact.file, result, base)
-        check.quality_db, check.fp32_quality_db = gate.value_db, gate.fp32_db
-        check.quality_delta_db, check.quality_tolerance_db = gate.delta_db, gate.tolerance_db
+        check.quality_db, check.fp32_quality_db = gate.value, gate.fp32
+        check.quality_delta_db, check.quality_tolerance_db = gate.delta, gate.tolerance
         check.quality_passed, check.quality_basis, check.quality_seed = gate.passed, basis, result.seed
         check.quality_unit, check.quality_margin = gate.unit, gate.margin
 

@@ -49,23 +49,6 @@ class QualityGate:
     def passed(self) -> bool:
         return self.value - self.margin >= self.fp32 - self.tolerance
 
-    # the restoration-era names, still read by verify and the CLI
-    @property
-    def value_db(self) -> float:
-        return self.value
-
-    @property
-    def fp32_db(self) -> float:
-        return self.fp32
-
-    @property
-    def delta_db(self) -> float:
-        return self.delta
-
-    @property
-    def tolerance_db(self) -> float:
-        return self.tolerance
-
     def figure(self, value: float, signed: bool = False) -> str:
         """``value`` in the gate's unit: ``31.20 dB``, ``+0.12 points``, ``91.30%``."""
         if self.unit == "%":
