@@ -82,3 +82,22 @@ def diffusion_export(tmp_path_factory) -> tuple[Path, object, object]:
     out = tmp_path_factory.mktemp("diffusion") / DIFFUSION
     manifest = export_model(DIFFUSION, formats="all", out_dir=out, model=model)
     return out, manifest, model
+
+
+def _check_every_format(manifest, min_parity_db: float) -> None:
+    """Every family's export: the four formats, each static; Core ML converted and its
+    spec read back, not run (prediction needs macOS); the others executed in their
+    runtime at ``min_parity_db`` or better."""
+    assert sorted(a.format for a in manifest.artifacts) == ["coreml", "onnx", "openvino", "tflite"]
+    for artifact in manifest.artifacts:
+        assert artifact.static_shape  # a fixed-size model gets no dynamic variant
+        if artifact.format == "coreml":
+            assert not artifact.parity.executed and artifact.parity.passed
+            continue
+        assert artifact.parity.executed and artifact.parity.psnr_db >= min_parity_db, (artifact.file, artifact.parity)
+
+
+@pytest.fixture(scope="session")
+def check_every_format():
+    """The shared check of a family's export (see :func:`_check_every_format`)."""
+    return _check_every_format

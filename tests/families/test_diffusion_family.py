@@ -14,9 +14,9 @@ from edgezoo.runtimes.backends import get_backend
 STEPS = 6
 
 
-def test_every_format_exports_the_step_graph_with_its_sampler_contract(diffusion_export):
+def test_every_format_exports_the_step_graph_with_its_sampler_contract(diffusion_export, check_every_format):
     _, manifest, _ = diffusion_export
-    assert sorted(a.format for a in manifest.artifacts) == ["coreml", "onnx", "openvino", "tflite"]
+    check_every_format(manifest, min_parity_db=60)
     spec = manifest.spec
     assert spec is not None and spec.protocol == "generate"
     assert spec.program.kind == "sampler" and spec.program.component == "denoiser"
@@ -28,12 +28,7 @@ def test_every_format_exports_the_step_graph_with_its_sampler_contract(diffusion
     assert [(t.name, t.role, t.shape_rule) for t in denoiser.outputs] == [("eps", "noise", "same:sample")]
     assert spec.metric.name == "fd_fmnist" and not spec.metric.higher_is_better and "not measured" in spec.metric.note
     assert manifest.quality == []  # no sample quality is claimed
-    for artifact in manifest.artifacts:
-        assert artifact.static_shape and artifact.input_shape == [1, 1, 32, 32]
-        if artifact.format == "coreml":  # spec of both inputs and the output read back; prediction needs macOS
-            assert not artifact.parity.executed and artifact.parity.passed
-            continue
-        assert artifact.parity.executed and artifact.parity.psnr_db >= 60, (artifact.file, artifact.parity)
+    assert all(artifact.input_shape == [1, 1, 32, 32] for artifact in manifest.artifacts)
 
 
 @pytest.mark.parametrize("backend", ["onnxruntime", "litert", "openvino"])
