@@ -32,12 +32,28 @@ FD_FMNIST = Metric(
 )
 
 
+OUTPUT_NAMES = {"epsilon": "eps", "v": "v", "x0": "x0"}
+
+
+def blur_schedule(config: Any) -> Any:
+    """The :class:`~edgezoo.runtimes.samplers.BlurSchedule` a soft-diffusion config trains
+    and samples with."""
+    from edgezoo.runtimes.samplers import BlurSchedule
+
+    return BlurSchedule(train_steps=config.train_steps, blur_min=config.blur_min, blur_max=config.blur_max,
+                        noise_min=config.noise_min, noise_max=config.noise_max,
+                        prior_mean=tuple(config.prior_mean), prior_std=tuple(config.prior_std))
+
+
 def sampler_data(config: Any) -> dict[str, Any]:
     """The scheduler a config is served with, as a manifest's ``program.sampler`` data."""
-    from edgezoo.runtimes.samplers import SCHEDULERS, NoiseSchedule
+    from edgezoo.runtimes.samplers import MomentumScheduler, SCHEDULERS, NoiseSchedule
 
+    if getattr(config, "process", "gaussian") == "soft":
+        return MomentumScheduler(blur_schedule(config), config.steps).to_dict()
     schedule = NoiseSchedule(kind=config.schedule, train_steps=config.train_steps)
-    return SCHEDULERS[config.sampler](schedule, config.steps).to_dict()
+    return SCHEDULERS[config.sampler](schedule, config.steps,
+                                      prediction=getattr(config, "prediction", "epsilon")).to_dict()
 
 
 class GenerateProtocol(TaskProtocol):
@@ -53,7 +69,10 @@ class GenerateProtocol(TaskProtocol):
                             dtype="float32", layout="NCHW", range=None, color=entry.input_spec.color)
         timestep = TensorSpec(name="timestep", role="timestep", shape=[1], dtype="float32", layout="N",
                               range=(0.0, float(cfg.train_steps - 1)), color=None)
-        eps = sample.model_copy(update={"name": "eps", "shape_rule": "same:sample"})
+        # the output is named for what the network predicts (eps, v or x0); the sampler's
+        # data says the same in ``prediction``
+        name = OUTPUT_NAMES[getattr(cfg, "prediction", "epsilon")]
+        eps = sample.model_copy(update={"name": name, "shape_rule": "same:sample"})
         sampler = sampler_data(cfg)
         sampler["sample_range"] = [float(low), float(high)]
         return ModelSpec(

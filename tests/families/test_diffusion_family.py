@@ -1,5 +1,5 @@
 """A diffusion denoiser goes through the same export, runtime and planner as every
-model: its contract (a ``denoiser`` step graph (sample, timestep) -> eps, a ``sampler``
+model: its contract (a ``denoiser`` step graph (sample, timestep) -> v, a ``sampler``
 program whose scheduler is data) is what differs. The runtime's sampling loop over each
 exported fp32 step graph matches the PyTorch loop with the same scheduler and noise."""
 
@@ -25,7 +25,7 @@ def test_every_format_exports_the_step_graph_with_its_sampler_contract(diffusion
     denoiser = spec.component()
     assert [(t.name, t.role, t.shape) for t in denoiser.inputs] == [
         ("sample", "noise", [1, 1, 32, 32]), ("timestep", "timestep", [1])]
-    assert [(t.name, t.role, t.shape_rule) for t in denoiser.outputs] == [("eps", "noise", "same:sample")]
+    assert [(t.name, t.role, t.shape_rule) for t in denoiser.outputs] == [("v", "noise", "same:sample")]  # v prediction
     assert spec.metric.name == "fd_fmnist" and not spec.metric.higher_is_better and "not measured" in spec.metric.note
     assert manifest.quality == []  # no sample quality is claimed
     assert all(artifact.input_shape == [1, 1, 32, 32] for artifact in manifest.artifacts)
