@@ -26,9 +26,9 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from edgezoo.runtimes.samplers import generate, scheduler_from_dict  # noqa: E402
 from edgezoo.zoo.fashion_mnist import load_split  # noqa: E402
 from edgezoo.zoo.registry import get_entry  # noqa: E402
+from edgezoo.zoo.release_diffusion import load_packed, sample_pictures  # noqa: E402
 from edgezoo.zoo.train_diffusion import DiffusionRecipe, device_name, distill, train_diffusion  # noqa: E402
 
 SIZES = ("xs", "s", "m", "l")
@@ -85,16 +85,12 @@ def cmd_pack(args: argparse.Namespace) -> None:
 
 
 def _load_packed(name: str, out: Path) -> torch.nn.Module | None:
-    from safetensors.torch import load_file
-
     family = "soft" if name.startswith("soft") else "gaussian"
     path = out / f"{family}_weights.safetensors"
-    if not path.is_file():
-        return None
-    state = {k.split("/", 1)[1]: v.float() for k, v in load_file(str(path)).items() if k.startswith(name + "/")}
+    state = load_packed(path, name)[0] if path.is_file() else {}
     if not state:
         return None
-    model = get_entry(TEACHER if name == STUDENT else name).build()
+    model = get_entry(name).build()
     model.load_state_dict(state)
     return model
 
@@ -118,17 +114,7 @@ def cmd_distill(args: argparse.Namespace) -> None:
     cmd_pack(args)
 
 
-def _torch_denoiser(model: torch.nn.Module, device: str):
-    def denoise(sample: np.ndarray, timestep: np.ndarray) -> np.ndarray:
-        with torch.inference_mode():
-            out = model(torch.from_numpy(sample).to(device), torch.from_numpy(timestep.astype(np.float32)).to(device))
-        return out.float().cpu().numpy()
-
-    return denoise
-
-
 def cmd_evaluate(args: argparse.Namespace) -> None:
-    from edgezoo.tasks.generate import sampler_data
     from edgezoo.zoo.generation_quality import Reference, feature_model
 
     device, out = _device(), Path(args.out)
@@ -154,16 +140,10 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
         model = _load_packed(name, out)
         if model is None:
             continue
-        model = model.to(device).eval()
-        entry = get_entry(TEACHER if name == STUDENT else name)
-        data = sampler_data(entry.config)
         rows = {}
         for steps in ([4] if name == STUDENT else [int(s) for s in args.steps.split(",")]):
             began = time.perf_counter()
-            scheduler = scheduler_from_dict(data, steps)
-            samples = generate(_torch_denoiser(model, device), scheduler, (1, 1, 32, 32), args.samples, args.seed,
-                               batch=args.batch)
-            pictures = np.clip((samples + 1) / 2, 0, 1)
+            pictures = sample_pictures(model, name, steps, args.samples, args.seed, args.batch, device)
             row = ref_test.measure(pictures)
             row["fd_fmnist_selection"] = round(ref_selection.measure(pictures[: len(selection)])["fd_fmnist"], 3)
             row["seconds"] = round(time.perf_counter() - began, 1)

@@ -32,7 +32,11 @@ def sample_grid(pictures: np.ndarray, columns: int | None = None, gap: int = 2) 
 @click.argument("target")
 @click.option("-o", "--out", "out", type=click.Path(dir_okay=False), required=True,
               help="The grid picture to write (.png, .jpg, ...).")
-@click.option("--steps", type=click.IntRange(min=1), help="Sampling steps [default: the model's program's].")
+@click.option("--steps", type=click.IntRange(min=1),
+              help="Sampling steps [default: the plan's under --budget-ms, else the model's program's].")
+@click.option("--budget-ms", type=float, default=None,
+              help="p90 milliseconds allowed per sample: the planner picks model size x steps x artifact, the best "
+                   "quality (FD-fmnist) that fits, among the step counts each manifest measured.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the starting noise (sample i: seed, i).")
 @click.option("-n", "--count", type=click.IntRange(min=1), default=16, show_default=True, help="Number of samples.")
 @click.option("--prefer", default="npu,gpu,cpu", show_default=True,
@@ -44,9 +48,9 @@ def sample_grid(pictures: np.ndarray, columns: int | None = None, gap: int = 2) 
               help="Folder of export dirs searched before EDGEZOO_ARTIFACTS and the cache (repeatable).")
 @click.option("--threads", type=int, help="Intra-op threads (default: the backend's own).")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output on stdout.")
-def generate_cmd(target: str, out: str, steps: int | None, seed: int, count: int, prefer: str, backend: str | None,
-                 precision: str | None, artifact: str | None, search: tuple[str, ...], threads: int | None,
-                 as_json: bool) -> None:
+def generate_cmd(target: str, out: str, steps: int | None, budget_ms: float | None, seed: int, count: int, prefer: str,
+                 backend: str | None, precision: str | None, artifact: str | None, search: tuple[str, ...],
+                 threads: int | None, as_json: bool) -> None:
     """Generate COUNT samples of a diffusion model with the runtime's choice of artifact
     and backend (its sampler's loop around the exported denoiser step), written as one
     grid to OUT, and print the plan. TARGET is a model, a task (generate) or an export dir.
@@ -56,6 +60,9 @@ def generate_cmd(target: str, out: str, steps: int | None, seed: int, count: int
     from edgezoo.imageio import IMAGE_SUFFIXES, write_image
 
     out_path = Path(out)
+    if steps is not None and budget_ms is not None:
+        raise BadInputError("--steps and --budget-ms both set the number of steps: give one (with --budget-ms the "
+                            "planner picks the steps that fit)")
     if out_path.suffix.lower() not in IMAGE_SUFFIXES:
         raise BadInputError(f"-o {out}: give an image file (.png, .jpg, ...) for the grid")
     if not out_path.parent.exists():
@@ -66,7 +73,7 @@ def generate_cmd(target: str, out: str, steps: int | None, seed: int, count: int
         raise BadInputError(f"{target} is not a generative model (its program is '{spec.program.kind}'): "
                             "use `edgezoo run`")
     sides = tuple(int(d) for d in spec.component().inputs[0].shape[-2:])
-    session = runtimes.load(target, None, _prefer(prefer), backend, precision, list(search), sides,
+    session = runtimes.load(target, budget_ms, _prefer(prefer), backend, precision, list(search), sides,
                             threads=threads, artifact=artifact)
     scheduler = session.scheduler(steps)
     started = time.perf_counter()
@@ -74,7 +81,7 @@ def generate_cmd(target: str, out: str, steps: int | None, seed: int, count: int
     total = time.perf_counter() - started
     write_image(out_path, sample_grid(pictures))
     describe = session.describe()
-    planned = session.spec.program.sampler.get("steps") if session.spec.program.sampler else None
+    planned = session.option.steps or (session.spec.program.sampler.get("steps") if session.spec.program.sampler else None)
     per_step = session.option.p90_ms / session.option.calls if session.option.p90_ms is not None else None
     summary = {"output": str(out_path), "samples": count, "seed": seed, "steps": scheduler.steps,
                "sampler": scheduler.kind, "timesteps": scheduler.timesteps.tolist(),
@@ -86,7 +93,7 @@ def generate_cmd(target: str, out: str, steps: int | None, seed: int, count: int
         return
     _print_plan(session.plan)
     if per_step is not None and planned != scheduler.steps:
-        click.echo(f"  - with {scheduler.steps} steps instead of the program's {planned}: "
+        click.echo(f"  - with {scheduler.steps} steps instead of the plan's {planned}: "
                    f"p90 {per_step * scheduler.steps:.1f} ms per sample")
     click.echo(f"generated {count} sample(s) with {session.option.label} [{_ran_on(describe['runtime'])}; "
                f"{scheduler.kind}, {scheduler.steps} steps, seed {seed}]: "

@@ -239,17 +239,25 @@ def _train_classifier(model: str, out: str, epochs: int | None, batch: int | Non
               "first one that differs beyond the tolerance (PSNR 0.002 dB, SSIM 0.0002, FLOPs 0.1%).")
 @click.option("--photos", default=None, help="With --check: only these evaluation photos, comma-separated "
               "(their noise is as in the full set; means are then not compared).")
+@click.option("--steps", type=int, default=None, help="Generators: sampling steps (default: the program's).")
+@click.option("--samples", type=int, default=5000, show_default=True,
+              help="Generators: samples drawn (the manifest's figures are for 5000).")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 def eval_cmd(model: str, weights: str | None, sigmas: str | None, baselines: bool, check: bool, photos: str | None,
-             as_json: bool) -> None:
-    """Measure MODEL's PSNR/SSIM on the evaluation photos (never used for training),
-    served inside its contract (padded to its multiple) as the runtime serves it."""
+             steps: int | None, samples: int, as_json: bool) -> None:
+    """Measure MODEL's quality on data never used for training: a denoiser's PSNR/SSIM on
+    the evaluation photos (served inside its contract, as the runtime serves it), a
+    classifier's top-1 on the Fashion-MNIST test images, a generator's FD-fmnist,
+    precision, recall and copy check of its samples against them."""
     from edgezoo.errors import BadInputError
     from edgezoo.zoo import create_model, get_entry
     from edgezoo.zoo.weights import load_weights
 
     if get_entry(model).protocol.name == "classify":
         _eval_classifier(model, weights, check, as_json)
+        return
+    if get_entry(model).protocol.name == "generate":
+        _eval_generator(model, weights, check, steps, samples, as_json)
         return
     if get_entry(model).task != "denoise":
         raise BadInputError(f"evaluation is implemented for the denoise and classify tasks; {model} is {get_entry(model).task}")
@@ -282,6 +290,45 @@ def eval_cmd(model: str, weights: str | None, sigmas: str | None, baselines: boo
             row[f"{name}_psnr_db"], row[f"{name}_ssim"] = score.psnr_db, score.ssim
         rows.append(row)
     echo_table(rows, list(rows[0]))
+
+
+def _eval_generator(model: str, weights: str | None, check: bool, steps: int | None, samples: int,
+                    as_json: bool) -> None:
+    """FD-fmnist (with its train-vs-test floor), precision/recall and the copy check of
+    ``samples`` samples; ``--check`` compares with the shipped manifest's row."""
+    from edgezoo.errors import BadInputError, FigureMismatchError
+    from edgezoo.manifests import packaged_names
+    from edgezoo.zoo import create_model, get_entry
+    from edgezoo.zoo.release_diffusion import check_diffusion, measure
+    from edgezoo.zoo.weights import load_weights
+
+    problem = get_entry(model).protocol.quality_problem(get_entry(model).task)
+    if problem:
+        raise BadInputError(problem)
+    if samples < 10:
+        raise BadInputError(f"--samples must be at least 10 (the k-NN manifolds need neighbours), not {samples}")
+    say = (lambda line: click.echo(line, err=True))
+    if check:
+        if weights:
+            raise BadInputError("--check recomputes the shipped manifest from the shipped weights: drop --weights")
+        if model not in packaged_names():
+            raise BadInputError(f"{model} ships no manifest to check; `edgezoo list` shows the shipped ones")
+        row, problems = check_diffusion(model, steps, samples, progress=say)
+    else:
+        net = create_model(model, pretrained=weights is None)
+        if weights:
+            load_weights(net, weights)
+        steps = steps or int(get_entry(model).config.steps)
+        row, problems = measure(model, net, steps, samples, progress=say), []
+    if as_json:
+        echo_json({"model": model, **row, "differences": problems})
+    else:
+        click.echo(f"{model}: FD-fmnist {row['fd_fmnist']} (floor, train vs test: {row['fd_fmnist_floor']}), "
+                   f"precision {row['precision']}, recall {row['recall']} on {row['samples']} samples; "
+                   f"{row['copies']} closer to a training image than 99% of test images are "
+                   f"(median distance {row['nearest_train_median']}, test images {row['test_nearest_train_median']})")
+    if problems:
+        raise FigureMismatchError(f"{model}: {problems[0]}")
 
 
 def _eval_classifier(model: str, weights: str | None, check: bool, as_json: bool) -> None:

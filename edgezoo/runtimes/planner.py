@@ -4,8 +4,11 @@ Candidates are every artifact of every variant (a model, or all models of a task
 times every target of the inventory that reads its format. Each gets a p90 latency
 for one image of ``image_size``: measured on this device profile (``edgezoo bench``),
 scaled from a measurement at another size, or estimated from the manifest's FLOPs and
-the throughput this profile measured on other artifacts (flagged ``estimated``). The
-plan is the best-quality option whose p90 fits the budget; among equal quality the
+the throughput this profile measured on other artifacts (flagged ``estimated``). A
+sampler program whose manifest records quality at several step counts becomes one
+option per step count (size x steps: a smaller model with more steps may beat a larger
+one with fewer at the same cost). The plan is the best-quality option (by the task's
+metric and its direction: PSNR up, a Fréchet distance down) whose p90 fits the budget; among equal quality the
 first device kind in ``prefer``, then measured before estimated, then the faster.
 With no budget: the fastest option (``prefer`` breaks near-ties). Nothing fits:
 :class:`BudgetUnreachableError` naming the fastest option and its latency.
@@ -55,12 +58,25 @@ class Option:
     quality_source: str = ""
     metric: str = "psnr_db"
     unit: str = "dB"
+    higher_is_better: bool = True
+    steps: int | None = None  # a sampler's number of steps, when the option fixes it
 
     def quality_text(self) -> str:
-        """``31.40 dB`` (PSNR) or ``92.10 % top1``; ``unknown`` when not measured."""
+        """``31.40 dB`` (PSNR), ``92.10 % top1`` or ``4.08 fd_fmnist (lower is better)``;
+        ``unknown`` when not measured."""
         if self.quality is None:
             return "unknown"
-        return f"{self.quality:.2f} dB" if self.metric == "psnr_db" else f"{self.quality:.2f} {self.unit} {self.metric}"
+        if self.metric == "psnr_db":
+            return f"{self.quality:.2f} dB"
+        words = " ".join(w for w in (f"{self.quality:.2f}", self.unit, self.metric) if w)
+        return words if self.higher_is_better else f"{words} (lower is better)"
+
+    @property
+    def score(self) -> float | None:
+        """The quality with higher always better (a distance negated)."""
+        if self.quality is None:
+            return None
+        return self.quality if self.higher_is_better else -self.quality
 
     @property
     def backend(self) -> str:
@@ -76,7 +92,8 @@ class Option:
 
     @property
     def label(self) -> str:
-        return f"{self.model} {self.artifact.key} on {self.target.key}"
+        steps = f" x {self.steps} steps" if self.steps is not None else ""
+        return f"{self.model} {self.artifact.key}{steps} on {self.target.key}"
 
     @property
     def artifact_path(self) -> Path | None:
@@ -91,7 +108,8 @@ class Option:
             "call_shape": self.call_shape, "calls_per_image": self.calls,
             "p50_ms": _r(self.p50_ms), "p90_ms": _r(self.p90_ms), "estimated": self.estimated,
             "latency_basis": self.basis, "quality": _r(self.quality), "quality_metric": self.metric,
-            "quality_source": self.quality_source,
+            "quality_higher_is_better": self.higher_is_better, "quality_source": self.quality_source,
+            "steps": self.steps,
         }
 
 
@@ -153,16 +171,21 @@ def static_layout(artifact: Artifact, manifest: Manifest, height: int, width: in
     return tile_layout(height, width, int(artifact.input_shape[-2]), int(artifact.input_shape[-1]), multiple_of(manifest))
 
 
-def call_plan(artifact: Artifact, manifest: Manifest, image_size: tuple[int, int]) -> tuple[list[int], int]:
+def call_plan(artifact: Artifact, manifest: Manifest, image_size: tuple[int, int],
+              steps: int | None = None) -> tuple[list[int], int]:
     """(input shape of one artifact call, calls per request) for an image of
     ``image_size``, by the model's program: ``single`` fits the image to one call,
     ``tiled`` tiles it, and a ``sampler`` calls its step graph once per step for each
     tile (a step graph with no picture input, generating from noise, once per step at
-    its own shape): a request costs the sum of its calls (tiles x steps)."""
+    its own shape): a request costs the sum of its calls (tiles x steps). ``steps``
+    overrides a sampler program's own number of steps."""
     height, width = image_size
     spec = manifest.model_spec()
     program = spec.program
-    steps = int((program.sampler or {}).get("steps", 1)) if program.kind == "sampler" else 1
+    if program.kind == "sampler":
+        steps = int(steps or (program.sampler or {}).get("steps", 1))
+    else:
+        steps = 1
     # a request without a picture to fit or tile (a sample generated from noise) is served
     # whole at the component's own shape, like a single program
     whole = program.kind == "single" or not any(t.role in IMAGE_ROLES for t in spec.component().inputs)
@@ -200,6 +223,25 @@ def quality_of(
         if q is not None:
             return q.value(metric), f"{source}: {q.dataset}, {q.degradation}"
     return None, "no quality recorded"
+
+
+def step_choices(artifact: Artifact, manifest: Manifest, reference: Manifest | None,
+                 key: tuple[str, str] | None) -> list[tuple[int | None, float | None, str]]:
+    """(steps, quality, source) per step count a sampler's manifest measured (its
+    quality entries with a ``steps`` figure), else one entry with no step count and the
+    model's quality; an int8 artifact's quality stays unknown, as in :func:`quality_of`."""
+    spec = manifest.model_spec()
+    metric = spec.metric.name
+    if spec.program.kind == "sampler":
+        for source, m in (("export manifest", manifest), ("shipped manifest", reference)):
+            rows = [q for q in (m.quality if m is not None else []) if "steps" in q.metrics and q.value(metric) is not None]
+            if rows:
+                if artifact.precision == "int8":
+                    return [(int(q.metrics["steps"]), None, "not measured for this int8 artifact") for q in rows]
+                return [(int(q.metrics["steps"]), q.value(metric), f"{source}: {q.dataset}, {q.note or q.degradation}")
+                        for q in rows]
+    quality, source = quality_of(artifact, manifest, reference, key)
+    return [(None, quality, source)]
 
 
 def quality_key(items: list[tuple[Manifest, Path | None]], references: dict[str, Manifest | None]) -> tuple[str, str] | None:
@@ -431,15 +473,16 @@ def plan(
     key = quality_key(items, references)
     for manifest, folder in items:
         reference = references[manifest.name]
-        for art in manifest.artifacts:
-            quality, source = quality_of(art, manifest, reference, key)
+        for art, (steps, quality, source) in ((a, c) for a in manifest.artifacts
+                                              for c in step_choices(a, manifest, reference, key)):
             metric = manifest.model_spec().metric
-            shape, calls = call_plan(art, manifest, image_size)
+            shape, calls = call_plan(art, manifest, image_size, steps)
             targets = inventory.for_format(art.format)
 
             def make(t: Target) -> Option:
                 return Option(manifest.name, manifest.task, art, t, folder, shape, calls, quality=quality,
-                              quality_source=source, metric=metric.name, unit=metric.unit)
+                              quality_source=source, metric=metric.name, unit=metric.unit,
+                              higher_is_better=metric.higher_is_better, steps=steps)
 
             if not targets:
                 readers = [b for b, fmts in _FORMAT_READERS.items() if art.format in fmts]
@@ -502,19 +545,20 @@ def plan(
             err.fastest = fastest  # type: ignore[attr-defined]
             err.options = options  # type: ignore[attr-defined]
             raise err
-        best_q = max((o.quality for o in fits if o.quality is not None), default=None)
+        best_q = max((o.score for o in fits if o.score is not None), default=None)
 
         def good(o: Option) -> bool:
             if best_q is None:
                 return True
-            return o.quality is not None and o.quality >= best_q - QUALITY_TOLERANCE_DB
+            return o.score is not None and o.score >= best_q - QUALITY_TOLERANCE_DB
 
         top = [o for o in fits if good(o)]
         chosen = min(top, key=lambda o: (rank[o.kind], o.estimated, o.p90_ms))
         reasons.append(f"{len(fits)} of {len(options) + len(unknown)} runnable options fit the {budget_ms:g} ms budget "
                        f"(p90, one {size} image)")
         if best_q is not None:
-            reasons.append(f"{chosen.model} {chosen.artifact.precision} has the best quality among them: "
+            at = f" at {chosen.steps} steps" if chosen.steps is not None else ""
+            reasons.append(f"{chosen.model} {chosen.artifact.precision}{at} has the best quality among them: "
                            f"{chosen.quality_text()}{' PSNR' if chosen.metric == 'psnr_db' else ''} ({chosen.quality_source})")
         else:
             reasons.append("no option records its quality, so the choice goes by device preference and speed")

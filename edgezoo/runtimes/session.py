@@ -240,18 +240,19 @@ class Session:
     # ---- sampler programs --------------------------------------------------------------
     def scheduler(self, steps: int | None = None) -> Any:
         """The scheduler of the model's sampler program (``edgezoo.runtimes.samplers``),
-        with ``steps`` sampling steps (default: the program's)."""
+        with ``steps`` sampling steps (default: the plan's choice, when the planner chose
+        a step count for the budget, else the program's)."""
         from edgezoo.runtimes.samplers import scheduler_from_dict
 
         if self.spec.program.kind != "sampler":
             raise BadInputError(f"{self.manifest.name} is served by a '{self.spec.program.kind}' program, not a sampler")
-        return scheduler_from_dict(self.spec.program.sampler or {}, steps)
+        return scheduler_from_dict(self.spec.program.sampler or {}, steps or self.option.steps)
 
     def generate(self, count: int = 1, seed: int = 0, steps: int | None = None, raw: bool = False) -> np.ndarray:
         """``count`` samples of a ``sampler`` program: the starting noise drawn from ``seed``
         (sample i from ``samplers.sample_rng(seed, i)``, as the PyTorch reference draws it),
         then one call of the exported step graph per step of the program's scheduler
-        (``steps`` overrides its number of steps). Returns (count, C, H, W) float32
+        (``steps`` overrides the plan's or program's number of steps). Returns (count, C, H, W) float32
         pictures in [0, 1], or with ``raw`` the final samples in the sampler's range."""
         from edgezoo.runtimes.samplers import generate, step_inputs
 

@@ -26,8 +26,8 @@ def test_every_format_exports_the_step_graph_with_its_sampler_contract(diffusion
     assert [(t.name, t.role, t.shape) for t in denoiser.inputs] == [
         ("sample", "noise", [1, 1, 32, 32]), ("timestep", "timestep", [1])]
     assert [(t.name, t.role, t.shape_rule) for t in denoiser.outputs] == [("v", "noise", "same:sample")]  # v prediction
-    assert spec.metric.name == "fd_fmnist" and not spec.metric.higher_is_better and "not measured" in spec.metric.note
-    assert manifest.quality == []  # no sample quality is claimed
+    assert spec.metric.name == "fd_fmnist" and not spec.metric.higher_is_better and "not FID" in spec.metric.note
+    assert manifest.quality == []  # no sample quality is claimed for weights that do not ship
     assert all(artifact.input_shape == [1, 1, 32, 32] for artifact in manifest.artifacts)
 
 

@@ -3,6 +3,7 @@
 import pytest
 
 from edgezoo.errors import BadInputError, BudgetUnreachableError
+from edgezoo.manifests import Manifest
 from edgezoo.runtimes import Inventory, plan, target
 from synthetic import PROFILE, artifact, latency, manifest
 
@@ -226,3 +227,50 @@ def test_a_request_costs_tiles_times_steps():
                           outputs=tiled.io.outputs)], program=Program(kind="sampler", sampler={"steps": 8}),
                           metrics=tiled.model_spec().metrics)})
     assert call_plan(dynamic.artifacts[0], dynamic, (100, 60)) == ([1, 3, 128, 64], 8)
+
+
+def _generators(per_step_ms: dict[str, float]) -> list:
+    """The shipped diffusion ladder's manifests (their measured FD-versus-steps tables),
+    each with one ONNX step graph measured at ``per_step_ms`` per call on PROFILE."""
+    from edgezoo.manifests import packaged_manifest
+
+    out = []
+    for name, ms in per_step_ms.items():
+        m = packaged_manifest(name)
+        art = artifact("onnx", side=32, latency=[{**latency("onnxruntime", "cpu", 32, ms), "input_shape": [1, 1, 32, 32]}])
+        art["input_shape"] = [1, 1, 32, 32]
+        out.append(m.model_copy(update={"artifacts": [Manifest.model_validate(
+            {**m.model_dump(), "artifacts": [art]}).artifacts[0]]}))
+    return out
+
+
+@pytest.mark.parametrize("budget_ms", [20.0, 60.0, 150.0, 400.0, 2000.0])
+def test_the_planner_picks_size_times_steps_with_the_lowest_fd_that_fits(budget_ms):
+    """Every (model, measured step count) is an option costing steps x its per-step
+    latency; within the budget the lowest Fréchet distance wins (lower is better), so the
+    choice equals the brute-force best over the manifests' own tables."""
+    per_step = {"ddpm-unet-fmnist-xs": 0.5, "ddpm-unet-fmnist-s": 1.2, "ddpm-unet-fmnist-m": 4.0, "ddpm-unet-fmnist-l": 11.0}
+    gens = _generators(per_step)
+    table = [(m.name, int(q.metrics["steps"]), q.metrics["fd_fmnist"]) for m in gens for q in m.quality]
+    assert len({name for name, _, _ in table}) == 4 and all(steps >= 2 for _, steps, _ in table)
+    fitting = [row for row in table if row[1] * per_step[row[0]] * 1.0 <= budget_ms]
+    p = plan(gens, budget_ms, inventory=CPU_ONLY, profile=PROFILE, backend="onnxruntime")
+    best = min(fd for _, _, fd in fitting)
+    assert p.chosen.quality == pytest.approx(best, abs=0.05)  # within the planner's tie tolerance
+    assert p.chosen.steps is not None and p.chosen.calls == p.chosen.steps
+    assert p.chosen.p90_ms == pytest.approx(p.chosen.steps * per_step[p.chosen.model])
+    assert "lower is better" in p.chosen.quality_text() and f"at {p.chosen.steps} steps" in " ".join(p.reasons)
+    worse = [r for r in p.rejected if r.option.quality is not None and r.option.p90_ms is not None
+             and r.option.p90_ms <= budget_ms
+             and r.option.quality > best + 0.05]
+    assert worse and all("quality is lower" in r.reason for r in worse)
+
+
+def test_a_generator_plan_runs_with_the_chosen_steps():
+    from edgezoo.runtimes.planner import call_plan
+
+    gens = _generators({"ddpm-unet-fmnist-s": 1.0})
+    p = plan(gens, 10.0, inventory=CPU_ONLY, profile=PROFILE, backend="onnxruntime")
+    assert p.chosen.steps <= 10 and p.to_dict()["chosen"]["steps"] == p.chosen.steps
+    assert call_plan(p.chosen.artifact, gens[0], (32, 32), p.chosen.steps)[1] == p.chosen.steps
+    assert f"x {p.chosen.steps} steps" in p.chosen.label

@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from edgezoo.zoo.registry import InputSpec, Paper, register_model
 
 PAPER = Paper("Denoising Diffusion Probabilistic Models (NeurIPS 2020)", "https://arxiv.org/abs/2006.11239")
+DISTILL_PAPER = Paper("Progressive Distillation for Fast Sampling of Diffusion Models (ICLR 2022)",
+                      "https://arxiv.org/abs/2202.00512")
 SOFT_PAPER = Paper("Soft Diffusion: Score Matching for General Corruptions (TMLR 2023)", "https://arxiv.org/abs/2209.05442")
 BUILDER = "edgezoo.zoo.unet:build"
 FMNIST_SIDE = 32  # Fashion-MNIST's 28 px padded to 32 (two halvings stay whole)
@@ -72,7 +74,7 @@ for _size, _width in LADDER.items():
     register_model(
         f"ddpm-unet-fmnist-{_size}", family="diffusion", task="generate", builder=BUILDER,
         config=UNetConfig(width=_width), paper=PAPER, input_spec=_INPUT,
-        export_size=(FMNIST_SIDE, FMNIST_SIDE), licence="Apache-2.0 (no weights ship yet)",
+        export_size=(FMNIST_SIDE, FMNIST_SIDE), licence="Apache-2.0",
         description=f"DDPM UNet denoiser, width {_width} (v prediction, cosine schedule, DDIM sampler): "
                     "Fashion-MNIST 32x32 grey",
         tags=("edge", "diffusion"),
@@ -82,8 +84,18 @@ for _size, _width in LADDER.items():
         config=UNetConfig(width=_width, process="soft", prediction="x0", sampler="momentum",
                           prior_mean=SOFT_PRIOR_MEAN, prior_std=SOFT_PRIOR_STD),
         paper=SOFT_PAPER, input_spec=_INPUT,
-        export_size=(FMNIST_SIDE, FMNIST_SIDE), licence="Apache-2.0 (no weights ship yet)",
+        export_size=(FMNIST_SIDE, FMNIST_SIDE), licence="Apache-2.0 (no weights ship: see the README)",
         description=f"Soft Diffusion UNet, width {_width} (Gaussian blur + noise, x0 prediction, Soft Score "
                     "Matching, Momentum Sampler): Fashion-MNIST 32x32 grey",
         tags=("edge", "diffusion"),
     )
+
+# a 4-step student of ddpm-unet-fmnist-s by progressive distillation (64 -> 32 -> 16 -> 8 -> 4 steps)
+register_model(
+    "ddpm-unet-fmnist-s-distill4", family="diffusion", task="generate", builder=BUILDER,
+    config=UNetConfig(width=LADDER["s"], steps=4), paper=DISTILL_PAPER, input_spec=_INPUT,
+    export_size=(FMNIST_SIDE, FMNIST_SIDE), licence="Apache-2.0",
+    description="4-step student of ddpm-unet-fmnist-s (progressive distillation, v prediction, DDIM): "
+                "Fashion-MNIST 32x32 grey",
+    tags=("edge", "diffusion", "distilled"),
+)
