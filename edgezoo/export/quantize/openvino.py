@@ -1,8 +1,10 @@
 """OpenVINO IR at fp16 and int8, from the fp32 IR.
 
 - fp16: the IR's weights stored as fp16 (``save_model(compress_to_fp16=True)``). The
-  compute precision is the device plugin's choice at load time: fp16 on GPU and NPU;
-  on a CPU, bf16 where it has AVX512-BF16 or AMX, fp32 elsewhere.
+  runtime compiles it with ``INFERENCE_PRECISION_HINT`` f16 where the device has FP16
+  compute (GPU; CPUs with AVX512-FP16 or AMX-FP16), f32 elsewhere, never the CPU
+  plugin's bf16 default (``edgezoo.runtimes.backends.openvino_backend``); the NPU
+  computes in f16. The parity gate runs it the same way.
 - int8: NNCF post-training quantization (``nncf.quantize``) calibrated on the
   calibration arrays; remedies: the transformer model type (NNCF keeps LayerNorm,
   GELU and similar in float and applies SmoothQuant), an ignored scope of sensitive
@@ -79,8 +81,8 @@ def to_fp16(fp32_path: str | Path, out_path: str | Path, metadata: dict[str, Any
     return Reduced(
         tool_versions=_versions(),
         quantization={"method": "fp16-weights", "tool": "openvino.save_model(compress_to_fp16=True)",
-                      "compute": "the device plugin's choice at load: fp16 on GPU/NPU; bf16 on CPUs with "
-                                 "AVX512-BF16 or AMX, fp32 on other CPUs"},
+                      "compute": "INFERENCE_PRECISION_HINT f16 where the device has FP16 compute (GPU; "
+                                 "CPUs with AVX512-FP16/AMX-FP16), else f32 (never bf16); f16 on NPU"},
     )
 
 

@@ -152,7 +152,8 @@ class Backend(ABC):
 
         ``precision`` is the artifact's own precision (fp32/fp16/int8); backends that
         would otherwise lower it silently (OpenVINO's bf16 default on CPUs with
-        AVX512-BF16/AMX) keep fp32 artifacts in fp32. Raises
+        AVX512-BF16/AMX) keep fp32 artifacts in fp32 and fp16 ones in fp16 (or fp32
+        where the device has no fp16 compute); None is taken as fp32. Raises
         :class:`BackendUnavailableError` or :class:`ArtifactIntegrityError`."""
 
     def device(self, spec: Device | str) -> Device:
