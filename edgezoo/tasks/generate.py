@@ -92,10 +92,10 @@ class GenerateProtocol(TaskProtocol):
     def calibration_samples(self, contract: Contract, count: int, seed: int = CALIBRATION_SEED) -> list[dict[str, np.ndarray]]:
         """``count`` requests the step graph sees in service: Fashion-MNIST training-split
         images (a seeded draw; padded to the sample's size, in the sampler's range) noised
-        by the forward process, x_t = sqrt(abar_t) x0 + sqrt(1 - abar_t) eps, at the
-        program's timesteps in turn. Sample i depends only on (seed, i), so a larger
+        by the forward process, x_t = sqrt(abar_t) x0 + sqrt(1 - abar_t) eps (soft
+        diffusion: y_t = C_t x0 + s_t eps), at the program's timesteps in turn. Sample i depends only on (seed, i), so a larger
         ``count`` extends a smaller one's."""
-        from edgezoo.runtimes.samplers import scheduler_from_dict, step_inputs
+        from edgezoo.runtimes.samplers import MomentumScheduler, blur_image, scheduler_from_dict, step_inputs
         from edgezoo.tasks.classify import fashion_mnist
 
         sampler = ((contract.get("spec") or {}).get("program") or {}).get("sampler") or {}
@@ -115,9 +115,12 @@ class GenerateProtocol(TaskProtocol):
             x0[:, :, top:top + picture.shape[0], left:left + picture.shape[1]] = picture
             x0 = low + x0 * (high - low)
             t = int(scheduler.timesteps[i % scheduler.steps])
-            abar = scheduler.abar(t)
             eps = np.random.default_rng([seed, i]).standard_normal(x0.shape, dtype=np.float32)
-            x_t = np.sqrt(abar) * x0 + np.sqrt(1.0 - abar) * eps
+            if isinstance(scheduler, MomentumScheduler):  # soft diffusion: y_t = C_t x0 + s_t eps
+                x_t = blur_image(x0, scheduler.schedule.blur(t)) + scheduler.schedule.noise(t) * eps
+            else:
+                abar = scheduler.abar(t)
+                x_t = np.sqrt(abar) * x0 + np.sqrt(1.0 - abar) * eps
             samples.append({sample.name: x_t.astype(np.dtype(sample.dtype)),
                             timestep.name: np.full((1,), t, np.dtype(timestep.dtype))})
         return samples

@@ -84,6 +84,27 @@ def diffusion_export(tmp_path_factory) -> tuple[Path, object, object]:
     return out, manifest, model
 
 
+SOFT_DIFFUSION = "soft-unet-fmnist-xs"
+
+
+@pytest.fixture(scope="session")
+def soft_diffusion_export(tmp_path_factory) -> tuple[Path, object, object]:
+    """(folder, manifest, the PyTorch denoiser) of the smallest Soft Diffusion UNet (x0
+    prediction, momentum sampler) at a tiny width, ONNX only, fp32: the step graph is the
+    same network as the Gaussian one, only the sampler program differs."""
+    pytest.importorskip("torch")
+    import torch
+
+    from edgezoo.export.pipeline import export_model
+    from edgezoo.zoo import create_model
+
+    torch.manual_seed(0)
+    model = create_model(SOFT_DIFFUSION, pretrained=False, **DIFFUSION_SMALL_CONFIG)
+    out = tmp_path_factory.mktemp("soft-diffusion") / SOFT_DIFFUSION
+    manifest = export_model(SOFT_DIFFUSION, formats="onnx", out_dir=out, model=model)
+    return out, manifest, model
+
+
 def _check_every_format(manifest, min_parity_db: float) -> None:
     """Every family's export: the four formats, each static; Core ML converted and its
     spec read back, not run (prediction needs macOS); the others executed in their

@@ -105,3 +105,31 @@ def test_verify_rebuilds_the_denoiser_from_its_weights_and_passes(diffusion_expo
     assert report.passed
     executed = [c for c in report.artifacts if c.executed]
     assert len(executed) == 3 and all(c.psnr_db >= 60 for c in executed)
+
+
+def test_soft_diffusion_momentum_loop_over_the_onnx_step_graph_matches_the_pytorch_loop(soft_diffusion_export):
+    """Soft Diffusion's contract: an x0-predicting step graph and a momentum sampler
+    program (blur and noise levels, the prior of the lowest DCT block), which the
+    runtime replays over the exported graph as the PyTorch reference does."""
+    from edgezoo import runtimes
+    from edgezoo.zoo.sampling import reference_samples
+    from edgezoo.zoo.variants.diffusion import SOFT_PRIOR_MEAN, SOFT_PRIOR_STD
+
+    folder, manifest, model = soft_diffusion_export
+    sampler = manifest.spec.program.sampler
+    assert sampler["kind"] == "momentum" and sampler["prediction"] == "x0"
+    assert tuple(sampler["schedule"]["prior_mean"]) == SOFT_PRIOR_MEAN
+    assert tuple(sampler["schedule"]["prior_std"]) == SOFT_PRIOR_STD
+    assert len(sampler["blur_sigma"]) == len(sampler["noise_sigma"]) == sampler["steps"]
+    denoiser = manifest.spec.component()
+    assert [(t.name, t.role, t.shape_rule) for t in denoiser.outputs] == [("x0", "noise", "same:sample")]
+    [artifact] = manifest.artifacts
+    assert artifact.format == "onnx" and artifact.parity.executed and artifact.parity.psnr_db >= 60
+
+    session = runtimes.load(folder, backend="onnxruntime", artifact="onnx")
+    got = session.generate(count=2, seed=3, steps=STEPS, raw=True)
+    want = reference_samples(model, manifest.spec, count=2, seed=3, steps=STEPS)
+    assert got.shape == want.shape == (2, 1, 32, 32) and got.dtype == np.float32
+    assert np.std(want) > 0.05 and not np.array_equal(want[0], want[1])
+    assert psnr(want, got, data_range=2.0) >= 40.0  # samples live in [-1, 1]
+    assert "sampler: momentum" in session.describe()["tiling"]

@@ -121,8 +121,10 @@ def test_generation_spec_is_a_denoiser_step_graph_served_by_a_sampler():
     assert [(t.name, t.role, t.shape) for t in denoiser.inputs] == [
         ("sample", "noise", [1, 1, 32, 32]), ("timestep", "timestep", [1])]
     assert denoiser.inputs[1].dtype == "float32" and denoiser.inputs[1].range == (0.0, 999.0)
-    assert [(t.name, t.role, t.shape_rule) for t in denoiser.outputs] == [("eps", "noise", "same:sample")]
+    # the output is named for what the network predicts: the ladder predicts v
+    assert [(t.name, t.role, t.shape_rule) for t in denoiser.outputs] == [("v", "noise", "same:sample")]
     sampler = spec.program.sampler
+    assert sampler["prediction"] == "v"
     assert sampler["kind"] == "ddim" and sampler["steps"] == 8 and sampler["schedule"]["kind"] == "cosine"
     assert sampler["timesteps"][0] == 999 and sampler["sample_range"] == [-1.0, 1.0]
     metric = spec.metric
@@ -156,3 +158,34 @@ def test_generation_calibrates_on_noised_fashion_mnist_at_the_samplers_timesteps
     assert abs(float(first.std()) - 1.0) < 0.15
     more = protocol.calibration_samples(contract, 12)
     assert all(np.array_equal(a["sample"], b["sample"]) for a, b in zip(samples, more))  # a larger count extends
+
+
+def test_soft_diffusion_calibrates_on_blurred_and_noised_fashion_mnist():
+    """The momentum sampler has no abar: its calibration requests are its own forward
+    process, y_t = C_t x0 + s_t eps, at the program's timesteps in turn."""
+    from edgezoo.export.contract import artifact_metadata, io_contract, preprocessing
+    from edgezoo.runtimes.samplers import blur_image, scheduler_from_dict
+    from edgezoo.tasks.classify import fashion_mnist
+
+    protocol = protocol_named("generate")
+    if protocol.quality_problem("generate"):
+        pytest.skip("Fashion-MNIST is not installed here")
+    entry = get_entry("soft-unet-fmnist-xs")
+    contract = artifact_metadata(entry, io_contract(entry, 32, 32), preprocessing(entry), "onnx", "int8")
+    samples = protocol.calibration_samples(contract, 8)
+    scheduler = scheduler_from_dict(entry.spec().program.sampler)
+    assert [int(s["timestep"][0]) for s in samples] == scheduler.timesteps.tolist()
+    assert all(s["sample"].shape == (1, 1, 32, 32) and s["sample"].dtype == np.float32 for s in samples)
+    first, last = samples[0]["sample"], samples[-1]["sample"]  # t = 999: blurred flat + unit noise; t = 124: a picture
+    assert abs(float(first.std()) - 1.0) < 0.15
+    assert abs(float(last[0, 0, :2].mean()) + 1.0) < 0.1  # the black padding, little blurred or noised
+    # each request is the seeded training picture (padded, in [-1, 1]) through the blur and noise of its timestep
+    images, _ = fashion_mnist("train")
+    order = np.random.default_rng(0).permutation(len(images))[:8]
+    for i, (sample, index) in enumerate(zip(samples, order)):
+        x0 = np.full((1, 1, 32, 32), -1.0)
+        x0[0, 0, 2:30, 2:30] = images[index] / 255.0 * 2 - 1
+        t = int(scheduler.timesteps[i])
+        eps = np.random.default_rng([0, i]).standard_normal((1, 1, 32, 32), dtype=np.float32)
+        want = blur_image(x0, scheduler.schedule.blur(t)) + scheduler.schedule.noise(t) * eps
+        assert np.abs(sample["sample"] - want).max() < 1e-4, t
