@@ -377,14 +377,21 @@ def _as_candidates(candidates: Iterable[Any]) -> list[tuple[Manifest, Path | Non
 
 
 def _reference(manifest: Manifest) -> Manifest | None:
+    """The shipped manifest of the same model, whose quality an export may borrow, but
+    only when the export was made from the shipped weights: an untrained export, or one
+    of the caller's own weights, has no measured quality at all."""
     from edgezoo.manifests import packaged_manifest, packaged_names
 
-    if manifest.name in packaged_names():
-        try:
-            return packaged_manifest(manifest.name)
-        except Exception:  # a broken shipped manifest must not break planning
-            return None
-    return None
+    if manifest.name not in packaged_names():
+        return None
+    try:
+        shipped = packaged_manifest(manifest.name)
+    except Exception:  # a broken shipped manifest must not break planning
+        return None
+    mine, theirs = manifest.weights, shipped.weights
+    if mine is not None and (theirs is None or (mine.recipe, mine.params) != (theirs.recipe, theirs.params)):
+        return None
+    return shipped
 
 
 def _decider(chosen: Option, others: list[Option], rank: dict[str, int], prefer: Sequence[str]) -> str:

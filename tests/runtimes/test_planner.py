@@ -274,3 +274,16 @@ def test_a_generator_plan_runs_with_the_chosen_steps():
     assert p.chosen.steps <= 10 and p.to_dict()["chosen"]["steps"] == p.chosen.steps
     assert call_plan(p.chosen.artifact, gens[0], (32, 32), p.chosen.steps)[1] == p.chosen.steps
     assert f"x {p.chosen.steps} steps" in p.chosen.label
+
+
+def test_an_export_of_other_weights_borrows_no_shipped_quality():
+    """An untrained export (or the caller's own weights) of a shipped model is not the
+    shipped model: its options carry no quality, and no step counts from the shipped table."""
+    gen = _generators({"ddpm-unet-fmnist-s": 1.0})[0]
+    untrained = gen.model_copy(update={"quality": [], "weights": gen.weights.model_copy(
+        update={"recipe": "none", "trained_on": "untrained: seeded random initialisation"})})
+    p = plan([untrained], 100.0, inventory=CPU_ONLY, profile=PROFILE, backend="onnxruntime")
+    assert p.chosen.quality is None and p.chosen.steps is None
+    assert p.chosen.calls == untrained.model_spec().program.sampler["steps"]
+    shipped = plan([gen], 100.0, inventory=CPU_ONLY, profile=PROFILE, backend="onnxruntime")
+    assert shipped.chosen.quality is not None and shipped.chosen.steps is not None

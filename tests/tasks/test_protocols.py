@@ -128,7 +128,7 @@ def test_generation_spec_is_a_denoiser_step_graph_served_by_a_sampler():
     assert sampler["kind"] == "ddim" and sampler["steps"] == 8 and sampler["schedule"]["kind"] == "cosine"
     assert sampler["timesteps"][0] == 999 and sampler["sample_range"] == [-1.0, 1.0]
     metric = spec.metric
-    assert metric.name == "fd_fmnist" and not metric.higher_is_better and "not measured yet" in metric.note
+    assert metric.name == "fd_fmnist" and not metric.higher_is_better and "not FID" in metric.note
     assert protocol_for("generate").int8_tolerance("generate") is None  # int8 gated on parity alone, for now
 
 
