@@ -376,6 +376,20 @@ def _as_candidates(candidates: Iterable[Any]) -> list[tuple[Manifest, Path | Non
     return out
 
 
+def _measured_once(measure: Callable[[], float]) -> Callable[[], float]:
+    """``measure`` called at most once: every estimate of one plan uses the same host
+    rate (a matmul timing moves with load, and options costed at different rates would
+    be ranked by the noise)."""
+    value: list[float] = []
+
+    def once() -> float:
+        if not value:
+            value.append(measure())
+        return value[0]
+
+    return once
+
+
 def _reference(manifest: Manifest) -> Manifest | None:
     """The shipped manifest of the same model, whose quality an export may borrow, but
     only when the export was made from the shipped weights: an untrained export, or one
@@ -472,7 +486,7 @@ def plan(
     gflops = {m.name: m.gflops_per_mpix or (references[m.name].gflops_per_mpix if references[m.name] else None)
               for m, _ in items}
     tput = measured_throughput(items, inventory, profile_id, gflops)
-    fallback = fallback_gflops or matmul_peak_gflops
+    fallback = _measured_once(fallback_gflops or matmul_peak_gflops)
     exclude = exclude or {}
 
     options: list[Option] = []

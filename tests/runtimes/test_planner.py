@@ -287,3 +287,21 @@ def test_an_export_of_other_weights_borrows_no_shipped_quality():
     assert p.chosen.calls == untrained.model_spec().program.sampler["steps"]
     shipped = plan([gen], 100.0, inventory=CPU_ONLY, profile=PROFILE, backend="onnxruntime")
     assert shipped.chosen.quality is not None and shipped.chosen.steps is not None
+
+
+def test_one_plan_measures_the_host_rate_once():
+    """Unmeasured options are estimated from one host-rate measurement per plan, so
+    their ranking is not the noise of several timings taken under changing load."""
+    calls = []
+
+    def noisy_rate() -> float:
+        calls.append(1)
+        return 100.0 * len(calls)  # every call a different figure
+
+    gens = _generators({"ddpm-unet-fmnist-s": 1.0})
+    bare = [m.model_copy(update={"artifacts": [a.model_copy(update={"latency": []}) for a in m.artifacts]}) for m in gens]
+    p = plan(bare, 10_000.0, inventory=CPU_ONLY, profile=PROFILE, backend="onnxruntime", fallback_gflops=noisy_rate)
+    assert len(calls) == 1
+    options = [p.chosen] + [r.option for r in p.rejected if r.option.p90_ms is not None]
+    per_step = {round(o.p90_ms / o.calls, 9) for o in options}
+    assert len(options) > 3 and len(per_step) == 1  # every step count costed at the same per-call rate
