@@ -25,7 +25,7 @@ from edgezoo.errors import BadInputError, BudgetUnreachableError
 from edgezoo.manifests import Artifact, Manifest
 from edgezoo.runtimes.backends.base import Device
 from edgezoo.runtimes.inventory import KINDS, Inventory, Target, probe_inventory
-from edgezoo.runtimes.profile import DeviceProfile, device_profile, matmul_peak_gflops
+from edgezoo.runtimes.profile import DeviceProfile, device_profile, host_rate_gflops
 from edgezoo.runtimes.serving import tile_layout
 from edgezoo.runtimes.tiling import round_up, tile_count
 from edgezoo.tasks.feeds import IMAGE_ROLES
@@ -347,8 +347,8 @@ def estimate_latency(
     if rate is None:
         peak = fallback_gflops()
         rate = peak * FALLBACK_EFFICIENCY
-        source = (f"{FALLBACK_EFFICIENCY:.0%} of this host's measured fp32 matmul peak ({peak:.0f} GFLOP/s); "
-                  f"run `edgezoo bench` for a measurement")
+        source = (f"{FALLBACK_EFFICIENCY:.0%} of this device profile's best measured fp32 matmul rate "
+                  f"({peak:.0f} GFLOP/s); run `edgezoo bench` for a measurement")
     ms = gflop / rate * 1000 * calls
     option.p50_ms = option.p90_ms = ms
     option.estimated = True
@@ -486,7 +486,7 @@ def plan(
     gflops = {m.name: m.gflops_per_mpix or (references[m.name].gflops_per_mpix if references[m.name] else None)
               for m, _ in items}
     tput = measured_throughput(items, inventory, profile_id, gflops)
-    fallback = _measured_once(fallback_gflops or matmul_peak_gflops)
+    fallback = _measured_once(fallback_gflops or (lambda: host_rate_gflops(profile_id)))
     exclude = exclude or {}
 
     options: list[Option] = []

@@ -106,3 +106,30 @@ def matmul_peak_gflops(n: int = 512, repeats: int = 5) -> float:
         a @ b
         best = min(best, time.perf_counter() - start)
     return 2 * n**3 / best / 1e9
+
+
+RATE_FILE = "host-rate.json"
+
+
+def host_rate_gflops(profile_id: str | None = None) -> float:
+    """This device profile's fp32 matmul rate for estimates: the best of a measurement
+    now and every earlier one on the same profile (kept in ``$EDGEZOO_CACHE/host-rate.json``).
+    A timing taken under load reads low, by 10x on a busy 2-core host, and a peak cannot
+    be exceeded, so the best ever seen is the steadiest figure; an unwritable cache only
+    loses the memory."""
+    from edgezoo.files import atomic_write_text, cache_root
+
+    profile_id = profile_id or device_profile().id
+    path = cache_root() / RATE_FILE
+    try:
+        seen = json.loads(path.read_text()) if path.is_file() else {}
+    except (OSError, ValueError):
+        seen = {}
+    now = matmul_peak_gflops()
+    best = max(now, float(seen.get(profile_id, 0.0)))
+    if best > float(seen.get(profile_id, 0.0)):
+        try:
+            atomic_write_text(path, json.dumps({**seen, profile_id: round(best, 3)}, indent=1))
+        except OSError:
+            pass
+    return best

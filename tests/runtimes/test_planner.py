@@ -88,7 +88,7 @@ def test_measurements_of_other_profiles_are_ignored_and_estimates_are_flagged():
     m = manifest("m", 30.0, [artifact("onnx", latency=[latency("onnxruntime", "cpu", 256, 1.0, profile="other")])], gflops=10)
     p = plan([m], 1000, inventory=CPU_ONLY, profile=PROFILE, fallback_gflops=lambda: 100.0)
     assert p.chosen.estimated and p.chosen.p90_ms == pytest.approx(10 * 0.065536 / (100 * 0.2) * 1000)
-    assert "matmul peak" in p.chosen.basis
+    assert "fp32 matmul rate" in p.chosen.basis
     assert any("estimated" in r for r in p.reasons)
 
 

@@ -60,3 +60,21 @@ def test_simulated_inventories_select_by_format():
     assert [t.key for t in inventory.for_format("onnx")] == ["openvino:NPU"]
     assert [t.key for t in inventory.for_format("tflite")] == ["litert:cpu"]
     assert inventory.to_dict()["targets"][0]["kind"] == "npu"
+
+
+def test_the_host_rate_for_estimates_is_the_best_seen_on_the_profile(tmp_path, monkeypatch):
+    """A matmul timing taken under load reads low; estimates use the best rate this
+    profile ever measured (kept in the cache), so they do not swing with the load."""
+    import json
+
+    from edgezoo.runtimes import profile
+
+    monkeypatch.setenv("EDGEZOO_CACHE", str(tmp_path))
+    rates = iter([50.0, 200.0, 20.0])
+    monkeypatch.setattr(profile, "matmul_peak_gflops", lambda: next(rates))
+    assert profile.host_rate_gflops("p-1") == 50.0
+    assert profile.host_rate_gflops("p-1") == 200.0
+    assert profile.host_rate_gflops("p-1") == 200.0  # a loaded 20 GFLOP/s does not lower it
+    assert json.loads((tmp_path / profile.RATE_FILE).read_text()) == {"p-1": 200.0}
+    monkeypatch.setattr(profile, "matmul_peak_gflops", lambda: 30.0)
+    assert profile.host_rate_gflops("p-2") == 30.0  # another profile keeps its own
