@@ -12,17 +12,21 @@ from edgezoo.cli.output import echo_json, echo_table
 
 def _shipped_quality(name: str, metric: str) -> tuple[str, float | None, str]:
     """('yes'/'-', the primary metric's shipped figure, on what) from the shipped
-    manifest, without torch: PSNR at sigma 25 for denoisers, else the first result."""
+    manifest, without torch: PSNR at sigma 25 for denoisers, a generator's figure at its
+    program's number of steps, else the first result."""
     from edgezoo.manifests import packaged_manifest, packaged_names
 
     if name not in packaged_names():
         return "-", None, ""
     manifest = packaged_manifest(name)
     results = manifest.quality
-    quality = next((q for q in results if "sigma=25" in q.degradation), results[0] if results else None)
+    steps = (manifest.model_spec().program.sampler or {}).get("steps")
+    quality = next((q for q in results if "sigma=25" in q.degradation or q.metrics.get("steps") == steps),
+                   results[0] if results else None)
     if quality is None:
         return ("yes" if manifest.weights else "-"), None, ""
-    return ("yes" if manifest.weights else "-"), quality.value(metric), f"{quality.dataset}, {quality.degradation}"
+    at = f", {int(quality.metrics['steps'])} steps" if "steps" in quality.metrics else ""
+    return ("yes" if manifest.weights else "-"), quality.value(metric), f"{quality.dataset}, {quality.degradation}{at}"
 
 
 @click.command("list")

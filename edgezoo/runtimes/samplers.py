@@ -73,11 +73,16 @@ class NoiseSchedule:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> "NoiseSchedule":
-        known = set(cls.__dataclass_fields__)
-        unknown = set(data) - known
-        if unknown:
-            raise BadInputError(f"noise schedule fields {sorted(unknown)} are unknown (known: {sorted(known)})")
-        return cls(**dict(data))
+        return cls(**_known_fields(cls, data, "noise schedule"))
+
+
+def _known_fields(cls: type, data: Mapping[str, Any], what: str) -> dict[str, Any]:
+    """``data`` as keyword arguments of dataclass ``cls``; unknown fields are an error
+    (a manifest from a newer edgezoo), named with ``what`` they belong to."""
+    unknown = set(data) - set(cls.__dataclass_fields__)
+    if unknown:
+        raise BadInputError(f"{what} fields {sorted(unknown)} are unknown (known: {sorted(cls.__dataclass_fields__)})")
+    return dict(data)
 
 
 def spaced_timesteps(train_steps: int, steps: int) -> np.ndarray:
@@ -288,11 +293,7 @@ class BlurSchedule:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> "BlurSchedule":
-        known = set(cls.__dataclass_fields__)
-        unknown = set(data) - known
-        if unknown:
-            raise BadInputError(f"blur schedule fields {sorted(unknown)} are unknown (known: {sorted(known)})")
-        data = dict(data)
+        data = _known_fields(cls, data, "blur schedule")
         for key in ("prior_mean", "prior_std"):
             data[key] = tuple(float(v) for v in data.get(key, ()))
         return cls(**data)

@@ -39,11 +39,11 @@ OUTPUT_NAMES = {"epsilon": "eps", "v": "v", "x0": "x0"}
 def blur_schedule(config: Any) -> Any:
     """The :class:`~edgezoo.runtimes.samplers.BlurSchedule` a soft-diffusion config trains
     and samples with."""
-    from edgezoo.runtimes.samplers import BlurSchedule
+    from edgezoo.errors import BadInputError
 
-    return BlurSchedule(train_steps=config.train_steps, blur_min=config.blur_min, blur_max=config.blur_max,
-                        noise_min=config.noise_min, noise_max=config.noise_max,
-                        prior_mean=tuple(config.prior_mean), prior_std=tuple(config.prior_std))
+    if config.blur is None or config.blur.train_steps != config.train_steps:
+        raise BadInputError("a soft-diffusion config needs a blur schedule over its own train_steps")
+    return config.blur
 
 
 def sampler_data(config: Any) -> dict[str, Any]:

@@ -141,6 +141,22 @@ def _lr(recipe: DiffusionRecipe, step: int) -> float:
     return recipe.lr * min(1.0, (step + 1) / max(1, recipe.warmup))
 
 
+def _update(opt: torch.optim.Optimizer, net: torch.nn.Module, ema: torch.nn.Module, loss: torch.Tensor,
+            recipe: DiffusionRecipe, step: int) -> None:
+    """One optimizer step at the recipe's learning rate for ``step`` (clipped gradients),
+    then the EMA, whose decay ramps up over the first steps so that it follows early."""
+    for group in opt.param_groups:
+        group["lr"] = _lr(recipe, step)
+    opt.zero_grad(set_to_none=True)
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_(net.parameters(), recipe.grad_clip)
+    opt.step()
+    with torch.no_grad():
+        decay = min(recipe.ema, (1 + step) / (10 + step))
+        for e, p in zip(ema.parameters(), net.parameters()):
+            e.lerp_(p, 1 - decay)
+
+
 def device_name(device: torch.device) -> str:
     if device.type == "cuda":
         return torch.cuda.get_device_name(device)
@@ -198,18 +214,9 @@ def train_diffusion(model_name: str, images: np.ndarray, run: str | Path, recipe
         index, flip, t, noise = batch_draw(recipe.seed, step, len(data), recipe.batch, entry.config.train_steps, dev)
         x0 = data[index]
         x0 = torch.where(flip, x0.flip(-1), x0)
-        for group in opt.param_groups:
-            group["lr"] = _lr(recipe, step)
         with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=autocast):
             loss = corruption.loss(net, x0, t, noise)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(net.parameters(), recipe.grad_clip)
-        opt.step()
-        with torch.no_grad():
-            decay = min(recipe.ema, (1 + step) / (10 + step))
-            for e, p in zip(ema.parameters(), net.parameters()):
-                e.lerp_(p, 1 - decay)
+        _update(opt, net, ema, loss, recipe, step)
         if (step + 1) % 50 == 0:  # reading the loss waits for the device: not every step
             losses.append(float(loss.detach()))
         step += 1
@@ -298,19 +305,10 @@ def distill(teacher: torch.nn.Module, config: Any, images: np.ndarray, run: str 
             x0_target = (x_s - ratio * x_t) / (alpha[s_pos].view(-1, 1, 1, 1) - ratio * a_t)
             x0_target = torch.where((s < 0).view(-1, 1, 1, 1), x_s, x0_target)
             v_target = (a_t * x_t - x0_target) / s_t
-            for group in opt.param_groups:
-                group["lr"] = _lr(recipe, k)
             with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=autocast):
                 out = student(x_t, t.float()).float()
             loss = F.mse_loss(out, v_target)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(student.parameters(), recipe.grad_clip)
-            opt.step()
-            with torch.no_grad():
-                decay = min(recipe.ema, (1 + k) / (10 + k))
-                for e, p in zip(ema.parameters(), student.parameters()):
-                    e.lerp_(p, 1 - decay)
+            _update(opt, student, ema, loss, recipe, k)
             if (k + 1) % 50 == 0:
                 losses.append(float(loss.detach()))
         rounds.append({"student_steps": n, "teacher_steps": 2 * n, "updates": done,

@@ -200,6 +200,6 @@ def test_the_registered_soft_prior_is_the_one_of_the_fashion_mnist_training_spli
         pytest.skip(f"Fashion-MNIST is not at {fashion_mnist.data_dir()} (apt-get install dataset-fashion-mnist)")
     images, _ = fashion_mnist.load_split("train")
     config = get_entry(SOFT).config
-    assert tuple(config.prior_mean) == SOFT_PRIOR_MEAN and tuple(config.prior_std) == SOFT_PRIOR_STD
+    assert config.blur.prior_mean == SOFT_PRIOR_MEAN and config.blur.prior_std == SOFT_PRIOR_STD
     mean, std = blur_prior(padded_images(images), blur_schedule(config))
     assert np.allclose(mean, SOFT_PRIOR_MEAN, atol=1e-4) and np.allclose(std, SOFT_PRIOR_STD, atol=1e-4)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from edgezoo.runtimes.samplers import BlurSchedule
 from edgezoo.zoo.registry import InputSpec, Paper, register_model
 
 PAPER = Paper("Denoising Diffusion Probabilistic Models (NeurIPS 2020)", "https://arxiv.org/abs/2006.11239")
@@ -33,8 +34,8 @@ class UNetConfig:
     ``process``: ``gaussian`` (x_t = sqrt(abar) x0 + sqrt(1 - abar) ε, the network
     predicting ``prediction``: ``v`` or ``epsilon``) or ``soft`` (y_t = C_t x0 + s_t η,
     blur and noise levels geometric between their ``*_min`` and ``*_max``, the network
-    predicting ``x0``; ``prior_mean``/``prior_std`` fitted to the training split by
-    ``edgezoo.zoo.train_diffusion.blur_prior``)."""
+    predicting ``x0``, ``blur`` the :class:`~edgezoo.runtimes.samplers.BlurSchedule`, its
+    prior fitted to the training split by ``edgezoo.zoo.train_diffusion.blur_prior``)."""
 
     in_channels: int = 1
     image_size: tuple[int, int] = (FMNIST_SIDE, FMNIST_SIDE)
@@ -48,12 +49,7 @@ class UNetConfig:
     train_steps: int = 1000
     process: str = "gaussian"
     prediction: str = "v"
-    blur_min: float = 0.3
-    blur_max: float = 24.0
-    noise_min: float = 0.01
-    noise_max: float = 1.0
-    prior_mean: tuple[float, ...] = ()
-    prior_std: tuple[float, ...] = ()
+    blur: BlurSchedule | None = None  # the soft process's blur and noise levels and prior
 
     @property
     def embed_dim(self) -> int:
@@ -82,7 +78,7 @@ for _size, _width in LADDER.items():
     register_model(
         f"soft-unet-fmnist-{_size}", family="diffusion", task="generate", builder=BUILDER,
         config=UNetConfig(width=_width, process="soft", prediction="x0", sampler="momentum",
-                          prior_mean=SOFT_PRIOR_MEAN, prior_std=SOFT_PRIOR_STD),
+                          blur=BlurSchedule(prior_mean=SOFT_PRIOR_MEAN, prior_std=SOFT_PRIOR_STD)),
         paper=SOFT_PAPER, input_spec=_INPUT,
         export_size=(FMNIST_SIDE, FMNIST_SIDE), licence="Apache-2.0 (no weights ship: see the README)",
         description=f"Soft Diffusion UNet, width {_width} (Gaussian blur + noise, x0 prediction, Soft Score "
