@@ -49,6 +49,9 @@ def _planning_options(func: Any) -> Any:
         click.option("--precision", type=click.Choice(["fp32", "fp16", "int8"]), help="Only artifacts of this precision."),
         click.option("--artifact", help="Only this artifact (key like onnx-fp32-static, file name, or format)."),
         click.option("--size", help="Image size the budget is for, HxW [default: 256x256; for `run`, the largest input]."),
+        click.option("--max-memory-mb", type=click.FloatRange(min=0, min_open=True), metavar="MB",
+                     help="Peak memory one call may use; options measured (or scaled) above it are rejected "
+                          "[default: half of this host's available memory, with psutil installed]."),
         _search_option,
     ]):
         func = option(func)
@@ -163,14 +166,16 @@ def _print_plan(plan: Any) -> None:
 @_planning_options
 @_json_option
 def plan_cmd(target: str, budget_ms: float | None, prefer: str, backend: str | None, precision: str | None,
-             artifact: str | None, size: str | None, search: tuple[str, ...], as_json: bool) -> None:
+             artifact: str | None, size: str | None, max_memory_mb: float | None, search: tuple[str, ...],
+             as_json: bool) -> None:
     """Choose variant, artifact, backend and device for a latency budget, and say why.
 
     TARGET is a model (maxim-tiny-denoise), a task (denoise) or an export dir."""
     from edgezoo.runtimes import plan
 
     exports = _resolve(target, list(search))
-    result = plan(exports, budget_ms, _prefer(prefer), backend, precision, _size(size), artifact=artifact)
+    result = plan(exports, budget_ms, _prefer(prefer), backend, precision, _size(size), artifact=artifact,
+                  max_memory_mb=max_memory_mb)
     if as_json:
         echo_json(result.to_dict())
     else:
@@ -360,7 +365,7 @@ def _resolve(target: str, search: list[str]) -> list[Any]:
 @_json_option
 def run_cmd(target: str, inputs: tuple[str, ...], out: str | None, recursive: bool, budget_ms: float | None, prefer: str,
             backend: str | None, precision: str | None, artifact: str | None, size: str | None,
-            search: tuple[str, ...], threads: int | None, as_json: bool) -> None:
+            max_memory_mb: float | None, search: tuple[str, ...], threads: int | None, as_json: bool) -> None:
     """Run a model on images with the runtime's choice for the budget: write the images
     it returns (restored, or resized to its output's size), or print a classifier's labels.
 
@@ -379,7 +384,7 @@ def run_cmd(target: str, inputs: tuple[str, ...], out: str | None, recursive: bo
     images = list_images(list(inputs), recursive=recursive, skipped=skipped)
     if _returns_labels(target, list(search)):
         session = runtimes.load(target, budget_ms, _prefer(prefer), backend, precision, list(search),
-                                threads=threads, artifact=artifact)
+                                threads=threads, artifact=artifact, max_memory_mb=max_memory_mb)
         _print_labels(session, images, as_json)
         return
     if out is None:
@@ -401,7 +406,7 @@ def run_cmd(target: str, inputs: tuple[str, ...], out: str | None, recursive: bo
     plan_size = _size(size) if size else max((image_size(p) for p in images), key=lambda hw: hw[0] * hw[1])
     _resolve(target, list(search))  # an unknown name fails here, with advice
     session = runtimes.load(target, budget_ms, _prefer(prefer), backend, precision, list(search), plan_size,
-                            threads=threads, artifact=artifact)
+                            threads=threads, artifact=artifact, max_memory_mb=max_memory_mb)
     results = []
     started = time.perf_counter()
     for path, target_path in tqdm(list(zip(images, targets)), desc="restoring", unit="image", disable=None,

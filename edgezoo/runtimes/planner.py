@@ -12,6 +12,13 @@ metric and its direction: PSNR up, a Fréchet distance down) whose p90 fits the 
 first device kind in ``prefer``, then measured before estimated, then the faster.
 With no budget: the fastest option (``prefer`` breaks near-ties). Nothing fits:
 :class:`BudgetUnreachableError` naming the fastest option and its latency.
+
+Each option also gets the peak memory of one call at its call shape (measured by
+``edgezoo bench`` at that shape, else scaled by pixel count from the nearest measured
+shape; a fixed-shape artifact's call is its tile, so its peak does not grow with the
+image). Options whose known peak exceeds ``max_memory_mb`` (default: a share of the
+host's available memory) are rejected before the budget is looked at: a large photo
+goes to tiles rather than to a dynamic graph that swaps. Unknown memory is kept, and said.
 """
 
 from __future__ import annotations
@@ -37,6 +44,13 @@ NEAR_TIE = 0.05  # with no budget, options within 5% of the fastest count as equ
 # With nothing measured on this profile, a backend is assumed to reach this share of
 # the host's measured fp32 matmul rate (conservative for convolutional restoration nets).
 FALLBACK_EFFICIENCY = 0.2
+# With no --max-memory-mb, an option may use at most this share of the memory the host
+# has available when planning: the rest is headroom for the decoded image, the output
+# and its tiles' blending buffers, the backend's own arenas (which bench's peak can
+# under-count when it was measured at another shape) and whatever else runs here, so
+# that a plan that "fits" does not push the host into swap (the 5 GB dynamic graph
+# that took 4x its planned time).
+DEFAULT_MEMORY_SHARE = 0.5
 
 
 @dataclass
@@ -60,6 +74,8 @@ class Option:
     unit: str = "dB"
     higher_is_better: bool = True
     steps: int | None = None  # a sampler's number of steps, when the option fixes it
+    peak_mb: float | None = None  # peak memory of one call at call_shape (load included)
+    memory_basis: str = ""
 
     def quality_text(self) -> str:
         """``31.40 dB`` (PSNR), ``92.10 % top1`` or ``4.08 fd_fmnist (lower is better)``;
@@ -109,7 +125,7 @@ class Option:
             "p50_ms": _r(self.p50_ms), "p90_ms": _r(self.p90_ms), "estimated": self.estimated,
             "latency_basis": self.basis, "quality": _r(self.quality), "quality_metric": self.metric,
             "quality_higher_is_better": self.higher_is_better, "quality_source": self.quality_source,
-            "steps": self.steps,
+            "steps": self.steps, "peak_mb": _r(self.peak_mb), "memory_basis": self.memory_basis,
         }
 
 
@@ -137,6 +153,7 @@ class Plan:
     prefer: tuple[str, ...]
     image_size: tuple[int, int]
     device_profile: str
+    max_memory_mb: float | None = None  # the limit the plan was checked against (None: none)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -144,12 +161,15 @@ class Plan:
             "rejected": [r.to_dict() for r in self.rejected],
             "budget_ms": self.budget_ms, "prefer": list(self.prefer),
             "image_size": list(self.image_size), "device_profile": self.device_profile,
+            "max_memory_mb": _r(self.max_memory_mb),
         }
 
     def summary(self) -> str:
         c = self.chosen
         flag = " (estimated)" if c.estimated else ""
-        return f"{c.label}: p90 {_fmt(c.p90_ms)}{flag} per {self.image_size[0]}x{self.image_size[1]} image"
+        memory = f", peak {_mb(c.peak_mb)}{' (scaled)' if c.memory_basis.startswith('scaled') else ''}" \
+            if c.peak_mb is not None else ""
+        return f"{c.label}: p90 {_fmt(c.p90_ms)}{flag}{memory} per {self.image_size[0]}x{self.image_size[1]} image"
 
 
 # ---------------------------------------------------------------------------------------
@@ -356,6 +376,53 @@ def estimate_latency(
 
 
 # ---------------------------------------------------------------------------------------
+# Memory
+
+
+def estimate_memory(option: Option, profile_id: str) -> None:
+    """Fill ``option``'s peak memory for one call at its call shape, with its basis:
+    ``bench``'s peak at that shape on this device profile, else the nearest measured
+    shape's scaled by pixel count (activations grow with pixels; the weights in the
+    measured figure are scaled too, so scaling up over-states it a little), else
+    unknown. Calls run one after another, so a tiled request peaks at one tile's call."""
+    entries = [e for e in option.artifact.latency
+               if e.device_profile == profile_id and e.backend == option.backend and e.device == option.device
+               and e.peak_mb is not None]
+    shape = f"{option.call_shape[-2]}x{option.call_shape[-1]}"
+    exact = [e for e in entries if list(e.input_shape) == option.call_shape]
+    if exact:
+        option.peak_mb = exact[-1].peak_mb
+        option.memory_basis = f"measured on this device profile at {shape}"
+        return
+    if entries:
+        want = _pixels(option.call_shape)
+        e = min(entries, key=lambda e: abs(_pixels(e.input_shape) - want))
+        option.peak_mb = e.peak_mb * want / _pixels(e.input_shape)
+        have = "x".join(str(d) for d in e.input_shape[-2:])
+        option.memory_basis = f"scaled by pixel count from {_mb(e.peak_mb)} measured at {have} to {shape}"
+        return
+    option.peak_mb = None
+    option.memory_basis = "peak memory unknown: not measured on this device profile"
+
+
+def default_memory_limit_mb() -> float | None:
+    """:data:`DEFAULT_MEMORY_SHARE` of the host's available memory in MB (psutil's
+    ``virtual_memory().available``), or None (no limit) where psutil is not installed."""
+    try:
+        import psutil
+    except ImportError:
+        return None
+    try:
+        return float(psutil.virtual_memory().available) / 2**20 * DEFAULT_MEMORY_SHARE
+    except Exception:  # a sandbox that hides /proc/meminfo: plan without a limit
+        return None
+
+
+def _mb(value: float | None) -> str:
+    return "unknown" if value is None else f"{value:.0f} MB"
+
+
+# ---------------------------------------------------------------------------------------
 # The choice
 
 # Which backends read which format, to explain an artifact no usable backend reads.
@@ -444,6 +511,7 @@ def plan(
     fallback_gflops: Callable[[], float] | None = None,
     exclude: dict[str, str] | None = None,
     artifact: str | None = None,
+    max_memory_mb: float | None = None,
 ) -> Plan:
     """Choose how to run.
 
@@ -463,6 +531,10 @@ def plan(
     exclude : option label -> reason, for options that already failed to load.
     artifact : restrict to artifacts whose key (``onnx-fp32-static``), file name or
         format matches.
+    max_memory_mb : peak memory (MB) one call may use; options whose known peak is
+        above it are rejected (unknown peaks are kept, and said). None: the default,
+        :data:`DEFAULT_MEMORY_SHARE` of the host's available memory where psutil is
+        installed, else no limit; ``math.inf``: no limit.
 
     Returns
     -------
@@ -477,6 +549,15 @@ def plan(
     height, width = image_size
     if height < 1 or width < 1:
         raise BadInputError(f"image size must be positive, got {height}x{width}")
+    if max_memory_mb is not None and not max_memory_mb > 0:
+        raise BadInputError(f"the memory limit must be a positive number of MB, got {max_memory_mb}")
+    default_limit = max_memory_mb is None
+    limit = default_memory_limit_mb() if default_limit else max_memory_mb
+    if limit is not None and math.isinf(limit):
+        limit = None
+    limit_words = "" if limit is None else f"the {limit:.0f} MB memory limit"
+    limit_source = (f" (the default: {DEFAULT_MEMORY_SHARE:.0%} of this host's available memory)"
+                    if default_limit else "")
     inventory = inventory if inventory is not None else probe_inventory()
     profile_id = profile if isinstance(profile, str) else (profile or device_profile()).id
     items = _as_candidates(candidates)
@@ -491,6 +572,7 @@ def plan(
 
     options: list[Option] = []
     rejected: list[Rejected] = []
+    too_big: list[Option] = []  # runnable, but over the memory limit
     key = quality_key(items, references)
     for manifest, folder in items:
         reference = references[manifest.name]
@@ -535,18 +617,37 @@ def plan(
                     rejected.append(Rejected(option, f"artifact file {folder / art.file} is missing; re-export it"))
                 else:
                     estimate_latency(option, gflops[manifest.name], profile_id, tput, fallback)
-                    options.append(option)
+                    estimate_memory(option, profile_id)
+                    if limit is not None and option.peak_mb is not None and option.peak_mb > limit:
+                        scaled = " (scaled)" if option.memory_basis.startswith("scaled") else ""
+                        rejected.append(Rejected(option, f"peak {_mb(option.peak_mb)}{scaled} at "
+                                                         f"{shape[-2]}x{shape[-1]} exceeds {limit_words}"))
+                        too_big.append(option)
+                    else:
+                        options.append(option)
 
+    size = f"{height}x{width}"
+    if not options and too_big:
+        smallest = min(too_big, key=lambda o: o.peak_mb)
+        err = BudgetUnreachableError(
+            f"nothing fits {limit_words}{limit_source} for a {size} image: the smallest peak is {smallest.label} "
+            f"at {_mb(smallest.peak_mb)} ({smallest.memory_basis}); pass --max-memory-mb {math.ceil(smallest.peak_mb)} "
+            f"or more (max_memory_mb= in Python) to allow it"
+        )
+        err.smallest = smallest  # type: ignore[attr-defined]
+        raise err
     if not options:
         reasons = "; ".join(sorted({r.reason for r in rejected})) or "no artifacts in the manifests"
         names = ", ".join(sorted({m.name for m, _ in items}))
         raise BadInputError(f"no runnable option for {names} on this host: {reasons}")
 
     rank = {k: i for i, k in enumerate(prefer)}
-    size = f"{height}x{width}"
     unknown = [o for o in options if o.p90_ms is None]
     options = [o for o in options if o.p90_ms is not None]
     reasons: list[str] = []
+    if too_big:
+        reasons.append(f"{len(too_big)} option(s) need more than {limit_words}{limit_source} for one {size} image "
+                       f"(see rejected)")
     if budget_ms is not None:
         for o in unknown:
             rejected.append(Rejected(o, f"cannot check the budget: {o.basis}; run `edgezoo bench {o.model}`"))
@@ -629,5 +730,11 @@ def plan(
         reasons.append(f"p90 {_fmt(chosen.p90_ms)}: {chosen.basis}")
     if chosen.estimated:
         reasons.append(f"this latency is estimated; `edgezoo bench {chosen.model}` measures it on this host")
-    return Plan(chosen, reasons, rejected, budget_ms, prefer, (height, width), profile_id)
+    if chosen.peak_mb is not None:
+        within = f", within {limit_words}{limit_source}" if limit is not None else ""
+        reasons.append(f"peak memory {_mb(chosen.peak_mb)} per call: {chosen.memory_basis}{within}")
+    elif limit is not None:
+        reasons.append(f"{chosen.memory_basis}, so {limit_words}{limit_source} could not be checked; "
+                       f"`edgezoo bench {chosen.model}` measures it")
+    return Plan(chosen, reasons, rejected, budget_ms, prefer, (height, width), profile_id, limit)
 

@@ -344,6 +344,7 @@ def load(
     verify: bool = True,
     tile_overlap: int | None = None,
     artifact: str | None = None,
+    max_memory_mb: float | None = None,
 ) -> Session:
     """Load the best way to run a model, a task or an export dir within a budget.
 
@@ -360,6 +361,8 @@ def load(
     verify : check the artifact's sha256 against its manifest before loading.
     tile_overlap : override the tile overlap for fixed-shape artifacts (pixels).
     artifact : restrict to one artifact (key such as ``onnx-fp32-static``, file name or format).
+    max_memory_mb : peak memory (MB) one call may use (None: half the host's available
+        memory where psutil is installed, else no limit; see :func:`planner.plan`).
 
     Returns
     -------
@@ -374,7 +377,7 @@ def load(
     while True:
         try:
             chosen_plan = plan(exports, budget_ms, prefer, backend, precision, image_size, inventory,
-                               exclude=exclude, artifact=artifact)
+                               exclude=exclude, artifact=artifact, max_memory_mb=max_memory_mb)
         except BadInputError:
             if failures:  # every runnable option failed to load: that is the error
                 raise failures[0][1] from None

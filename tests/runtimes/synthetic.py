@@ -7,9 +7,13 @@ from edgezoo.manifests import Manifest
 PROFILE = "test-host-2c-00000000"
 
 
-def latency(backend: str, device: str, side: int, p90: float, profile: str = PROFILE) -> dict:
-    return {"device_profile": profile, "backend": backend, "device": device, "input_shape": [1, 3, side, side],
-            "p50_ms": p90 * 0.9, "p90_ms": p90, "runs": 20}
+def latency(backend: str, device: str, side: int, p90: float, profile: str = PROFILE,
+            peak_mb: float | None = None) -> dict:
+    entry = {"device_profile": profile, "backend": backend, "device": device, "input_shape": [1, 3, side, side],
+             "p50_ms": p90 * 0.9, "p90_ms": p90, "runs": 20}
+    if peak_mb is not None:
+        entry["peak_mb"] = peak_mb
+    return entry
 
 
 def artifact(fmt: str, precision: str = "fp32", side: int | None = 256, latency: list | None = None,

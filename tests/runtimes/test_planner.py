@@ -1,10 +1,14 @@
 """The planner on simulated inventories and synthetic manifests (no files, no backends run)."""
 
+import math
+import sys
+
 import pytest
 
 from edgezoo.errors import BadInputError, BudgetUnreachableError
 from edgezoo.manifests import Manifest
 from edgezoo.runtimes import Inventory, plan, target
+from edgezoo.runtimes.planner import default_memory_limit_mb
 from synthetic import PROFILE, artifact, latency, manifest
 
 CPU_ONLY = Inventory([target("onnxruntime", "cpu", "cpu"), target("openvino", "cpu", "CPU"), target("litert", "cpu")])
@@ -305,3 +309,97 @@ def test_one_plan_measures_the_host_rate_once():
     options = [p.chosen] + [r.option for r in p.rejected if r.option.p90_ms is not None]
     per_step = {round(o.p90_ms / o.calls, 9) for o in options}
     assert len(options) > 3 and len(per_step) == 1  # every step count costed at the same per-call rate
+
+
+# ---------------------------------------------------------------------------------------
+# Peak memory: a large photo goes to tiles when the dynamic graph would not fit
+
+PHOTO = (2000, 1334)  # a dynamic artifact runs it whole, padded to 2016x1344
+OV_AND_LITERT = Inventory([target("openvino", "cpu", "CPU"), target("litert", "cpu")])
+
+
+def photo_variants(dynamic_peak: float | None = 120.0, tile_peak: float | None = 390.0) -> list:
+    """One model, two artifacts, as the issue measured them: a dynamic ONNX graph (fast per
+    pixel, memory growing with the image: 120 MB at 256x256 scales to ~4.96 GB at
+    2016x1344) and a 256x256 tflite run tile by tile (slower, 390 MB whatever the image)."""
+    return [manifest("m", 30.0, [
+        artifact("onnx", side=None, latency=[latency("openvino", "CPU", 256, 30.0, peak_mb=dynamic_peak)]),
+        artifact("tflite", side=256, latency=[latency("litert", "cpu", 256, 40.0, peak_mb=tile_peak)]),
+    ])]
+
+
+def plan_photo(max_memory_mb=None, budget_ms=None, **kw):
+    return plan(photo_variants(**kw), budget_ms, inventory=OV_AND_LITERT, profile=PROFILE, image_size=PHOTO,
+                max_memory_mb=max_memory_mb)
+
+
+def test_a_large_photo_goes_to_tiles_when_the_dynamic_peak_exceeds_the_limit():
+    p = plan_photo(max_memory_mb=2048)
+    assert p.chosen.artifact.format == "tflite" and p.chosen.calls > 1
+    assert p.chosen.peak_mb == 390.0 and p.chosen.call_shape == [1, 3, 256, 256]  # a tile's peak, not the photo's
+    assert p.chosen.memory_basis.startswith("measured")
+    dynamic = next(r for r in p.rejected if r.option.artifact.format == "onnx")
+    peak = 120.0 * 2016 * 1344 / (256 * 256)
+    assert dynamic.option.peak_mb == pytest.approx(peak) and dynamic.option.memory_basis.startswith("scaled")
+    assert dynamic.reason == f"peak {peak:.0f} MB (scaled) at 2016x1344 exceeds the 2048 MB memory limit"
+    assert any("1 option(s) need more than the 2048 MB memory limit" in r for r in p.reasons)
+    assert any(r.startswith("peak memory 390 MB per call: measured") and "within the 2048 MB" in r for r in p.reasons)
+    assert "peak 390 MB" in p.summary()
+    d = p.to_dict()
+    assert d["max_memory_mb"] == 2048 and d["chosen"]["peak_mb"] == 390.0
+    assert d["rejected"][0]["peak_mb"] == pytest.approx(peak, abs=1e-3) and "scaled" in d["rejected"][0]["memory_basis"]
+
+
+def test_the_dynamic_graph_runs_the_photo_when_the_limit_allows_and_it_is_faster():
+    p = plan_photo(max_memory_mb=8192)
+    assert p.chosen.artifact.format == "onnx" and p.chosen.backend == "openvino"
+    assert p.chosen.peak_mb == pytest.approx(120.0 * 2016 * 1344 / 65536)
+    assert "peak 4961 MB (scaled)" in p.summary()
+    tiles = next(r for r in p.rejected if r.option.artifact.format == "tflite")
+    assert tiles.reason.startswith("slower")
+    assert plan_photo(max_memory_mb=math.inf).chosen.artifact.format == "onnx"  # inf: no limit
+    assert plan_photo(max_memory_mb=math.inf).max_memory_mb is None
+
+
+def test_unknown_memory_is_kept_and_said():
+    p = plan_photo(max_memory_mb=100, dynamic_peak=None)
+    assert p.chosen.artifact.format == "onnx" and p.chosen.peak_mb is None
+    assert any("peak memory unknown" in r and "the 100 MB memory limit could not be checked" in r for r in p.reasons)
+    tiles = next(r for r in p.rejected if r.option.artifact.format == "tflite")
+    assert "exceeds the 100 MB memory limit" in tiles.reason
+
+
+def test_nothing_within_the_memory_limit_names_the_smallest_peak():
+    with pytest.raises(BudgetUnreachableError) as info:
+        plan_photo(max_memory_mb=100)
+    message = str(info.value)
+    assert "nothing fits the 100 MB memory limit for a 2000x1334 image" in message
+    assert "m tflite-fp32-static on litert:cpu at 390 MB" in message and "--max-memory-mb 390" in message
+    assert info.value.smallest.artifact.format == "tflite"
+    with pytest.raises(BadInputError, match="memory limit must be a positive"):
+        plan_photo(max_memory_mb=0)
+
+
+class _FakePsutil:
+    class _Memory:
+        available = 8 * 2**30  # 8 GiB available
+
+    @staticmethod
+    def virtual_memory():
+        return _FakePsutil._Memory()
+
+
+def test_the_default_limit_is_half_the_available_memory_with_psutil(monkeypatch):
+    monkeypatch.setitem(sys.modules, "psutil", _FakePsutil)
+    assert default_memory_limit_mb() == 4096
+    p = plan_photo()  # 4961 MB > 4096 MB: tiles
+    assert p.max_memory_mb == 4096 and p.chosen.artifact.format == "tflite"
+    assert any("(the default: 50% of this host's available memory)" in r for r in p.reasons)
+
+
+def test_no_default_limit_without_psutil(monkeypatch):
+    monkeypatch.setitem(sys.modules, "psutil", None)  # import psutil raises ImportError
+    assert default_memory_limit_mb() is None
+    p = plan_photo()
+    assert p.max_memory_mb is None and p.chosen.artifact.format == "onnx"
+    assert not any("memory limit" in r for r in p.reasons)
