@@ -121,13 +121,14 @@ def test_generation_spec_is_a_denoiser_step_graph_served_by_a_sampler():
     assert [(t.name, t.role, t.shape) for t in denoiser.inputs] == [
         ("sample", "noise", [1, 1, 32, 32]), ("timestep", "timestep", [1])]
     assert denoiser.inputs[1].dtype == "float32" and denoiser.inputs[1].range == (0.0, 999.0)
-    assert [(t.name, t.role, t.shape_rule) for t in denoiser.outputs] == [("eps", "noise", "same:sample")]
+    assert [(t.name, t.role, t.shape_rule) for t in denoiser.outputs] == [("v", "noise", "same:sample")]  # v-prediction
     sampler = spec.program.sampler
     assert sampler["kind"] == "ddim" and sampler["steps"] == 8 and sampler["schedule"]["kind"] == "cosine"
     assert sampler["timesteps"][0] == 999 and sampler["sample_range"] == [-1.0, 1.0]
     metric = spec.metric
-    assert metric.name == "fd_fmnist" and not metric.higher_is_better and "not measured yet" in metric.note
-    assert protocol_for("generate").int8_tolerance("generate") is None  # int8 gated on parity alone, for now
+    assert metric.name == "fd_fmnist" and not metric.higher_is_better and "not FID" in metric.note
+    gate = protocol_for("generate").int8_tolerance("generate")  # FD-fmnist of generated samples, lower is better
+    assert (gate.metric, gate.higher_is_better, gate.relative, gate.tolerance) == ("fd_fmnist", False, 0.1, 0.25)
 
 
 def test_generation_postprocess_maps_samples_to_pictures():
