@@ -25,11 +25,20 @@ def logits_agreement(reference: np.ndarray, output: np.ndarray) -> float:
 @dataclass(frozen=True)
 class QualityTolerance:
     """How much task quality a reduced-precision artifact may lose against the fp32
-    artifact of its format: ``tolerance`` in ``unit`` of ``metric`` (higher is better)."""
+    artifact of its format: ``tolerance`` in ``unit`` of ``metric``, plus ``relative``
+    times the fp32 figure's magnitude (0 for an absolute tolerance). A loss is a drop
+    of a metric that is ``higher_is_better`` (PSNR, accuracy) and a rise of one that is
+    not (a Fréchet distance)."""
 
     metric: str
     unit: str
     tolerance: float
+    higher_is_better: bool = True
+    relative: float = 0.0
+
+    def allowed_loss(self, fp32: float) -> float:
+        """How much worse than ``fp32`` (in the metric's own direction) may still pass."""
+        return self.tolerance + self.relative * abs(fp32)
 
     @property
     def key_suffix(self) -> str:

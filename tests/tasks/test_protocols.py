@@ -129,7 +129,8 @@ def test_generation_spec_is_a_denoiser_step_graph_served_by_a_sampler():
     assert sampler["timesteps"][0] == 999 and sampler["sample_range"] == [-1.0, 1.0]
     metric = spec.metric
     assert metric.name == "fd_fmnist" and not metric.higher_is_better and "not FID" in metric.note
-    assert protocol_for("generate").int8_tolerance("generate") is None  # int8 gated on parity alone, for now
+    gate = protocol_for("generate").int8_tolerance("generate")  # FD-fmnist of generated samples, lower is better
+    assert (gate.metric, gate.higher_is_better, gate.relative, gate.tolerance) == ("fd_fmnist", False, 0.1, 0.25)
 
 
 def test_generation_postprocess_maps_samples_to_pictures():

@@ -88,7 +88,7 @@ class _Attempt:
     def rank(self) -> tuple:
         return (self.passed, bool(self.parity.passed), self.gate.passed if self.gate else False,
                 self.parity.psnr_db if self.parity.psnr_db is not None else -1e9,
-                self.gate.delta if self.gate else -1e9)
+                self.gate.gain if self.gate else -1e9)
 
     def summary(self) -> str:
         parts = [f"parity {self.parity.psnr_db:.1f} dB" if self.parity.psnr_db is not None
@@ -313,6 +313,10 @@ def build_reduced(
         assert tolerance is not None and selection is not None and evaluation_set is not None
         unit = tolerance.key_suffix
         record["quality_metric"] = f"{tolerance.metric} ({tolerance.unit})"
+        if not tolerance.higher_is_better:
+            record["quality_metric"] = f"{tolerance.metric} (lower is better)"
+        if tolerance.relative:
+            record["quality_tolerance_relative"] = tolerance.relative
         record.update({
             f"quality_{unit}": evaluation.value, f"fp32_quality_{unit}": evaluation.fp32,
             f"quality_delta_{unit}": evaluation.delta, f"quality_tolerance_{unit}": best.gate.tolerance,
@@ -375,7 +379,8 @@ def _miss_message(name: str, best: _Attempt, tried: list[str], tolerance: Any) -
     if tolerance is None:
         gates = f"the parity gate (parity >= {best.parity.threshold_db:g} dB)"
     else:
-        allowed = f"{tolerance.tolerance:g} points" if tolerance.unit == "%" else f"{tolerance.tolerance:g} {tolerance.unit}"
+        allowed = (best.gate.allowed if best.gate is not None else
+                   f"{tolerance.tolerance:g} points" if tolerance.unit == "%" else f"{tolerance.tolerance:g} {tolerance.unit}")
         gates = (f"both gates (parity >= {best.parity.threshold_db:g} dB and task quality ({tolerance.metric}) "
                  f"within {allowed} of fp32)")
     return (f"{head}. No int8 remedy passed {gates}; tried: " + "; ".join(tried)

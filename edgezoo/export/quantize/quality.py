@@ -5,8 +5,9 @@ Parity alone does not bound what a user sees: 38 dB of parity against an output 
 own error is 30 dB still costs a few tenths of a dB of PSNR, and logits close to the
 reference's can still flip a class near a decision boundary. The gate measures that
 cost directly. What is measured, on which data, and how much may be lost (the metric,
-its unit and the tolerance) is the task protocol's (:mod:`edgezoo.tasks`): restoration
-scores denoising PSNR (0.3 dB), classification top-1 accuracy (0.3 points). This module
+its unit, its direction and the tolerance) is the task protocol's (:mod:`edgezoo.tasks`):
+restoration scores denoising PSNR (0.3 dB), classification top-1 accuracy (0.3 points),
+generation the Fréchet distance of its samples (lower is better: at most 10% + 0.25 above fp32's). This module
 loads the artifact in its runtime, asks the protocol that the artifact's own embedded
 contract names, and compares the two figures.
 """
@@ -31,7 +32,11 @@ QUALITY_SEED = 0
 
 @dataclass
 class QualityGate:
-    """The int8 artifact's score beside its fp32 sibling's, in the task's metric and unit."""
+    """The int8 artifact's score beside its fp32 sibling's, in the task's metric and unit.
+
+    The allowed loss is ``tolerance`` plus ``relative`` times the fp32 figure's magnitude,
+    in the metric's own direction: a drop for a ``higher_is_better`` metric (PSNR,
+    top-1), a rise for one that is not (the Fréchet distance of a generator)."""
 
     artifact: str
     metric: str
@@ -40,29 +45,51 @@ class QualityGate:
     tolerance: float
     unit: str = "dB"
     margin: float = 0.0  # the loss's standard error where it is known: the gate takes loss + margin
+    higher_is_better: bool = True
+    relative: float = 0.0
 
     @property
     def delta(self) -> float:
+        """value - fp32, signed as measured (negative is a loss only when higher is better)."""
         return round(self.value - self.fp32, 3)
 
     @property
+    def gain(self) -> float:
+        """How much better than fp32, in the metric's direction (what ranks attempts)."""
+        return self.delta if self.higher_is_better else -self.delta
+
+    @property
+    def allowed_loss(self) -> float:
+        return self.tolerance + self.relative * abs(self.fp32)
+
+    @property
     def passed(self) -> bool:
-        return self.value - self.margin >= self.fp32 - self.tolerance
+        if self.higher_is_better:
+            return self.value - self.margin >= self.fp32 - self.allowed_loss
+        return self.value + self.margin <= self.fp32 + self.allowed_loss
 
     def figure(self, value: float, signed: bool = False) -> str:
         """``value`` in the gate's unit: ``31.20 dB``, ``+0.12 points``, ``91.30%``."""
         if self.unit == "%":
             return f"{value:+.2f} points" if signed else f"{value:.2f}%"
-        return f"{value:+.2f} {self.unit}" if signed else f"{value:.2f} {self.unit}".rstrip()
+        return f"{value:+.2f} {self.unit}".rstrip() if signed else f"{value:.2f} {self.unit}".rstrip()
 
     @property
     def allowed(self) -> str:
-        return f"{self.tolerance:g} points" if self.unit == "%" else f"{self.tolerance:g} {self.unit}".rstrip()
+        absolute = f"{self.tolerance:g} points" if self.unit == "%" else f"{self.tolerance:g} {self.unit}".rstrip()
+        if not self.relative:
+            return absolute
+        return f"{100 * self.relative:g}% of the fp32 figure + {absolute} (here {self.allowed_loss:.2f})"
 
     def message(self) -> str:
-        below = f"{-self.delta:.2f} points" if self.unit == "%" else f"{-self.delta:.2f} {self.unit}".rstrip()
         uncertain = (f" (give or take {self.figure(self.margin, signed=True).lstrip('+')}: the loss plus one "
                      "standard error must stay within it)" if self.margin else "")
+        if not self.higher_is_better:
+            above = f"{self.delta:.2f} {self.unit}".rstrip()
+            return (f"{self.artifact}: task quality {self.figure(self.value)} ({self.metric}, lower is better) is "
+                    f"{above} above the fp32 artifact's {self.figure(self.fp32)}{uncertain}; the int8 threshold is "
+                    f"{self.allowed}")
+        below = f"{-self.delta:.2f} points" if self.unit == "%" else f"{-self.delta:.2f} {self.unit}".rstrip()
         return (
             f"{self.artifact}: task quality {self.figure(self.value)} ({self.metric}) is {below} below "
             f"the fp32 artifact's {self.figure(self.fp32)}{uncertain}; the int8 threshold is {self.allowed}"
@@ -175,7 +202,8 @@ def gate(name: str, candidate: QualityResult, fp32: QualityResult, tolerance: Qu
     metric = (f"PSNR, {candidate.degradation}" if tolerance.metric == "psnr_db"
               else f"{tolerance.metric} on {candidate.dataset}")
     return QualityGate(artifact=name, metric=metric, value=value, fp32=base, tolerance=tolerance.tolerance,
-                       unit=tolerance.unit, margin=paired_standard_error(candidate, fp32))
+                       unit=tolerance.unit, margin=paired_standard_error(candidate, fp32),
+                       higher_is_better=tolerance.higher_is_better, relative=tolerance.relative)
 
 
 def paired_standard_error(candidate: QualityResult, fp32: QualityResult) -> float:
