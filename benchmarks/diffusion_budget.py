@@ -53,8 +53,13 @@ def main(argv: list[str] | None = None) -> int:
     rows, per_step = [], {}
     for e in exports:
         m = e.manifest
-        measured = [(lat.p90_ms, lat.p50_ms, a.format, lat.backend) for a in m.artifacts if a.precision == "fp32"
-                    for lat in a.latency if lat.device_profile == profile.id]
+        latest = {}  # the planner reads each (artifact, backend, device)'s latest measurement here
+        for a in m.artifacts:
+            if a.precision == "fp32":
+                for lat in a.latency:
+                    if lat.device_profile == profile.id:
+                        latest[(a.file, lat.backend, lat.device)] = (lat.p90_ms, lat.p50_ms, a.format, lat.backend)
+        measured = list(latest.values())
         if not measured:
             continue
         p90, p50, fmt, backend = min(measured)
@@ -128,7 +133,7 @@ def _plot(rows: list[dict], path: Path, profile_id: str, floor: float) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(1, 2, figsize=(12, 4.8))
+    fig, axes = plt.subplots(1, 2, figsize=(12, 5.4))
     for ax, key, label in ((axes[0], "ms_p90", f"ms per sample (p90, {profile_id})"),
                            (axes[1], "gflop", "GFLOP per sample")):
         for model in sorted({r["model"] for r in rows}):
@@ -143,9 +148,10 @@ def _plot(rows: list[dict], path: Path, profile_id: str, floor: float) -> None:
         ax.set_xlabel(label)
         ax.set_ylabel("FD-fmnist (5,000 samples; lower is better)")
         ax.grid(True, which="both", linewidth=0.3)
-    axes[0].legend(fontsize=7)
+    handles, labels = axes[0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="lower center", ncol=5, fontsize=8)
     fig.suptitle(f"FD-fmnist against sampling cost (point labels: steps; the train-vs-test floor is {floor:.3f})")
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0.09, 1, 1))
     tmp = path.with_suffix(".tmp.png")
     fig.savefig(tmp, dpi=110)
     tmp.replace(path)
