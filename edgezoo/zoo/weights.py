@@ -75,7 +75,13 @@ def shipped_weights_path(name: str) -> tuple[Path, str]:
         from edgezoo.zoo.registry import get_entry
         from edgezoo.zoo.train import DEGRADATIONS
 
-        task = get_entry(name).task
+        entry = get_entry(name)
+        task = entry.task
+        if task == "generate":  # diffusion trains by its own script (one accelerator run trains the ladder)
+            family = "soft" if getattr(entry.config, "process", "gaussian") == "soft" else "gaussian"
+            raise WeightsError(f"no trained weights ship for '{name}'; use pretrained=False, or train them with "
+                               f"`python scripts/device_diffusion.py train --family {family}` (recipe: "
+                               "edgezoo.zoo.train_diffusion)")
         if task not in DEGRADATIONS:  # suggest only a command that works
             raise WeightsError(f"no trained weights ship for '{name}', and `edgezoo train` has no {task} recipe yet; "
                                "use pretrained=False")

@@ -38,8 +38,10 @@ def test_pretrained_without_shipped_weights_says_how_to_get_them():
         create_model("maxim-s3-denoise", pretrained=True)
     with pytest.raises(WeightsError, match="edgezoo train maxim-s3-dehaze"):  # every restoration task has one
         create_model("maxim-s3-dehaze", pretrained=True)
-    with pytest.raises(WeightsError, match="has no generate recipe yet; use pretrained=False"):  # one it does not
-        create_model("ddpm-unet-fmnist-s", pretrained=True)
+    with pytest.raises(WeightsError, match="device_diffusion.py train --family soft"):  # diffusion: its own script
+        create_model("soft-unet-fmnist-s", pretrained=True)
+    with pytest.raises(WeightsError, match="has no resize recipe yet; use pretrained=False"):  # one it does not
+        create_model("muller-resizer-fmnist-16", pretrained=True)
 
 
 @pytest.mark.parametrize("size", [(32, 32), (64, 96), (96, 160)])
