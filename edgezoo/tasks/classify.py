@@ -106,12 +106,9 @@ class ClassifyProtocol(TaskProtocol):
         return QualityTolerance("top1", "%", INT8_TOLERANCE_POINTS)
 
     def quality_problem(self, task: str) -> str | None:
-        from edgezoo.zoo.fashion_mnist import DIR_ENV, available, data_dir
+        from edgezoo.zoo.fashion_mnist import missing_problem
 
-        if available():
-            return None
-        return (f"Fashion-MNIST is not at {data_dir()}: `apt-get install dataset-fashion-mnist` "
-                f"(or set {DIR_ENV} to a folder with the four idx .gz files)")
+        return missing_problem()
 
     @staticmethod
     def _check_labels(contract: Contract) -> None:

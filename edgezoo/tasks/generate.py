@@ -235,12 +235,9 @@ class GenerateProtocol(TaskProtocol):
                                    "int8 gate, not comparable with the manifest's 5,000-sample figures"))
 
     def quality_problem(self, task: str) -> str | None:
-        from edgezoo.zoo.fashion_mnist import DIR_ENV, available, data_dir
+        from edgezoo.zoo.fashion_mnist import missing_problem
 
-        if available():
-            return None
-        return (f"Fashion-MNIST is not at {data_dir()}: `apt-get install dataset-fashion-mnist` "
-                f"(or set {DIR_ENV} to a folder with the four idx .gz files)")
+        return missing_problem()
 
     def calibration_samples(self, contract: Contract, count: int, seed: int = CALIBRATION_SEED) -> list[dict[str, np.ndarray]]:
         """``count`` requests the step graph sees in service: Fashion-MNIST training-split

@@ -35,6 +35,14 @@ def available() -> bool:
     return all((data_dir() / f).is_file() for pair in _FILES.values() for f in pair)
 
 
+def missing_problem() -> str | None:
+    """Why Fashion-MNIST cannot be read here, in one line with the fix; None when it can."""
+    if available():
+        return None
+    return (f"Fashion-MNIST is not at {data_dir()}: `apt-get install dataset-fashion-mnist` "
+            f"(or set {DIR_ENV} to a folder with the four idx .gz files)")
+
+
 def _read_idx(path: Path) -> np.ndarray:
     with gzip.open(path, "rb") as fh:
         data = fh.read()
@@ -50,11 +58,9 @@ def load_split(split: str) -> tuple[np.ndarray, np.ndarray]:
     is the official 10,000."""
     if split not in ("train", "selection", "test"):
         raise BadInputError(f"unknown Fashion-MNIST split '{split}': choose train, selection or test")
-    if not available():
-        raise BadInputError(
-            f"Fashion-MNIST is not at {data_dir()}: `apt-get install dataset-fashion-mnist` "
-            f"(or set {DIR_ENV} to a folder with the four idx .gz files)"
-        )
+    problem = missing_problem()
+    if problem:
+        raise BadInputError(problem)
     official = "test" if split == "test" else "train"
     images_file, labels_file = _FILES[official]
     images = _read_idx(data_dir() / images_file)
