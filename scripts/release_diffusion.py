@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 from edgezoo.zoo.release_diffusion import load_packed, release_diffusion
+from edgezoo.zoo.variants.diffusion import SHIPPED
 
 LINE = re.compile(r"\] (\S+) @ (\d+) steps: FD ([\d.]+) \(sel ([\d.]+)\), P ([\d.]+) R ([\d.]+), copies (\d+)")
 
@@ -52,9 +53,10 @@ if __name__ == "__main__":
     for name, rows in sorted(tables.items()):
         family = "soft" if name.startswith("soft-") else "gaussian"
         state, record = load_packed(run / f"{family}_weights.safetensors", name)
-        ladder["models"][name] = {"shipped": family == "gaussian", "training": record,
+        shipped = family == "gaussian" and (name.endswith("-distill4") or name.rsplit("-", 1)[-1] in SHIPPED)
+        ladder["models"][name] = {"shipped": shipped, "training": record,
                                   "quality": {s: rows[s] for s in sorted(rows, key=int)}}
-        if family == "soft":
+        if not shipped:
             continue  # measured, not shipped: see the README's diffusion section
         note = (f"measured on {devices[name]} from the float16 weights that ship (fp32 compute"
                 f"{', TF32 matmuls' if 'H200' in devices[name] else ''})")

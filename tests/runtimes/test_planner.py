@@ -253,10 +253,11 @@ def test_the_planner_picks_size_times_steps_with_the_lowest_fd_that_fits(budget_
     """Every (model, measured step count) is an option costing steps x its per-step
     latency; within the budget the lowest Fréchet distance wins (lower is better), so the
     choice equals the brute-force best over the manifests' own tables."""
-    per_step = {"ddpm-unet-fmnist-xs": 0.5, "ddpm-unet-fmnist-s": 1.2, "ddpm-unet-fmnist-m": 4.0, "ddpm-unet-fmnist-l": 11.0}
+    per_step = {"ddpm-unet-fmnist-xs": 0.5, "ddpm-unet-fmnist-s": 1.2, "ddpm-unet-fmnist-m": 4.0,
+                "ddpm-unet-fmnist-s-distill4": 1.2}
     gens = _generators(per_step)
     table = [(m.name, int(q.metrics["steps"]), q.metrics["fd_fmnist"]) for m in gens for q in m.quality]
-    assert len({name for name, _, _ in table}) == 4 and all(steps >= 2 for _, steps, _ in table)
+    assert len({name for name, _, _ in table}) == 4 and all(steps >= 2 for _, steps, _ in table)  # 3 sizes + student
     fitting = [row for row in table if row[1] * per_step[row[0]] * 1.0 <= budget_ms]
     p = plan(gens, budget_ms, inventory=CPU_ONLY, profile=PROFILE, backend="onnxruntime")
     best = min(fd for _, _, fd in fitting)
