@@ -14,7 +14,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from edgezoo.zoo.degradations import box_mean, convolve, kernel_spectrum, pad_for
+from edgezoo.zoo.degradations import box_mean, convolve, kernel_spectrum, pad_for, resize_bicubic
 
 Baseline = Callable[[np.ndarray, dict[str, Any]], np.ndarray]
 LUMA = np.array([0.299, 0.587, 0.114])
@@ -188,10 +188,27 @@ def across_streak_median(rainy: np.ndarray, info: dict[str, Any] | None = None, 
     return np.minimum(rainy, median).astype(np.float32)
 
 
+# --- super-resolution -----------------------------------------------------------------------
+
+def bicubic_upsample(small: np.ndarray, info: dict[str, Any]) -> np.ndarray:
+    """The small picture enlarged ``info["scale"]`` times by bicubic resampling
+    (:func:`edgezoo.zoo.degradations.resize_bicubic`), clipped to [0, 1]."""
+    scale = int(info["scale"])
+    height, width = np.shape(small)[:2]
+    return np.clip(resize_bicubic(small, height * scale, width * scale), 0.0, 1.0).astype(np.float32)
+
+
 # each task's classical baselines by the name a quality record gives them
 BASELINES: dict[str, dict[str, Baseline]] = {
     "deblur": {"wiener": wiener, "richardson_lucy": richardson_lucy},
     "derain": {"across_streak_median": across_streak_median},
     "dehaze": {"dark_channel_prior": dark_channel_prior},
     "enhance": {"gamma_clahe": gamma_clahe},
+}
+
+# the conditional-diffusion family's degradations' baselines (CONDITIONAL_DEGRADATIONS' names)
+CONDITIONAL_BASELINES: dict[str, dict[str, Baseline]] = {
+    "blur-gaussian": {"wiener": wiener, "richardson_lucy": richardson_lucy},
+    "blur-motion": {"wiener": wiener, "richardson_lucy": richardson_lucy},
+    "sr4": {"bicubic": bicubic_upsample},
 }

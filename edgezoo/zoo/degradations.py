@@ -6,7 +6,9 @@ it, so a seed fixes the result), ``info`` the parameters drawn (and, for blur, t
 kernel) so a classical baseline can be told the truth. A parameter given as a pair
 ``(low, high)`` is drawn uniformly from that range for each image; a number is used as
 is. :data:`DEGRADATIONS` holds, per task, the function with the parameters the task
-trains and is evaluated on; :func:`degrade` applies it with a seed.
+trains and is evaluated on; :data:`CONDITIONAL_DEGRADATIONS` the conditional-diffusion
+family's (Gaussian and motion blur as separate families, x4 down-sampling);
+:func:`degrade` applies either with a seed.
 
 Blur, rain, haze and low light are clipped to [0, 1] (a camera's output); denoising's
 Gaussian noise is not (the standard AWGN protocol, as :class:`edgezoo.zoo.data.GaussianNoise`).
@@ -95,6 +97,35 @@ def disc_kernel(radius: float) -> np.ndarray:
     return kernel / kernel.sum()
 
 
+def gaussian_kernel(sigma_long: float, sigma_short: float, angle: float) -> np.ndarray:
+    """An anisotropic Gaussian blur kernel: standard deviations ``sigma_long`` and
+    ``sigma_short`` pixels along and across the direction ``angle`` degrees
+    (counter-clockwise from horizontal), cut at 3 long sigmas; odd-sized, sums to 1."""
+    sigma_long, sigma_short = max(float(sigma_long), 0.3), max(float(sigma_short), 0.3)
+    half = int(np.ceil(3 * max(sigma_long, sigma_short)))
+    yy, xx = np.mgrid[-half:half + 1, -half:half + 1].astype(np.float64)
+    theta = np.deg2rad(angle)
+    along = xx * np.cos(theta) - yy * np.sin(theta)  # image rows grow downwards: -y is up
+    across = xx * np.sin(theta) + yy * np.cos(theta)
+    kernel = np.exp(-0.5 * ((along / sigma_long) ** 2 + (across / sigma_short) ** 2))
+    return kernel / kernel.sum()
+
+
+def resize_bicubic(image: np.ndarray, height: int, width: int) -> np.ndarray:
+    """``image`` (HxW or HxWxC float) resampled to ``height`` x ``width`` by Pillow's
+    bicubic filter, channel by channel in float (no 8-bit rounding); antialiased when
+    shrinking. Float32, not clipped (bicubic overshoots a little at edges)."""
+    from PIL import Image
+
+    array = np.asarray(image, np.float32)
+    flat = array.ndim == 2
+    channels = array[..., None] if flat else array
+    out = np.stack([np.asarray(Image.fromarray(np.ascontiguousarray(channels[..., c]), mode="F")
+                               .resize((width, height), Image.Resampling.BICUBIC), np.float32)
+                    for c in range(channels.shape[2])], axis=2)
+    return out[..., 0] if flat else out
+
+
 # --- degradations ------------------------------------------------------------------------
 
 def gaussian_noise(image: np.ndarray, rng: np.random.Generator, sigma: Param = 25.0) -> tuple[np.ndarray, Info]:
@@ -131,10 +162,74 @@ def blur(image: np.ndarray, rng: np.random.Generator, motion_share: float = 0.5,
     else:
         info = {"kind": "defocus", "radius": _draw(radius, rng)}
         kernel = disc_kernel(info["radius"])
+    return _blurred(image, rng, kernel, info, noise)
+
+
+def _blurred(image: np.ndarray, rng: np.random.Generator, kernel: np.ndarray, info: Info,
+             noise: Param) -> tuple[np.ndarray, Info]:
+    """``image`` convolved with ``kernel`` plus Gaussian noise of a drawn ``noise`` level,
+    clipped; ``info`` gains ``noise`` and ``kernel``."""
     info["noise"] = _draw(noise, rng)
     blurred = convolve(image, kernel) + rng.standard_normal(np.shape(image)) * info["noise"]
     info["kernel"] = kernel
     return np.clip(blurred, 0.0, 1.0).astype(np.float32), info
+
+
+def gaussian_blur(image: np.ndarray, rng: np.random.Generator, sigma: Param = (0.8, 3.0), aspect: Param = (0.4, 1.0),
+                  angle: Param = (0.0, 180.0), noise: Param = (0.002, 0.01)) -> tuple[np.ndarray, Info]:
+    """An anisotropic Gaussian blur (:func:`gaussian_kernel`) of a drawn size, elongation
+    and angle, then mild Gaussian noise: one of the two blur families of the
+    conditional-diffusion experiments (train on this one, test on :func:`motion_blur`).
+
+    Parameters
+    ----------
+    sigma : float or (low, high)
+        Standard deviation in pixels along the kernel's long axis.
+    aspect : float or (low, high)
+        Short-axis standard deviation over the long one (1: isotropic).
+    angle : float or (low, high)
+        Direction of the long axis in degrees (counter-clockwise from horizontal).
+    noise : float or (low, high)
+        Standard deviation of the added noise on the [0, 1] scale.
+
+    Returns the blurred image and ``{"kind", "sigma", "aspect", "angle", "noise", "kernel"}``.
+    """
+    info: Info = {"kind": "gaussian", "sigma": _draw(sigma, rng), "aspect": _draw(aspect, rng),
+                  "angle": _draw(angle, rng)}
+    kernel = gaussian_kernel(info["sigma"], info["sigma"] * info["aspect"], info["angle"])
+    return _blurred(image, rng, kernel, info, noise)
+
+
+def motion_blur(image: np.ndarray, rng: np.random.Generator, length: Param = (5.0, 21.0), angle: Param = (0.0, 180.0),
+                noise: Param = (0.002, 0.01)) -> tuple[np.ndarray, Info]:
+    """A straight-line motion blur (:func:`motion_kernel`) of a drawn length and angle,
+    then mild Gaussian noise: the other blur family of the conditional-diffusion
+    experiments (out of domain for a model trained on :func:`gaussian_blur`).
+
+    Returns the blurred image and ``{"kind", "length", "angle", "noise", "kernel"}``.
+    """
+    info: Info = {"kind": "motion", "length": _draw(length, rng), "angle": _draw(angle, rng)}
+    return _blurred(image, rng, motion_kernel(info["length"], info["angle"]), info, noise)
+
+
+def downsample(image: np.ndarray, rng: np.random.Generator, scale: int = 4,
+               noise: Param = (0.002, 0.01)) -> tuple[np.ndarray, Info]:
+    """``image`` shrunk ``scale`` times by antialiased bicubic resampling (Pillow's, a
+    MATLAB ``imresize``-like filter widened by the scale), then mild Gaussian noise,
+    clipped: the x``scale`` super-resolution problem. The sides of ``image`` must be
+    multiples of ``scale`` (so the small picture maps back exactly).
+
+    Returns the small image and ``{"scale", "noise"}``.
+    """
+    height, width = np.shape(image)[:2]
+    scale = int(scale)
+    if scale < 1 or height % scale or width % scale:
+        raise ValueError(f"a {height}x{width} picture cannot be shrunk x{scale}: its sides must be multiples of {scale}")
+    info: Info = {"scale": scale}
+    small = resize_bicubic(image, height // scale, width // scale)
+    info["noise"] = _draw(noise, rng)
+    small = small + rng.standard_normal(small.shape) * info["noise"]
+    return np.clip(small, 0.0, 1.0).astype(np.float32), info
 
 
 def rain(image: np.ndarray, rng: np.random.Generator, density: Param = (0.002, 0.008), length: Param = (8.0, 24.0),
@@ -264,9 +359,20 @@ DEGRADATIONS: dict[str, TaskDegradation] = {
 }
 
 
+# The degradations of the conditional-diffusion family (issue 11), by name: two blur
+# families, separately selectable (train on one, test on the other), and x4 down-sampling
+# (the picture shrinks, so it is not a same-size task of DEGRADATIONS).
+CONDITIONAL_DEGRADATIONS: dict[str, TaskDegradation] = {
+    "blur-gaussian": TaskDegradation("blur-gaussian", gaussian_blur, _defaults(gaussian_blur)),
+    "blur-motion": TaskDegradation("blur-motion", motion_blur, _defaults(motion_blur)),
+    "sr4": TaskDegradation("sr4", downsample, _defaults(downsample)),
+}
+
+
 def degrade(task: str, image: np.ndarray, seed: int, **overrides: Any) -> tuple[np.ndarray, Info]:
     """``image`` (HxWx3 float in [0, 1]) degraded as ``task``'s inputs are, drawn from
     ``default_rng(seed)``: (degraded HxWx3 float32, info)."""
-    if task not in DEGRADATIONS:
-        raise KeyError(f"no degradation for task '{task}'; there are {', '.join(DEGRADATIONS)}")
-    return DEGRADATIONS[task](image, np.random.default_rng(seed), **overrides)
+    known = {**DEGRADATIONS, **CONDITIONAL_DEGRADATIONS}
+    if task not in known:
+        raise KeyError(f"no degradation named '{task}'; there are {', '.join(known)}")
+    return known[task](image, np.random.default_rng(seed), **overrides)

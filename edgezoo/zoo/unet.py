@@ -77,8 +77,21 @@ class UNet(nn.Module):
         self.head = conv3x3(ch, cfg.in_channels)
 
     def forward(self, sample: torch.Tensor, timestep: torch.Tensor) -> torch.Tensor:
-        emb = self.time_mlp(self.embed(timestep))
-        h = self.stem(sample)
+        return self.trunk(self.stem(sample), self.time_mlp(self.embed(timestep)))
+
+    def level_channels(self) -> list[int]:
+        """The channels entering each level's blocks (what :meth:`trunk`'s
+        ``level_features`` must have at that level)."""
+        widths = [self.cfg.width * m for m in self.cfg.channel_mults]
+        return [widths[0]] + widths[:-1]
+
+    def trunk(self, h: torch.Tensor, emb: torch.Tensor, level_features: list[torch.Tensor] | None = None) -> torch.Tensor:
+        """Everything after the stem: encoder, middle, decoder and head, from the stem's
+        features ``h`` and the timestep embedding ``emb``. ``level_features`` (one per
+        level, at that level's resolution and :meth:`level_channels`) are added to the
+        features entering each encoder level: how a guidance branch joins in."""
+        if level_features is not None:
+            h = h + level_features[0]
         skips = [h]
         for level, blocks in enumerate(self.down):
             for block in blocks:
@@ -86,6 +99,8 @@ class UNet(nn.Module):
                 skips.append(h)
             if level < len(self.downsample):
                 h = self.downsample[level](h)
+                if level_features is not None:
+                    h = h + level_features[level + 1]
                 skips.append(h)
         for block in self.middle:
             h = block(h, emb)
