@@ -12,12 +12,14 @@ from __future__ import annotations
 from edgezoo.errors import UnknownModelError
 from edgezoo.tasks.base import TaskProtocol
 from edgezoo.tasks.classify import ClassifyProtocol
+from edgezoo.tasks.conditional import ConditionalRestoreProtocol
 from edgezoo.tasks.generate import GenerateProtocol
 from edgezoo.tasks.resize import ResizeProtocol
 from edgezoo.tasks.restore import RestoreProtocol
 
 _PROTOCOLS: dict[str, TaskProtocol] = {}
-for _protocol in (RestoreProtocol(), ClassifyProtocol(), ResizeProtocol(), GenerateProtocol()):
+for _protocol in (RestoreProtocol(), ClassifyProtocol(), ResizeProtocol(), GenerateProtocol(),
+                  ConditionalRestoreProtocol()):
     for _task in _protocol.tasks:
         _PROTOCOLS[_task] = _protocol
 

@@ -1,0 +1,83 @@
+"""Restoration by conditional diffusion (predict-and-refine; issue 11): a ``predictor``
+component, degraded picture -> first restoration, and a ``denoiser`` step graph,
+(sample, timestep, condition) -> v, driven by a ``sampler`` program whose data carries
+the scheduler and the predict-and-refine loop (:class:`edgezoo.runtimes.refine.RefineProgram`).
+
+Tasks: ``conditional-deblur`` (same size) and ``conditional-sr4`` (the output is 4x the
+input's sides). Roles: the predictor's ``degraded`` is an ``image`` in [0, 1], its
+``prediction`` an image ``same`` or ``scale:4`` of it; the denoiser's ``sample`` is the
+scaled residual (role ``noise``, variance about 1), ``timestep`` the training timestep as
+float32, ``condition`` the degraded picture (role ``condition``, in [0, 1], at the input's
+size: the graph up-samples it), and ``v`` the velocity (role ``noise``, ``same:sample``).
+
+Quality: PSNR/SSIM on RGB in [0, 1] (``edgezoo.zoo.train_conditional.evaluate_conditional``
+reports the predictor alone, single samples, the mean of K samples and the diversity
+between samples). Not yet wired here: int8 calibration and the task-quality gate through
+the whole sampling loop (the export pipeline exports one component today); int8 of this
+family is gated on parity alone until then."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from edgezoo.manifests.schema import Component, Metric, ModelSpec, Program, TensorSpec
+from edgezoo.tasks.base import TaskProtocol
+
+SCALES = {"conditional-deblur": 1, "conditional-sr4": 4}
+
+
+def sampler_program(config: Any) -> dict[str, Any]:
+    """A config's ``program.sampler`` data: the DDIM scheduler over its noise schedule
+    (``edgezoo.tasks.generate.sampler_data``), the sample's range, and the refine loop."""
+    from edgezoo.runtimes.refine import RefineProgram
+    from edgezoo.tasks.generate import sampler_data
+
+    sampler = sampler_data(config.backbone)
+    sampler["sample_range"] = [-1.0, 1.0]
+    sampler["refine"] = RefineProgram(residual_scale=float(config.residual_scale)).to_dict()
+    return sampler
+
+
+class ConditionalRestoreProtocol(TaskProtocol):
+    name = "conditional-restore"
+    tasks = tuple(SCALES)
+    metrics = (Metric(name="psnr_db", unit="dB"), Metric(name="ssim"))
+
+    def spec(self, entry: Any, height: int | None = None, width: int | None = None, dynamic: bool = False) -> ModelSpec:
+        scale = SCALES[entry.task]
+        if getattr(entry.config, "scale", scale) != scale:
+            raise ValueError(f"{entry.name}: task {entry.task} is x{scale}, its config x{entry.config.scale}")
+        symbolic = dynamic or height is None
+        sides: list[int | str] = ["H", "W"] if symbolic else [height, width]
+        # the output's sides: a symbol of its own when symbolic and scaled (a runtime reads them from the rule)
+        out_sides: list[int | str] = (sides if scale == 1 else [f"{scale}H", f"{scale}W"]) if symbolic \
+            else [height * scale, width * scale]
+        degraded = self.image_tensor(entry, "degraded", sides)
+        rule = "same:degraded" if scale == 1 else f"scale:{scale}:degraded"
+        prediction = degraded.model_copy(update={"name": "prediction", "shape": [1, 3, *out_sides], "multiple_of": None,
+                                                 "shape_rule": rule})
+        sample = TensorSpec(name="sample", role="noise", shape=[1, 3, *out_sides], range=None, color="RGB",
+                            multiple_of=2 ** (entry.config.levels - 1))
+        timestep = TensorSpec(name="timestep", role="timestep", shape=[1], layout="N", color=None,
+                              range=(0.0, float(entry.config.backbone.train_steps - 1)))
+        condition = degraded.model_copy(update={"name": "condition", "role": "condition"})
+        v = sample.model_copy(update={"name": "v", "multiple_of": None, "shape_rule": "same:sample"})
+        return ModelSpec(
+            protocol=self.name,
+            components=[Component(name="predictor", inputs=[degraded], outputs=[prediction]),
+                        Component(name="denoiser", inputs=[sample, timestep, condition], outputs=[v])],
+            program=Program(kind="sampler", component="denoiser", scale=scale, sampler=sampler_program(entry.config)),
+            metrics=list(self.metrics),
+        )
+
+    def postprocess(self, outputs: dict[str, np.ndarray], spec: ModelSpec, top_k: int = 5) -> dict[str, Any]:
+        """The restored picture: the ``restored`` output of the refine loop (else the prediction)."""
+        image = outputs.get("restored", outputs.get("prediction"))
+        if image is None:
+            raise KeyError(f"a conditional restoration answers 'restored' or 'prediction', not {sorted(outputs)}")
+        return {"image": np.clip(np.asarray(image, np.float32), 0.0, 1.0)}
+
+
+__all__ = ["ConditionalRestoreProtocol", "SCALES", "sampler_program"]
