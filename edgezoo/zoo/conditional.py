@@ -39,6 +39,9 @@ class Predictor(nn.Module):
         self.body = nn.Sequential(*[ResidualChannelAttention(cfg.width) for _ in range(cfg.blocks)])
         self.up = nn.ModuleList([nn.ConvTranspose2d(cfg.width, cfg.width, 2, stride=2) for _ in range(self.octaves)])
         self.head = conv3x3(cfg.width, 3)
+        with torch.no_grad():  # start near the identity (the input passed through), not at zero: see unet.py
+            self.head.weight.mul_(0.1)
+            self.head.bias.zero_()
 
     def forward(self, degraded: torch.Tensor) -> torch.Tensor:
         h = self.stem(degraded)
