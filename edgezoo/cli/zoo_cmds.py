@@ -187,6 +187,13 @@ def train_cmd(ctx: click.Context, model: str, images: tuple[str, ...], out: str,
         _train_classifier(model, out, epochs, batch if "batch" in given else None, lr if "lr" in given else None,
                           seed, threads, reweight, eg_lr, label_noise, resume)
         return
+    if entry.protocol.name == "conditional-restore":
+        if not images:
+            raise BadInputError(f"{model} trains on photos: give --images FOLDER (scripts/fetch_photos.sh makes one)")
+        given_lr = ctx.get_parameter_source("lr") != click.core.ParameterSource.DEFAULT
+        _train_conditional(model, list(images), out, steps, batch, patch, lr if given_lr else None, seed,
+                           checkpoint_every, holdout_photos, threads, device, resume)
+        return
     if entry.protocol.name != "restore":  # the photo recipe below is restoration's
         paired = getattr(entry.config, "trained_with", "")
         how = (f": it is trained inside {paired} (`edgezoo train {paired}`), whose weights hold it as resizer.*"
@@ -209,6 +216,42 @@ def train_cmd(ctx: click.Context, model: str, images: tuple[str, ...], out: str,
     except FileNotFoundError as exc:
         raise BadInputError(str(exc)) from None
     click.echo(f"best weights: {best}")
+
+
+def _train_conditional(model: str, images: list[str], out: str, steps: int, batch: int, patch: int, lr: float | None,
+                       seed: int, checkpoint_every: int, holdout_photos: int, threads: int | None, device: str,
+                       resume: bool) -> None:
+    """A conditional-diffusion model's phases in turn (predictor then teacher; a CoDi
+    student distils from its teacher's run in the same --out), each resumable."""
+    import shutil
+    from pathlib import Path
+
+    import torch
+
+    from edgezoo.errors import BadInputError
+    from edgezoo.zoo import get_entry
+    from edgezoo.zoo.train_conditional import ConditionalRecipe, train_phase, weights_path
+
+    cfg = get_entry(model).config
+    if patch % (cfg.scale * cfg.multiple_of) or patch % 4:
+        raise BadInputError(f"--patch must be a multiple of {max(4, cfg.scale * cfg.multiple_of)} for {model}")
+    if cfg.adapter_rank and not weights_path(out, cfg.teacher).is_file():
+        raise BadInputError(f"{model} distils from {cfg.teacher}: train it first with "
+                            f"`edgezoo train {cfg.teacher} --images DIR --out {out}`")
+    if threads:
+        torch.set_num_threads(threads)
+    if not resume:
+        shutil.rmtree(Path(out) / model, ignore_errors=True)
+    for phase in ("student",) if cfg.adapter_rank else ("predictor", "teacher"):
+        recipe = ConditionalRecipe(phase=phase, steps=steps, batch=batch, patch=patch, lr=lr, seed=seed,
+                                   checkpoint_every=checkpoint_every, holdout_photos=holdout_photos)
+        try:
+            record = train_phase(model, images, out, recipe, device, log=lambda line: click.echo(line, err=True))
+        except (FileNotFoundError, ValueError) as exc:
+            raise BadInputError(str(exc)) from None
+        click.echo(f"{model} {phase}: {record['steps_done']} steps, trainable {record['trainable_fraction']:.2%} "
+                   f"of {record['params']:,} parameters")
+    click.echo(f"weights: {weights_path(out, model)}")
 
 
 def _train_classifier(model: str, out: str, epochs: int | None, batch: int | None, lr: float | None, seed: int,
