@@ -66,11 +66,14 @@ def main() -> None:
     parser.add_argument("--phases", default="predictor,teacher,student,evaluate")
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     parser.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")
-    parser.add_argument("--seconds", type=float, default=240.0, help="device-time budget of each phase")
+    parser.add_argument("--seconds", type=float, default=60.0,
+                        help="device-time budget of each phase (8 phases: about 10 minutes with evaluation)")
     parser.add_argument("--steps", type=int, default=1_000_000, help="steps cap of each phase")
     parser.add_argument("--batch", type=int, default=64)
     parser.add_argument("--patch", type=int, default=64)
     parser.add_argument("--checkpoint-every", type=int, default=500)
+    parser.add_argument("--workers", type=int, default=-1,
+                        help="processes cutting patches ahead (-1: all cores but two on CUDA, none on the CPU)")
     parser.add_argument("--teacher-steps", type=int, default=50, help="the student's consistency grid")
     parser.add_argument("--eval-steps", default="1,2,4,25,50", help="sampling step counts to measure")
     parser.add_argument("--eval-samples", type=int, default=4, help="K samples per picture")
@@ -82,6 +85,10 @@ def main() -> None:
         args.steps, args.batch, args.patch, args.checkpoint_every = 4, 2, 32, 2
         args.teacher_steps, args.eval_steps, args.eval_samples = 5, "1,2", 2
         args.eval_images, args.eval_side = 2, 64
+    if args.workers < 0:
+        args.workers = max(1, (os.cpu_count() or 4) - 2) if args.device == "cuda" else 0
+    if args.smoke:
+        args.workers = 1  # the prefetching path runs too
     if args.threads:
         torch.set_num_threads(args.threads)
     if args.device == "cuda":
@@ -100,7 +107,7 @@ def main() -> None:
                 continue
             recipe = ConditionalRecipe(phase=phase, steps=args.steps, batch=args.batch, patch=args.patch,
                                        checkpoint_every=args.checkpoint_every, max_seconds=args.seconds,
-                                       teacher_steps=args.teacher_steps, seed=0)
+                                       teacher_steps=args.teacher_steps, workers=args.workers, seed=0)
             record = train_phase(model, [args.images], runs, recipe, args.device, log=_log)
             records[f"{model}/{phase}"] = record
             _write_json(train_log, records)

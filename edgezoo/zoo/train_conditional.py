@@ -72,6 +72,7 @@ class ConditionalRecipe:
     max_seconds: float | None = None
     guidance_weight: float = 0.5
     teacher_steps: int = 50  # the student's consistency grid: the teacher's DDIM steps
+    workers: int = 0  # processes that cut and degrade patches ahead (0: inline; the batches are the same)
 
 
 DEFAULT_LR = {"predictor": 1e-3, "teacher": 2e-4, "student": 1e-3}
@@ -108,6 +109,48 @@ class PatchPairs:
         clean = wide[:, :, m:m + p, m:m + p]
         degraded = np.stack([self.degradation(w.transpose(1, 2, 0), rng)[0].transpose(2, 0, 1) for w in wide])
         return np.ascontiguousarray(clean), np.ascontiguousarray(degraded[:, :, m // s:(m + p) // s, m // s:(m + p) // s])
+
+
+_WORKER_PAIRS: PatchPairs | None = None  # the pairs a forked worker process cuts from
+
+
+def _worker_batch(step: int, size: int) -> tuple[np.ndarray, np.ndarray]:
+    assert _WORKER_PAIRS is not None
+    return _WORKER_PAIRS.batch(step, size)
+
+
+class PrefetchedPairs:
+    """:class:`PatchPairs` cut ahead by ``workers`` forked processes, up to ``depth``
+    steps beyond the one asked for, so an accelerator does not wait on numpy. A batch is
+    still a function of (seed, step) alone: the same as cut inline."""
+
+    def __init__(self, pairs: PatchPairs, batch: int, stop: int, workers: int, depth: int | None = None) -> None:
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
+
+        global _WORKER_PAIRS
+        _WORKER_PAIRS = pairs  # inherited by the forked workers, never pickled
+        self.pairs, self.size, self.stop = pairs, batch, stop
+        self.depth = depth or 4 * workers
+        self.pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork"))
+        self.futures: dict[int, Any] = {}
+        self.submitted = -1
+
+    def batch(self, step: int, size: int) -> tuple[np.ndarray, np.ndarray]:
+        if size != self.size:
+            return self.pairs.batch(step, size)
+        self.submitted = max(self.submitted, step - 1)
+        while self.submitted + 1 < min(self.stop, step + self.depth):
+            self.submitted += 1
+            self.futures[self.submitted] = self.pool.submit(_worker_batch, self.submitted, size)
+        future = self.futures.pop(step, None)
+        return future.result() if future is not None else self.pairs.batch(step, size)
+
+    def close(self) -> None:
+        self.pool.shutdown(wait=True, cancel_futures=True)
+
+
+Pairs = PatchPairs | PrefetchedPairs
 
 
 # ---- the phases ----------------------------------------------------------------------------
@@ -208,7 +251,9 @@ class _Phase:
         while self.step < self.recipe.steps:
             if self.recipe.max_seconds is not None and self.spent + time.perf_counter() - began >= self.recipe.max_seconds:
                 break
-            self.update(loss_at(self.step))
+            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == "cuda"):
+                loss = loss_at(self.step).float()
+            self.update(loss)
             if self.step % self.recipe.checkpoint_every == 0 or self.step == self.recipe.steps:
                 if device.type == "cuda":
                     torch.cuda.synchronize(device)
@@ -243,6 +288,8 @@ def train_phase(model_name: str, images: list[str | Path], run: str | Path, reci
         raise ValueError(f"{len(photos)} photos leave none to train on after holding out {recipe.holdout_photos}")
     pairs = PatchPairs(photos[:-recipe.holdout_photos] if recipe.holdout_photos else photos, cfg.degradation,
                        recipe.patch, cfg.scale, recipe.seed)
+    if recipe.workers:
+        pairs = PrefetchedPairs(pairs, recipe.batch, recipe.steps, recipe.workers)  # type: ignore[assignment]
     folder = phase_dir(run, model_name, recipe.phase)
     if recipe.phase == "predictor":
         model = entry.build().to(dev)
@@ -262,7 +309,11 @@ def train_phase(model_name: str, images: list[str | Path], run: str | Path, reci
         params = [p for p in model.denoiser.parameters() if p.requires_grad]
         phase = _Phase(model.denoiser, params, recipe, folder, dev, log)
         loss_at = _consistency_loss(model, teacher, phase, pairs, recipe, dev)
-    done = phase.run(loss_at, dev)
+    try:
+        done = phase.run(loss_at, dev)
+    finally:
+        if isinstance(pairs, PrefetchedPairs):
+            pairs.close()
     # the whole model as it ships: the phase's EMA in place of the trained part
     (model.predictor if recipe.phase == "predictor" else model.denoiser).load_state_dict(phase.ema.state_dict())
     save_weights(model, weights_path(run, model_name))
@@ -272,12 +323,13 @@ def train_phase(model_name: str, images: list[str | Path], run: str | Path, reci
               "stopped_early": done < recipe.steps, "patches_seen": done * recipe.batch, "device": device_name(dev),
               "device_seconds": round(phase.spent, 1), "trainable_params": trainable, "params": total,
               "trainable_fraction": round(trainable / total, 4), "degradation": cfg.degradation,
-              "photos": len(photos) - recipe.holdout_photos}
+              "photos": len(photos) - recipe.holdout_photos,
+              "precision": "bf16 autocast" if dev.type == "cuda" else "fp32"}
     atomic_write_text(folder / "record.json", json.dumps(record, indent=2))
     return record
 
 
-def _tensors(pairs: PatchPairs, step: int, batch: int, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+def _tensors(pairs: "Pairs", step: int, batch: int, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
     clean, degraded = pairs.batch(step, batch)
     return torch.from_numpy(clean).to(device), torch.from_numpy(degraded).to(device)
 
@@ -291,7 +343,7 @@ def _draws(seed: int, step: int, batch: int, shape: tuple[int, ...], high: int,
     return torch.from_numpy(index).to(device), torch.from_numpy(noise).to(device)
 
 
-def _predictor_loss(model: ConditionalRestorer, pairs: PatchPairs, recipe: ConditionalRecipe,
+def _predictor_loss(model: ConditionalRestorer, pairs: "Pairs", recipe: ConditionalRecipe,
                     dev: torch.device) -> Callable[[int], torch.Tensor]:
     def loss_at(step: int) -> torch.Tensor:
         clean, degraded = _tensors(pairs, step, recipe.batch, dev)
@@ -307,7 +359,7 @@ def residual_target(model: ConditionalRestorer, clean: torch.Tensor, degraded: t
     return ((clean - prediction) * model.cfg.residual_scale).clamp(-1.0, 1.0)
 
 
-def _teacher_loss(model: ConditionalRestorer, pairs: PatchPairs, recipe: ConditionalRecipe,
+def _teacher_loss(model: ConditionalRestorer, pairs: "Pairs", recipe: ConditionalRecipe,
                   dev: torch.device) -> Callable[[int], torch.Tensor]:
     backbone = model.cfg.backbone
     corruption = Corruption(backbone, dev)
@@ -333,7 +385,7 @@ def _teacher_loss(model: ConditionalRestorer, pairs: PatchPairs, recipe: Conditi
     return loss_at
 
 
-def _consistency_loss(model: ConditionalRestorer, teacher: ConditionalRestorer, phase: _Phase, pairs: PatchPairs,
+def _consistency_loss(model: ConditionalRestorer, teacher: ConditionalRestorer, phase: _Phase, pairs: "Pairs",
                       recipe: ConditionalRecipe, dev: torch.device) -> Callable[[int], torch.Tensor]:
     backbone = model.cfg.backbone
     corruption = Corruption(backbone, dev)
@@ -460,4 +512,4 @@ def evaluate_conditional(model: ConditionalRestorer, degradation: str, images: d
 
 
 __all__ = ["ConditionalRecipe", "PHASES", "PatchPairs", "diversity", "evaluate_conditional", "load_model",
-           "phase_dir", "residual_target", "student_from_teacher", "torch_components", "train_phase", "weights_path"]
+           "PrefetchedPairs", "phase_dir", "residual_target", "student_from_teacher", "torch_components", "train_phase", "weights_path"]

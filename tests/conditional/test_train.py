@@ -79,3 +79,17 @@ def test_the_whole_model_weights_load_into_a_fresh_model(photo_folder, tmp_path)
     train_phase("dvsr-tiny-sr4", [photo_folder], tmp_path, _recipe("predictor", 2), log=lambda _: None)
     model = load_model("dvsr-tiny-sr4")
     load_weights(model, weights_path(tmp_path, "dvsr-tiny-sr4"))
+
+
+def test_patches_cut_ahead_by_worker_processes_are_the_ones_cut_inline(photo_folder):
+    from edgezoo.zoo.train_conditional import PrefetchedPairs
+
+    photos = load_photo_pool([photo_folder])
+    inline = PatchPairs(photos, "blur-motion", 32, 1, seed=9)
+    ahead = PrefetchedPairs(PatchPairs(photos, "blur-motion", 32, 1, seed=9), batch=2, stop=6, workers=2)
+    try:
+        for step in (3, 4, 5):  # a resumed run starts in the middle
+            for got, want in zip(ahead.batch(step, 2), inline.batch(step, 2)):
+                np.testing.assert_array_equal(got, want)
+    finally:
+        ahead.close()
