@@ -15,3 +15,14 @@ def photo_folder(tmp_path_factory):
         base += rng.normal(0, 0.02, base.shape)
         Image.fromarray((np.clip(base, 0, 1) * 255).astype(np.uint8)).save(folder / f"p{i}.png")
     return folder
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_torch_thread():
+    """These tests train and sample tiny networks on tiny batches: one thread is fastest,
+    and on a busy host more threads only wait on each other."""
+    torch = pytest.importorskip("torch")
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)

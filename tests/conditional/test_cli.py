@@ -21,12 +21,12 @@ def test_a_student_without_its_trained_teacher_is_refused_with_the_command_that_
 def test_train_runs_the_predictor_then_the_teacher_then_the_student(photo_folder, tmp_path):
     out = tmp_path / "runs"
     done = _cli("train", "dvsr-tiny-sr4", "--images", str(photo_folder), "--out", str(out), "--steps", "2",
-                "--batch", "2", "--patch", "32", "--holdout-photos", "1", "--checkpoint-every", "1")
+                "--batch", "2", "--patch", "32", "--holdout-photos", "1", "--checkpoint-every", "1", "--threads", "1")
     assert done.returncode == 0, done.stderr
     assert "dvsr-tiny-sr4 predictor: 2 steps" in done.stdout and "dvsr-tiny-sr4 teacher: 2 steps" in done.stdout
     assert (out / "dvsr-tiny-sr4" / "model.safetensors").is_file()
     student = _cli("train", "codi-tiny-sr4", "--images", str(photo_folder), "--out", str(out), "--steps", "1",
-                   "--batch", "2", "--patch", "32", "--holdout-photos", "1")
+                   "--batch", "2", "--patch", "32", "--holdout-photos", "1", "--threads", "1")
     assert student.returncode == 0, student.stderr
     assert "codi-tiny-sr4 student: 1 steps, trainable" in student.stdout
 
