@@ -66,8 +66,8 @@ def main() -> None:
     parser.add_argument("--phases", default="predictor,teacher,student,evaluate")
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     parser.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")
-    parser.add_argument("--seconds", type=float, default=60.0,
-                        help="device-time budget of each phase (8 phases: about 10 minutes with evaluation)")
+    parser.add_argument("--seconds", type=float, default=45.0,
+                        help="device-time budget of each phase (8 phases: about 8 minutes with photo loading and evaluation)")
     parser.add_argument("--steps", type=int, default=1_000_000, help="steps cap of each phase")
     parser.add_argument("--batch", type=int, default=64)
     parser.add_argument("--patch", type=int, default=64)
