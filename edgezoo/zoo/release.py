@@ -15,9 +15,9 @@ from typing import Callable
 
 import torch
 
-from edgezoo.files import size_bytes
+from edgezoo.files import atomic_write_text, size_bytes
 from edgezoo.manifests import PACKAGED_DIR, Manifest
-from edgezoo.manifests.schema import ImageScore, Paper, QualityResult, Weights
+from edgezoo.manifests.schema import ImageScore, Paper, QualityResult, TrainingPhoto, TrainingRecord, Weights
 from edgezoo.zoo.registry import create_model, get_entry
 from edgezoo.zoo.weights import WEIGHTS_DIR, load_weights, save_weights
 
@@ -65,6 +65,29 @@ def _recipe(run_dir: Path) -> tuple[str, int | None]:
         recipe += f". Exact command (every option): {train_command(TrainConfig(**known), images='DIR')}"
         recipe += f"; code commit {cfg.get('code_commit') or 'unknown (not a git checkout)'}"
     return recipe, int(cfg["steps"])
+
+
+def training_record(run_dir: Path, name: str) -> TrainingRecord | None:
+    """The run's own record for the manifest (full config, replay command, seed, code
+    commit, the photos' sha256), and its log copied beside the shipped weights as
+    ``NAME.log.jsonl``; None for a run folder with no ``config.json``."""
+    from edgezoo.zoo.train import TrainConfig, train_command
+
+    config_file = run_dir / "config.json"
+    if not config_file.is_file():
+        return None
+    recorded = json.loads(config_file.read_text())
+    config = {k: v for k, v in recorded.items() if k in TrainConfig.__dataclass_fields__}
+    log, log_name = run_dir / "log.jsonl", None
+    if log.is_file():
+        log_name = f"{name}.log.jsonl"
+        atomic_write_text(WEIGHTS_DIR / log_name, log.read_text(encoding="utf-8"))
+    return TrainingRecord(
+        command=train_command(TrainConfig(**config), images="DIR"), config=config, seed=int(config["seed"]),
+        code_commit=recorded.get("code_commit"), photos=[TrainingPhoto(**p) for p in recorded.get("photos", [])],
+        log=log_name,
+        note=None if "photos" in recorded else "the run predates photo hashing: its photos are not recorded",
+    )
 
 
 def _best_step(run_dir: Path) -> int | None:
@@ -145,6 +168,7 @@ def release(
         weights=Weights(
             file=target.name, sha256=sha, bytes=size_bytes(target), params=params,
             trained_on=PHOTO_POOL, recipe=recipe, licence=WEIGHTS_LICENCE, steps=best_step or steps, dtype=dtype,
+            training=training_record(run_dir, name),
         ),
         quality=quality,
     )

@@ -1,0 +1,163 @@
+"""A training run is exact: stopped halfway and resumed it ends with the weights of an
+unbroken run, bit for bit, and its recorded command run again gives those weights too.
+The release carries what the run recorded (full config, seed, code commit, the photos'
+sha256) into the manifest, and ships its log beside the weights."""
+
+import hashlib
+import json
+import shlex
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from edgezoo.zoo.train import TrainConfig, train
+
+MODEL = "maxim-tiny-denoise"
+
+
+def _photos(folder, count=4, side=512):
+    folder.mkdir()
+    rng = np.random.default_rng(0)
+    yy, xx = np.mgrid[0:side, 0:side] / side
+    for i in range(count):
+        base = np.stack([np.sin(6 * xx + i), np.cos(5 * yy - i), xx * yy], -1) * 0.4 + 0.5
+        base += rng.normal(0, 0.02, base.shape)
+        Image.fromarray((np.clip(base, 0, 1) * 255).astype(np.uint8)).save(folder / f"p{i}.png")
+    return folder
+
+
+@pytest.fixture
+def small_validation(monkeypatch):
+    """A few 32 px held-out patches instead of 24 of 128 px: these tests compare weights, not scores."""
+    from edgezoo.zoo import train as train_module
+
+    real = train_module._validation_set
+    monkeypatch.setattr(train_module, "_validation_set", lambda pool, seed: real(pool, seed, patch=32, count=4))
+
+
+def _state(out):
+    return torch.load(out / MODEL / "last.pt", weights_only=False)
+
+
+def _same_weights(a, b):
+    return a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+
+
+def _best(out):
+    """The best checkpoint's tensors and metadata (safetensors orders its metadata keys per process,
+    so equal files need not be equal bytes)."""
+    from safetensors import safe_open
+
+    with safe_open(str(out / MODEL / "best.safetensors"), "pt") as fh:
+        return {k: fh.get_tensor(k) for k in fh.keys()}, fh.metadata()
+
+
+def _interrupted_then_resumed(cfg, stop_at, resumes_at):
+    """Stop the run when it logs step ``stop_at`` (before that step's checkpoint), then
+    resume it: it goes on from its last checkpoint, ``resumes_at``."""
+    def stop(line):
+        if f'"step": {stop_at},' in line:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        train(cfg, log=stop)
+    logged = []
+    train(cfg, log=logged.append)
+    assert logged[0].startswith(f"resumed {MODEL} at step {resumes_at} ")
+
+
+def _replay_recorded_command(run, out):
+    """Run ``edgezoo train`` again from the command the run recorded, into ``out``."""
+    from edgezoo.cli import main
+
+    args = shlex.split(json.loads((run / MODEL / "config.json").read_text())["command"])
+    args[args.index("--out") + 1] = str(out)
+    assert main(args[1:]) == 0
+
+
+def _check_exact(tmp_path, cfg_for, steps, stop_at):
+    straight, resumed, replayed = tmp_path / "straight", tmp_path / "resumed", tmp_path / "replayed"
+    train(cfg_for(straight), resume=False, log=lambda _: None)
+    _interrupted_then_resumed(cfg_for(resumed), stop_at, resumes_at=steps // 2)
+    _replay_recorded_command(straight, replayed)
+    reference = _state(straight)
+    assert reference["step"] == steps
+    for other in (resumed, replayed):
+        state = _state(other)
+        assert state["step"] == steps and _same_weights(reference["model"], state["model"])
+        assert _same_weights(reference["optimizer"]["state"][0], state["optimizer"]["state"][0])
+        (tensors, metadata), (reference_tensors, reference_metadata) = _best(other), _best(straight)
+        assert metadata == reference_metadata and _same_weights(tensors, reference_tensors)
+    # and the run did train: the weights moved from the seeded initialisation
+    torch.manual_seed(cfg_for(straight).seed)
+    from edgezoo.zoo.registry import create_model
+
+    init = create_model(MODEL, pretrained=False).state_dict()
+    assert not _same_weights(init, reference["model"])
+
+
+def test_resume_and_replay_give_the_same_weights_bit_for_bit(tmp_path, small_validation):
+    images = _photos(tmp_path / "photos")
+
+    def cfg_for(out):
+        return TrainConfig(model=MODEL, images=[str(images)], out=str(out), steps=6, batch=2, patch=32,
+                           checkpoint_every=1, val_every=1, warmup=2, threads=1, holdout_photos=1)
+
+    _check_exact(tmp_path, cfg_for, steps=6, stop_at=4)
+
+
+@pytest.mark.slow
+def test_resume_and_replay_are_exact_on_the_recipes_patch_size(tmp_path):
+    # the default recipe's 64 px patches and held-out validation, a short cosine schedule
+    images = _photos(tmp_path / "photos", count=5, side=640)
+
+    def cfg_for(out):
+        return TrainConfig(model=MODEL, images=[str(images)], out=str(out), steps=40, batch=8, warmup=10,
+                           checkpoint_every=10, val_every=10, threads=1)
+
+    _check_exact(tmp_path, cfg_for, steps=40, stop_at=30)
+
+
+def test_the_run_records_its_photos_by_content_and_release_carries_the_record(tmp_path, small_validation,
+                                                                               monkeypatch):
+    from edgezoo.cli.zoo_cmds import train_cmd
+    from edgezoo.zoo import release as release_module
+
+    images = _photos(tmp_path / "photos", count=3)
+    cfg = TrainConfig(model=MODEL, images=[str(images)], out=str(tmp_path / "runs"), steps=2, batch=2, patch=32,
+                      val_every=1, warmup=1, threads=1, seed=4, holdout_photos=1)
+    train(cfg, resume=False, log=lambda _: None)
+    monkeypatch.setattr(release_module, "WEIGHTS_DIR", tmp_path / "weights")
+    (tmp_path / "weights").mkdir()
+    record = release_module.training_record(tmp_path / "runs" / MODEL, MODEL)
+
+    files = sorted(images.iterdir())
+    assert [(p.file, p.sha256, p.role) for p in record.photos] == [
+        (f.name, hashlib.sha256(f.read_bytes()).hexdigest(), role) for f, role in zip(files, ["train", "train", "held-out"])]
+    assert record.seed == 4 and record.config["seed"] == 4 and record.config["steps"] == 2
+    assert record.config["holdout_photos"] == 1 and record.note is None
+    from edgezoo.zoo.train import code_commit
+
+    assert record.code_commit == code_commit()
+    args = shlex.split(record.command.replace("DIR", str(images)))  # the command, given the photos, parses back
+    parsed = train_cmd.make_context("train", args[2:]).params
+    assert list(parsed["images"]) == [str(images)] and parsed["seed"] == 4 and parsed["val_every"] == 1
+    assert all(parsed[k] == v for k, v in record.config.items() if k not in ("model", "images", "extra"))
+    shipped_log = tmp_path / "weights" / record.log
+    assert record.log == f"{MODEL}.log.jsonl"
+    assert shipped_log.read_text() == (tmp_path / "runs" / MODEL / "log.jsonl").read_text()
+    assert [json.loads(line)["step"] for line in shipped_log.read_text().splitlines()] == [1, 2]
+
+
+def test_a_manifest_training_record_round_trips(tmp_path):
+    from edgezoo.manifests import packaged_manifest
+    from edgezoo.manifests.schema import TrainingPhoto, TrainingRecord, load_manifest
+
+    manifest = packaged_manifest(MODEL)
+    record = TrainingRecord(command="edgezoo train x", config={"seed": 0, "steps": 3}, seed=0, code_commit="abc",
+                            photos=[TrainingPhoto(file="a.jpg", sha256="0" * 64, role="held-out")], log="x.log.jsonl")
+    manifest.weights.training = record
+    manifest.save(tmp_path / "m.yaml")
+    assert load_manifest(tmp_path / "m.yaml").weights.training == record
