@@ -161,3 +161,24 @@ def test_a_manifest_training_record_round_trips(tmp_path):
     manifest.weights.training = record
     manifest.save(tmp_path / "m.yaml")
     assert load_manifest(tmp_path / "m.yaml").weights.training == record
+
+
+@pytest.mark.slow  # two passes of the model over the 9 evaluation photos
+def test_a_replay_is_checked_on_each_sigmas_mean_within_five_hundredths_of_a_db(tmp_path, capsys):
+    # `edgezoo eval MODEL --check --weights REPLAYED` is how scripts/replay_shipped.sh judges a replay
+    from edgezoo.cli import main
+    from edgezoo.zoo.registry import create_model
+    from edgezoo.zoo.weights import save_weights, shipped_weights_path
+
+    shipped, _ = shipped_weights_path(MODEL)
+    assert main(["eval", MODEL, "--check", "--weights", str(shipped), "--sigmas", "50"]) == 0
+    assert "reproduce" in capsys.readouterr().out
+    model = create_model(MODEL, pretrained=True)
+    torch.manual_seed(0)
+    with torch.no_grad():
+        for p in model.parameters():
+            p.add_(torch.randn_like(p) * 0.01 * p.abs().mean())
+    save_weights(model, tmp_path / "drifted.safetensors")
+    assert main(["eval", MODEL, "--check", "--weights", str(tmp_path / "drifted.safetensors"), "--sigmas", "50"]) == 1
+    err = capsys.readouterr().err
+    assert "sigma 50, replay, mean " in err and "allowed 0.0" in err and err.strip().count("\n") == 0
