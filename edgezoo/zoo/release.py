@@ -340,3 +340,36 @@ def check_manifest(
 def _compare_score(report: CheckReport, where: str, recorded: ImageScore, measured: ImageScore) -> None:
     report.compare(f"{where} PSNR dB", recorded.psnr_db, measured.psnr_db, PSNR_TOLERANCE_DB)
     report.compare(f"{where} SSIM", recorded.ssim, measured.ssim, SSIM_TOLERANCE)
+
+
+def replay_command(name: str, images: str | Path, out: str | Path) -> str:
+    """The ``edgezoo train`` command that replays the recorded run of the shipped ``name``
+    on the photos in ``images``, writing to ``out``; refuses (``ManifestError``, one line)
+    when the manifest records no run, when the run cannot be replayed from what ships
+    (weights it started from that are not here), or when the photos differ from the
+    recorded ones by sha256."""
+    import shlex
+
+    from edgezoo.errors import ManifestError
+    from edgezoo.manifests import packaged_manifest
+    from edgezoo.zoo.data import load_named_photo_pool
+    from edgezoo.zoo.train import photo_record
+
+    record = packaged_manifest(name).weights.training
+    if record is None:
+        raise ManifestError(f"the manifest of {name} records no training run to replay")
+    if record.config.get("init_from"):
+        raise ManifestError(f"{name} cannot be replayed from what ships: its run started from the weights of an "
+                            f"earlier run (--init-from {record.config['init_from']}) that are not here")
+    files = [path for path, _ in load_named_photo_pool([images])]
+    found = photo_record(files, int(record.config["holdout_photos"]))
+    recorded = [p.model_dump() for p in record.photos]
+    if found != recorded:
+        differing = next((r["file"] for r, f in zip(recorded, found) if r != f), None) or "the number of photos"
+        raise ManifestError(f"the photos in {images} are not the ones the manifest of {name} records ({len(found)} found, "
+                            f"{len(recorded)} recorded; first difference: {differing}): fetch them with "
+                            "scripts/fetch_photos.sh DIR and pass DIR/photos")
+    args = shlex.split(record.command)
+    args[args.index("--images") + 1] = str(images)
+    args[args.index("--out") + 1] = str(out)
+    return shlex.join(args)

@@ -182,3 +182,25 @@ def test_a_replay_is_checked_on_each_sigmas_mean_within_five_hundredths_of_a_db(
     assert main(["eval", MODEL, "--check", "--weights", str(tmp_path / "drifted.safetensors"), "--sigmas", "50"]) == 1
     err = capsys.readouterr().err
     assert "sigma 50, replay, mean " in err and "allowed 0.0" in err and err.strip().count("\n") == 0
+
+
+def test_the_replay_command_is_the_recorded_one_on_the_recorded_photos_only(tmp_path, monkeypatch):
+    from edgezoo.errors import ManifestError
+    from edgezoo.manifests import packaged_manifest
+    from edgezoo.zoo import train as train_module
+    from edgezoo.zoo.release import replay_command
+
+    images = _photos(tmp_path / "photos", count=3)
+    with pytest.raises(ManifestError, match="not the ones the manifest of maxim-tiny-denoise records.*fetch_photos.sh"):
+        replay_command(MODEL, images, tmp_path / "out")
+    with pytest.raises(ManifestError, match="--init-from"):
+        replay_command("maxim-small-denoise", images, tmp_path / "out")
+    record = packaged_manifest(MODEL).weights.training
+    assert record.seed == 0 and record.config["steps"] == 6000 and len(record.photos) == 27
+    # with photos whose hashes are the recorded ones, the command is the recorded one on those photos
+    monkeypatch.setattr(train_module, "photo_record", lambda files, holdout: [p.model_dump() for p in record.photos])
+    command = shlex.split(replay_command(MODEL, images, tmp_path / "out"))
+    expected = shlex.split(record.command)
+    expected[expected.index("--images") + 1] = str(images)
+    expected[expected.index("--out") + 1] = str(tmp_path / "out")
+    assert command == expected
