@@ -1,7 +1,8 @@
 """The README's main tables agree with the files they name: the denoiser quality table
 with the shipped manifests, the diffusion ladder and the budget tables with
-``benchmarks/results/diffusion_{ladder,budget}.json``, and the denoise plan table with
-``benchmarks/results/bench_plan_denoise.json``. Each table is found by its header row, and a
+``benchmarks/results/diffusion_{ladder,budget}.json``, the denoise plan table with
+``benchmarks/results/bench_plan_denoise.json``, the precision tables with
+``bench_precision.json`` and ``maxvit_precision.json``, the MULLER table with ``muller_fmnist.json``. Each table is found by its header row, and a
 figure agrees when the source rounds to it (half a unit of its last printed digit)."""
 
 import json
@@ -137,6 +138,65 @@ def test_the_denoise_plan_table_is_bench_plan_denoise_json():
         row = fastest[model]
         assert line.startswith(f"{model} {row['artifact']} on {row['backend']}:{row['device']}")
         assert _agrees(_numbers(line)[-1], row["p90_ms"]), line
+
+
+def test_the_denoiser_precision_tables_are_bench_precision_json():
+    bench = json.loads((RESULTS / "bench_precision.json").read_text())
+    assert bench["device_profile"] in README
+    rows = {(r["format"], r["precision"]): r for r in bench["rows"]}
+    for row in _table("format | fp32 parity | fp16 parity | int8 parity"):
+        fmt = {"ONNX": "onnx", "TFLite": "tflite", "OpenVINO": "openvino"}.get(row[0])
+        if fmt is None:
+            assert row[0] == "Core ML" and "not run" in row[1]
+            continue
+        for cell, precision in zip(row[1:4], ("fp32", "fp16", "int8")):
+            assert _agrees(_numbers(cell)[0], rows[(fmt, precision)]["parity_db"]), (row[0], precision, cell)
+        assert _agrees(_numbers(row[4])[0], rows[(fmt, "int8")]["quality_delta_db"]), row
+    for row in _table("backend | fp32 | fp16 | int8 (gated)"):
+        backend = {"ONNX Runtime": "onnxruntime", "OpenVINO": "openvino", "LiteRT": "litert"}[row[0]]
+        by_precision = {r["precision"]: r for r in bench["rows"] if r["backend"] == backend}
+        for cell, precision in zip(row[1:4], ("fp32", "fp16", "int8")):
+            figures = _numbers(cell)
+            assert _agrees(figures[0], by_precision[precision]["p50_ms"]), (row[0], precision, cell)
+            if len(figures) > 1:
+                assert _agrees(figures[1], by_precision[precision]["ratio_to_fp32"]), (row[0], precision, cell)
+
+
+def test_the_classifier_precision_table_is_maxvit_precision_json():
+    artifacts = json.loads((RESULTS / "maxvit_precision.json").read_text())["artifacts"]
+    by_file = {a["file"]: a for a in artifacts}
+    suffix = {"ONNX": "onnx", "TFLite": "tflite", "OpenVINO": "xml"}
+    for row in _table("format | fp32 test top-1 (parity)"):
+        if row[0] not in suffix:
+            assert row[0] == "Core ML" and "not run" in row[1]
+            continue
+        artifact = {p: by_file[f"maxvit-tiny-fmnist-28x28-{p}.{suffix[row[0]]}"] for p in ("fp32", "fp16", "int8")}
+        top1, parity = _numbers(row[1])[:2]
+        assert _agrees(top1, artifact["fp32"]["test_top1"]) and _agrees(parity, artifact["fp32"]["parity_db"]), row
+        if row[0] != "OpenVINO":  # its fp16 was re-exported after the JSON (the README says so)
+            top1, parity = _numbers(row[2])[:2]
+            assert _agrees(top1, artifact["fp16"]["test_top1"]) and _agrees(parity, artifact["fp16"]["parity_db"]), row
+        loss, error = _numbers(row[3])[:2]
+        assert _agrees(loss, artifact["int8"]["selection_delta"]), row
+        assert _agrees(error, artifact["int8"]["selection_standard_error"]), row
+        top1, delta = _numbers(row[4])[:2]
+        assert _agrees(top1, artifact["int8"]["test_top1"]) and _agrees(delta, artifact["int8"]["test_delta"]), row
+
+
+def test_the_muller_table_is_muller_fmnist_json():
+    rows = json.loads((RESULTS / "muller_fmnist.json").read_text())["rows"]
+    table = _table("classifier input | bilinear | MULLER")
+    assert len(table) == 3
+    for row in table:
+        side = int(_number(row[0]))
+        runs = {m: sorted((r["seed"], r["test_top1"]) for r in rows if r["side"] == side and r["method"] == m)
+                for m in ("bilinear", "muller")}
+        for cell, method in zip(row[1:3], ("bilinear", "muller")):
+            scores = [t for _, t in runs[method]]
+            assert _agrees(_numbers(cell)[0], sum(scores) / len(scores)), (row, method)
+        gains = [m - b for (_, b), (_, m) in zip(runs["bilinear"], runs["muller"])]
+        assert len(_numbers(row[3])) == len(gains)
+        assert all(_agrees(printed, gain) for printed, gain in zip(_numbers(row[3]), gains)), row
 
 
 @pytest.mark.parametrize("name", ["bench_backends.json", "bench_precision.json", "bench_plan_denoise.json",
