@@ -10,8 +10,8 @@
 #   MODEL       default: maxim-tiny-denoise maxim-small-denoise
 #
 # Cost: maxim-tiny-denoise's 6000 steps of batch 16 take hours on a CPU (on one thread of a shared
-# 2-core Intel Xeon, device profile intel-xeon-2c-02789612, its first 50 steps took 146 s: about
-# 5 h in all). maxim-small-denoise is refused: its run started from an earlier run's weights,
+# 2-core Intel Xeon under load, device profile intel-xeon-2c-02789612, its first 50 steps took
+# 146 s: about 5 h in all; the original run took about 1.6 h). maxim-small-denoise is refused: its run started from an earlier run's weights,
 # which do not ship. Exit status: 0 when every model asked for was replayed and matched.
 set -euo pipefail
 photos=${1:?usage: replay_shipped.sh PHOTOS_DIR [OUT_DIR] [MODEL ...]}
