@@ -77,6 +77,15 @@ def test_the_denoiser_quality_table_is_the_shipped_manifests():
     assert checked == 12  # noisy, CBM3D, tiny, small at three sigmas
 
 
+def test_the_classifier_table_is_the_shipped_manifest():
+    (row,) = _table("model | params | GFLOP/Mpix | Fashion-MNIST test top-1")
+    manifest = packaged_manifest(_model(row[0]))
+    assert _number(row[1]) == manifest.params and _agrees(_numbers(row[2])[0], manifest.gflops_per_mpix)
+    assert _agrees(_numbers(row[3])[0], manifest.quality[0].metrics["top1"])
+    epoch, selection = re.search(r"epoch (\d+), chosen by its top-1 of ([\d.]+)%", manifest.quality[0].note).groups()
+    assert row[4].startswith(f"epoch {epoch} of") and f"{selection}%" in row[4]
+
+
 def test_the_diffusion_ladder_table_is_diffusion_ladder_json():
     ladder = json.loads((RESULTS / "diffusion_ladder.json").read_text())["models"]
     steps = ["2", "4", "8", "16", "32", "50", "100"]
