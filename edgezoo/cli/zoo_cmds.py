@@ -119,6 +119,12 @@ def info_cmd(model: str, as_json: bool) -> None:
     weights = card["weights"]
     if weights:
         click.echo(f"  weights: {weights['file']} sha256 {weights['sha256'][:12]}… ({weights['trained_on']})")
+        training = weights.get("training")
+        if training:
+            how = " (reconstructed: see the manifest's weights.training.note)" if training.get("note") else ""
+            click.echo(f"  training run: seed {training['seed']}, {len(training['photos'])} photos recorded by sha256, "
+                       f"code commit {training.get('code_commit') or 'not recorded'}, "
+                       f"log {training.get('log') or 'not recorded'}{how}; replay: {training['command']}")
     elif entry.protocol.name == "restore" and entry.task in _restoration_recipes():
         click.echo(f"  weights: none shipped: train them with `edgezoo train {entry.name} --images DIR` (clean photos; "
                    "scripts/fetch_photos.sh fetches some), or build untrained with create_model(..., pretrained=False)")

@@ -204,3 +204,12 @@ def test_the_replay_command_is_the_recorded_one_on_the_recorded_photos_only(tmp_
     expected[expected.index("--images") + 1] = str(images)
     expected[expected.index("--out") + 1] = str(tmp_path / "out")
     assert command == expected
+
+
+def test_info_shows_the_training_record_and_says_when_it_is_reconstructed(capsys):
+    from edgezoo.cli import main
+
+    assert main(["info", MODEL]) == 0
+    line = next(line for line in capsys.readouterr().out.splitlines() if line.strip().startswith("training run:"))
+    assert "seed 0, 27 photos recorded by sha256" in line and "reconstructed" in line
+    assert f"replay: edgezoo train {MODEL} --images DIR" in line
