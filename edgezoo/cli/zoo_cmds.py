@@ -119,6 +119,12 @@ def info_cmd(model: str, as_json: bool) -> None:
     weights = card["weights"]
     if weights:
         click.echo(f"  weights: {weights['file']} sha256 {weights['sha256'][:12]}… ({weights['trained_on']})")
+        training = weights.get("training")
+        if training:
+            how = " (reconstructed: see the manifest's weights.training.note)" if training.get("note") else ""
+            click.echo(f"  training run: seed {training['seed']}, {len(training['photos'])} photos recorded by sha256, "
+                       f"code commit {training.get('code_commit') or 'not recorded'}, "
+                       f"log {training.get('log') or 'not recorded'}{how}; replay: {training['command']}")
     elif entry.protocol.name == "restore" and entry.task in _restoration_recipes():
         click.echo(f"  weights: none shipped: train them with `edgezoo train {entry.name} --images DIR` (clean photos; "
                    "scripts/fetch_photos.sh fetches some), or build untrained with create_model(..., pretrained=False)")
@@ -283,7 +289,9 @@ def _train_classifier(model: str, out: str, epochs: int | None, batch: int | Non
 @click.option("--baselines/--no-baselines", default=True, show_default=True, help="Also score CBM3D (slow, cached).")
 @click.option("--check", is_flag=True, help="Recompute every figure of the shipped manifest (parameters, FLOPs, "
               "PSNR and SSIM per photo and sigma of the model, the noisy input and CBM3D) and exit 1 naming the "
-              "first one that differs beyond the tolerance (PSNR 0.002 dB, SSIM 0.0002, FLOPs 0.1%).")
+              "first one that differs beyond the tolerance (PSNR 0.002 dB, SSIM 0.0002, FLOPs 0.1%). With "
+              "--weights (a replay of the recorded recipe): each sigma's mean PSNR within 0.05 dB and SSIM within "
+              "0.002 of the manifest.")
 @click.option("--photos", default=None, help="With --check: only these evaluation photos, comma-separated "
               "(their noise is as in the full set; means are then not compared).")
 @click.option("--steps", type=int, default=None, help="Generators: sampling steps (default: the program's).")
@@ -314,9 +322,9 @@ def eval_cmd(model: str, weights: str | None, sigmas: str | None, baselines: boo
         raise BadInputError(f"--sigmas must be numbers separated by commas, not '{sigmas}'") from None
     say = (lambda line: click.echo(line, err=True))
     if check:
-        if weights:
-            raise BadInputError("--check recomputes the shipped manifest from the shipped weights: drop --weights")
-        _check(model, levels, set(photos.split(",")) if photos else None, baselines, as_json, say)
+        if weights and photos:
+            raise BadInputError("--check --weights compares the means over every photo: drop --photos")
+        _check(model, levels, set(photos.split(",")) if photos else None, baselines, as_json, say, weights)
         return
     if photos:
         raise BadInputError("--photos goes with --check")
@@ -410,7 +418,7 @@ def _eval_classifier(model: str, weights: str | None, check: bool, as_json: bool
 
 
 def _check(model: str, levels: tuple[float, ...] | None, photos: set[str] | None, baselines: bool, as_json: bool,
-           say) -> None:
+           say, weights: str | None = None) -> None:
     """``eval --check``: exit 1 (a FigureMismatchError) on the first figure beyond tolerance."""
     from edgezoo.errors import BadInputError, FigureMismatchError
     from edgezoo.manifests import packaged_names
@@ -422,7 +430,7 @@ def _check(model: str, levels: tuple[float, ...] | None, photos: set[str] | None
     if photos and not photos <= set(evaluation_images()):
         raise BadInputError(f"--photos: no evaluation photo named {', '.join(sorted(photos - set(evaluation_images())))}; "
                             f"they are {', '.join(sorted(evaluation_images()))}")
-    report = check_manifest(model, levels, photos, baselines, progress=say)
+    report = check_manifest(model, levels, photos, baselines, progress=say, weights=weights)
     if as_json:
         echo_json({"model": model, "compared": report.compared, "passed": report.passed,
                    "differences": [d.__dict__ for d in report.differences]})
@@ -431,4 +439,5 @@ def _check(model: str, levels: tuple[float, ...] | None, photos: set[str] | None
         more = f" ({len(report.differences) - 1} more)" if len(report.differences) > 1 else ""
         raise FigureMismatchError(f"{model}: {first.message()}{more}")
     if not as_json:
-        click.echo(f"{model}: all {report.compared} figures checked match the manifest")
+        what = f"the weights {weights} reproduce" if weights else "all"
+        click.echo(f"{model}: {what} {report.compared} figures checked match the manifest")

@@ -8,7 +8,7 @@ only pydantic and PyYAML, so the runtime reads manifests on a device without tor
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal, Optional, Union
+from typing import Any, Literal, Optional, Union
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator
@@ -173,6 +173,27 @@ class Paper(_Strict):
     url: str
 
 
+class TrainingPhoto(_Strict):
+    """One file of a training run's photo pool, by the sha256 of its bytes."""
+
+    file: str
+    sha256: str
+    role: Literal["train", "held-out"]  # gradient steps, or only the checkpoint choice
+
+
+class TrainingRecord(_Strict):
+    """What a training run was, as it recorded itself: enough to run it again and to
+    know whether the photos are the same ones."""
+
+    command: str  # every option spelled out; the photo folders as DIR
+    config: dict[str, Any]  # the run's full configuration (its folders included, as they were there)
+    seed: int
+    code_commit: Optional[str] = None  # git HEAD of the source tree (-dirty with local changes); None: not a checkout
+    photos: list[TrainingPhoto] = []
+    log: Optional[str] = None  # the run's log shipped beside the weights (edgezoo/weights/...)
+    note: Optional[str] = None  # how the record was made when the run itself did not write it
+
+
 class Weights(_Strict):
     file: str
     sha256: str
@@ -183,6 +204,7 @@ class Weights(_Strict):
     licence: str
     steps: Optional[int] = None
     dtype: str = "float32"  # how the floating-point tensors are stored; loading casts to the model's
+    training: Optional[TrainingRecord] = None
 
 
 class ImageScore(_Strict):

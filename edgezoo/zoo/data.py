@@ -29,6 +29,12 @@ PHOTO_SUFFIXES = {".jpg", ".jpeg", ".png"}
 def load_photo_pool(folders: list[str | Path], shrink: int = 2, min_side: int = 256) -> list[np.ndarray]:
     """Every photo under ``folders`` as uint8 RGB, shrunk by ``shrink`` with an area
     filter (it washes out JPEG artefacts so the clean target is clean), sorted by path."""
+    return [photo for _, photo in load_named_photo_pool(folders, shrink, min_side)]
+
+
+def load_named_photo_pool(folders: list[str | Path], shrink: int = 2,
+                          min_side: int = 256) -> list[tuple[Path, np.ndarray]]:
+    """:func:`load_photo_pool` with the file each photo came from, in the same order."""
     files = sorted(
         p for folder in folders for p in Path(folder).rglob("*") if p.suffix.lower() in PHOTO_SUFFIXES
     )
@@ -39,7 +45,7 @@ def load_photo_pool(folders: list[str | Path], shrink: int = 2, min_side: int = 
             if shrink > 1:
                 img = img.reduce(shrink)
             if min(img.size) >= min_side:
-                pool.append(np.asarray(img, dtype=np.uint8))
+                pool.append((path, np.asarray(img, dtype=np.uint8)))
     if not pool:
         raise FileNotFoundError(f"no photos of at least {min_side}px under {', '.join(map(str, folders))}")
     return pool

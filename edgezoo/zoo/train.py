@@ -31,9 +31,9 @@ import torch
 from torch.nn import functional as F
 
 from edgezoo.errors import BadInputError
-from edgezoo.files import atomic_path
+from edgezoo.files import atomic_path, atomic_write_text, sha256_file
 from edgezoo.metrics import psnr
-from edgezoo.zoo.data import ExamplePool, GaussianNoise, PatchSampler, draw_pool, load_photo_pool, swap_targets
+from edgezoo.zoo.data import ExamplePool, GaussianNoise, PatchSampler, draw_pool, load_named_photo_pool, swap_targets
 from edgezoo.zoo.registry import create_model, get_entry
 from edgezoo.zoo.reweighting import REWEIGHT_METHODS, ExampleWeights
 from edgezoo.zoo.weights import load_weights, save_weights
@@ -115,6 +115,14 @@ def code_commit() -> str | None:
     except (OSError, subprocess.SubprocessError):
         return None
     return head.stdout.strip() + ("-dirty" if dirty.stdout.strip() else "")
+
+
+def photo_record(files: list[Path], holdout_photos: int) -> list[dict[str, str]]:
+    """The run's photo pool in its order, each file by the sha256 of its bytes and its
+    role (the last ``holdout_photos`` only choose the checkpoint)."""
+    first_held_out = len(files) - holdout_photos
+    return [{"file": path.name, "sha256": sha256_file(path), "role": "train" if i < first_held_out else "held-out"}
+            for i, path in enumerate(files)]
 
 
 def _degrade_denoise(cfg: TrainConfig) -> Callable[[np.ndarray, np.random.Generator], np.ndarray]:
@@ -315,7 +323,8 @@ def train(cfg: TrainConfig, resume: bool = True, log: Callable[[str], None] = pr
     run_dir.mkdir(parents=True, exist_ok=True)
     last, best = run_dir / "last.pt", run_dir / "best.safetensors"
 
-    photos = load_photo_pool(cfg.images)
+    named = load_named_photo_pool(cfg.images)
+    photos = [photo for _, photo in named]
     train_pool, held_out = photos[: -cfg.holdout_photos], photos[-cfg.holdout_photos :]
     val_clean, val_noisy = (_validation_set(held_out, cfg.seed) if entry.task == "denoise"
                             else _task_validation_set(held_out, cfg.seed, entry.task))
@@ -356,8 +365,9 @@ def train(cfg: TrainConfig, resume: bool = True, log: Callable[[str], None] = pr
             example_weights.eta = cfg.eg_lr  # the step size is the run's option, the weights are the state
         step, best_val = state["step"], state["best_val"]
         log(f"resumed {cfg.model} at step {step} (best held-out PSNR {best_val:.2f} dB)")
-    (run_dir / "config.json").write_text(json.dumps(
-        {**asdict(cfg), "command": train_command(cfg), "code_commit": code_commit()}, indent=2))
+    atomic_write_text(run_dir / "config.json", json.dumps(
+        {**asdict(cfg), "command": train_command(cfg), "code_commit": code_commit(),
+         "photos": photo_record([path for path, _ in named], cfg.holdout_photos)}, indent=2))
 
     rng_states = (source.state(), noise_rng.bit_generator.state)
 

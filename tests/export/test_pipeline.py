@@ -37,7 +37,8 @@ def test_every_format_is_exported_with_its_hash(maxim_export):
 def test_artifacts_run_in_their_runtime_at_fp32_parity(maxim_export, fmt):
     parity = _by_format(maxim_export[1])[fmt].parity
     assert parity.executed and parity.passed
-    assert parity.psnr_db >= 60.0 and parity.threshold_db == 60.0
+    # the gate is 60 dB; fp32 artifacts reach 128-137 dB, so a drop to the gate is a regression too
+    assert parity.psnr_db >= 100.0 and parity.threshold_db == 60.0
     assert parity.backend in ("onnxruntime", "litert", "openvino")
     # random images and real photos, all fresh
     assert any(i.startswith("random") for i in parity.inputs) and any(i.startswith("photo:") for i in parity.inputs)
@@ -99,5 +100,5 @@ def test_maxim_dynamic_onnx_is_exported_and_runs_at_another_size(tmp_path):
 
     manifest = export_model(MODEL, formats="onnx", out_dir=tmp_path, height=SIZE, width=SIZE, pretrained=False)
     dynamic = next(a for a in manifest.artifacts if not a.static_shape)
-    assert dynamic.input_shape == [1, 3, "H", "W"] and dynamic.parity.psnr_db >= 60.0
+    assert dynamic.input_shape == [1, 3, "H", "W"] and dynamic.parity.psnr_db >= 100.0
     assert f"{SIZE + 32}x{SIZE + 64}" in " ".join(dynamic.parity.inputs)

@@ -16,7 +16,7 @@ STEPS = 6
 
 def test_every_format_exports_the_step_graph_with_its_sampler_contract(diffusion_export, check_every_format):
     _, manifest, _ = diffusion_export
-    check_every_format(manifest, min_parity_db=60)
+    check_every_format(manifest, min_parity_db=100)  # fp32 step graphs reach 135-137 dB here
     spec = manifest.spec
     assert spec is not None and spec.protocol == "generate"
     assert spec.program.kind == "sampler" and spec.program.component == "denoiser"
@@ -104,7 +104,7 @@ def test_verify_rebuilds_the_denoiser_from_its_weights_and_passes(diffusion_expo
     report = verify_dir(diffusion_export[0])
     assert report.passed
     executed = [c for c in report.artifacts if c.executed]
-    assert len(executed) == 3 and all(c.psnr_db >= 60 for c in executed)
+    assert len(executed) == 3 and all(c.psnr_db >= 100 for c in executed)
 
 
 def test_soft_diffusion_momentum_loop_over_the_onnx_step_graph_matches_the_pytorch_loop(soft_diffusion_export):
@@ -124,7 +124,7 @@ def test_soft_diffusion_momentum_loop_over_the_onnx_step_graph_matches_the_pytor
     denoiser = manifest.spec.component()
     assert [(t.name, t.role, t.shape_rule) for t in denoiser.outputs] == [("x0", "noise", "same:sample")]
     [artifact] = manifest.artifacts
-    assert artifact.format == "onnx" and artifact.parity.executed and artifact.parity.psnr_db >= 60
+    assert artifact.format == "onnx" and artifact.parity.executed and artifact.parity.psnr_db >= 100
 
     session = runtimes.load(folder, backend="onnxruntime", artifact="onnx")
     got = session.generate(count=2, seed=3, steps=STEPS, raw=True)

@@ -26,17 +26,17 @@ def _sessions(export):
     return found
 
 
-def test_onnxruntime_openvino_and_litert_agree_to_60_db(tiny_export):
+def test_onnxruntime_openvino_and_litert_agree_to_100_db(tiny_export):
     sessions = _sessions(tiny_export)
     backends = {key.split("@")[1] for key in sessions}
-    if len(backends) < 2:
-        pytest.skip(f"need two backends, have {sorted(backends)}")
+    assert len(backends) >= 2, f"need two backends to compare, have {sorted(backends)}"
     x = np.random.default_rng(1).random((1, 3, 64, 64), dtype=np.float32)
     outputs = {key: s(x) for key, s in sessions.items()}
     reference_key = next(iter(outputs))
     for key, out in outputs.items():
         assert out.shape == x.shape
-        assert psnr(outputs[reference_key], out) >= 60.0, f"{key} vs {reference_key}"
+        # fp32 in every backend: they agree at 130 dB or so; 100 leaves room and still catches a wrong kernel
+        assert psnr(outputs[reference_key], out) >= 100.0, f"{key} vs {reference_key}"
 
 
 def test_describe_reports_what_executed_where(tiny_export):

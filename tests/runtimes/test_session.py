@@ -17,8 +17,7 @@ PHOTO = Path(__file__).resolve().parents[2] / "edgezoo" / "assets" / "sample_noi
 
 @pytest.fixture(scope="module")
 def photo():
-    if not PHOTO.is_file():
-        pytest.skip("sample photo not shipped")
+    assert PHOTO.is_file(), "the sample photo ships in edgezoo/assets"
     return read_image(PHOTO)  # 320x448 real photo
 
 
@@ -40,8 +39,9 @@ def test_maxim_tiles_are_seam_free_on_a_real_photo(tmp_path_factory, photo):
     from artifacts import have
 
     weights = list((PHOTO.parents[1] / "weights").glob("maxim-tiny-denoise*.safetensors"))
-    if not weights or not have("torch"):
-        pytest.skip("needs the shipped maxim-tiny-denoise weights and torch to export them")
+    assert weights, "maxim-tiny-denoise's weights ship in edgezoo/weights"
+    if not have("torch"):
+        pytest.skip("needs torch to export the shipped weights")
     from artifacts import build_export
 
     export = build_export(tmp_path_factory.mktemp("trained") / "maxim-tiny-denoise", size=256, pretrained=True,
@@ -49,8 +49,7 @@ def test_maxim_tiles_are_seam_free_on_a_real_photo(tmp_path_factory, photo):
     manifest = open_export_dir(export).manifest
     dynamic = next((a.key for a in manifest.artifacts if not a.static_shape and a.format == "onnx"), None)
     static = next((a.key for a in manifest.artifacts if a.static_shape), None)
-    if not (dynamic and static):
-        pytest.skip("export has no dynamic ONNX and static artifact pair")
+    assert dynamic and static, "an ONNX export of a tiled model has a dynamic and a static artifact"
     whole = runtimes.load(export, artifact=dynamic)(photo)
     tiled = runtimes.load(export, artifact=static)(photo)
     assert psnr(whole, tiled) >= 45.0

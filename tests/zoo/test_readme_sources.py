@@ -1,0 +1,215 @@
+"""The README's main tables agree with the files they name: the denoiser quality table
+with the shipped manifests, the diffusion ladder and the budget tables with
+``benchmarks/results/diffusion_{ladder,budget}.json``, the denoise plan table with
+``benchmarks/results/bench_plan_denoise.json``, the precision tables with
+``bench_precision.json`` and ``maxvit_precision.json``, the MULLER table with ``muller_fmnist.json``. Each table is found by its header row, and a
+figure agrees when the source rounds to it (half a unit of its last printed digit)."""
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from edgezoo.manifests import packaged_manifest
+
+ROOT = Path(__file__).resolve().parents[2]
+README = (ROOT / "README.md").read_text(encoding="utf-8")
+RESULTS = ROOT / "benchmarks" / "results"
+
+
+def _table(header_start: str) -> list[list[str]]:
+    """The rows (cells stripped) of the README table whose header row starts with ``header_start``."""
+    lines = README.splitlines()
+    starts = [i for i, line in enumerate(lines) if line.startswith("| " + header_start)]
+    assert len(starts) == 1, f"expected one README table headed '{header_start}', found {len(starts)}"
+    rows = []
+    for line in lines[starts[0] + 2:]:
+        if not line.startswith("|"):
+            break
+        rows.append([cell.strip() for cell in line.strip().strip("|").split("|")])
+    assert rows, f"the README table headed '{header_start}' has no rows"
+    return rows
+
+
+def _number(cell: str) -> float:
+    found = re.findall(r"-?\d[\d,]*\.?\d*", cell.replace("**", ""))
+    assert found, f"no number in README cell {cell!r}"
+    return float(found[0].replace(",", ""))
+
+
+def _numbers(cell: str) -> list[str]:
+    return re.findall(r"-?\d+\.\d+|-?\d[\d,]*", cell.replace("**", ""))
+
+
+def _agrees(printed: str, source: float) -> bool:
+    """Whether ``source`` rounds to the README's ``printed`` figure (either way at a tie)."""
+    printed = printed.replace(",", "")
+    decimals = len(printed.split(".")[1]) if "." in printed else 0
+    return abs(float(printed) - source) <= 0.5 * 10 ** -decimals + 1e-9
+
+
+def _model(cell: str) -> str:
+    return re.search(r"`([^`]+)`", cell).group(1)
+
+
+def test_the_denoiser_quality_table_is_the_shipped_manifests():
+    rows = _table("model | params | GFLOP/Mpix | sigma 15")
+    checked = 0
+    for row in rows:
+        if row[0].startswith("`"):
+            manifest = packaged_manifest(_model(row[0]))
+            assert _number(row[1]) == manifest.params
+            assert _agrees(_numbers(row[2])[0], manifest.gflops_per_mpix), row
+            scores = [(q.mean.psnr_db, q.mean.ssim) for q in manifest.quality]
+        else:
+            who = "cbm3d" if row[0].startswith("CBM3D") else "noisy"
+            reference = packaged_manifest("maxim-tiny-denoise")  # the baselines are the same in every manifest
+            scores = [(q.baselines[who].psnr_db, q.baselines[who].ssim) for q in reference.quality]
+            assert scores == [(q.baselines[who].psnr_db, q.baselines[who].ssim)
+                              for q in packaged_manifest("maxim-small-denoise").quality]
+        assert [q.degradation for q in packaged_manifest("maxim-tiny-denoise").quality] == [
+            "gaussian sigma=15/255", "gaussian sigma=25/255", "gaussian sigma=50/255"]
+        for cell, (psnr, ssim) in zip(row[3:6], scores):
+            printed_psnr, printed_ssim = _numbers(cell)
+            assert _agrees(printed_psnr, psnr) and _agrees(printed_ssim, ssim), (row[0], cell, psnr, ssim)
+            checked += 1
+    assert checked == 12  # noisy, CBM3D, tiny, small at three sigmas
+
+
+def test_the_classifier_table_is_the_shipped_manifest():
+    (row,) = _table("model | params | GFLOP/Mpix | Fashion-MNIST test top-1")
+    manifest = packaged_manifest(_model(row[0]))
+    assert _number(row[1]) == manifest.params and _agrees(_numbers(row[2])[0], manifest.gflops_per_mpix)
+    assert _agrees(_numbers(row[3])[0], manifest.quality[0].metrics["top1"])
+    epoch, selection = re.search(r"epoch (\d+), chosen by its top-1 of ([\d.]+)%", manifest.quality[0].note).groups()
+    assert row[4].startswith(f"epoch {epoch} of") and f"{selection}%" in row[4]
+
+
+def test_the_diffusion_ladder_table_is_diffusion_ladder_json():
+    ladder = json.loads((RESULTS / "diffusion_ladder.json").read_text())["models"]
+    steps = ["2", "4", "8", "16", "32", "50", "100"]
+    rows = _table("FD-fmnist at N DDIM steps")
+    assert [_model(r[0]) for r in rows] == ["ddpm-unet-fmnist-xs", "ddpm-unet-fmnist-s", "ddpm-unet-fmnist-m",
+                                            "ddpm-unet-fmnist-l", "ddpm-unet-fmnist-s-distill4"]
+    checked = 0
+    for row in rows:
+        quality = ladder[_model(row[0])]["quality"]
+        for step, cell in zip(steps, row[1:]):
+            printed = _numbers(cell)
+            if not printed:  # an empty cell or "(not run)": the source must have no figure either
+                assert step not in quality, (row[0], step)
+                continue
+            assert _agrees(printed[0], quality[step]["fd_fmnist"]), (row[0], step, cell)
+            checked += 1
+    assert checked == 28
+
+
+def test_the_diffusion_cost_and_budget_tables_are_diffusion_budget_json():
+    budget = json.loads((RESULTS / "diffusion_budget.json").read_text())
+    assert budget["device_profile"] in README
+    for row in _table("model | params | GFLOP/step | p50 ms/step"):
+        step = budget["per_step"][_model(row[0])]
+        assert _number(row[1]) == step["params"]
+        for printed, source in zip([_numbers(c)[0] for c in row[2:5]], (step["gflop"], step["p50_ms"], step["p90_ms"])):
+            assert _agrees(printed, source), (row, source)
+        assert row[5] == f"{step['artifact']} on {step['backend']}"
+    rows = _table("budget (p90) | the planner's choice")
+    assert len(rows) == len(budget["budgets"])
+    for row, source in zip(rows, budget["budgets"]):
+        assert _number(row[0]) == source["budget_ms"]
+        if "chosen" not in source:
+            assert row[1].startswith("nothing fits")
+            continue
+        assert row[1].startswith(source["chosen"]) and _agrees(_numbers(row[1])[-1], source["chosen_p90_ms"]), row
+        assert _agrees(_numbers(row[2])[0], source["chosen_fd"]), row
+        assert _agrees(_numbers(row[3])[0], source["best_fd_that_fits"]) and source["best_option"] in row[3], row
+        assert row[4] == ("yes" if source["within_5pct"] else "no")
+
+
+def test_the_denoise_plan_table_is_bench_plan_denoise_json():
+    bench = json.loads((RESULTS / "bench_plan_denoise.json").read_text())
+    assert bench["device_profile"] in README
+    rows = {(r["model"], r["artifact"], r["backend"]): r for r in bench["rows"]}
+    columns = [("tflite-fp32-static", "litert"), ("openvino-fp32-static", "openvino"),
+               ("onnx-fp32-static", "openvino"), ("onnx-fp32-static", "onnxruntime")]
+    table = _table("variant | PSNR sigma 25 (artifact)")
+    assert [_model(r[0]) for r in table] == ["maxim-tiny-denoise", "maxim-small-denoise"]
+    for row in table:
+        for cell, key in zip(row[2:], columns):
+            source = rows[(_model(row[0]), *key)]
+            p90, peak = _numbers(cell)
+            assert _agrees(p90, source["p90_ms"]) and _agrees(peak, source["peak_mb"]), (row[0], key, cell)
+    fastest = {m: min((r for r in bench["rows"] if r["model"] == m and r["artifact"].endswith("static")),
+                      key=lambda r: r["p90_ms"]) for m in ("maxim-tiny-denoise", "maxim-small-denoise")}
+    for budget, model in (("150", "maxim-tiny-denoise"), ("500", "maxim-small-denoise")):
+        line = re.search(rf"edgezoo plan denoise --budget-ms {budget} +# -> (.*)", README).group(1)
+        row = fastest[model]
+        assert line.startswith(f"{model} {row['artifact']} on {row['backend']}:{row['device']}")
+        assert _agrees(_numbers(line)[-1], row["p90_ms"]), line
+
+
+def test_the_denoiser_precision_tables_are_bench_precision_json():
+    bench = json.loads((RESULTS / "bench_precision.json").read_text())
+    assert bench["device_profile"] in README
+    rows = {(r["format"], r["precision"]): r for r in bench["rows"]}
+    for row in _table("format | fp32 parity | fp16 parity | int8 parity"):
+        fmt = {"ONNX": "onnx", "TFLite": "tflite", "OpenVINO": "openvino"}.get(row[0])
+        if fmt is None:
+            assert row[0] == "Core ML" and "not run" in row[1]
+            continue
+        for cell, precision in zip(row[1:4], ("fp32", "fp16", "int8")):
+            assert _agrees(_numbers(cell)[0], rows[(fmt, precision)]["parity_db"]), (row[0], precision, cell)
+        assert _agrees(_numbers(row[4])[0], rows[(fmt, "int8")]["quality_delta_db"]), row
+    for row in _table("backend | fp32 | fp16 | int8 (gated)"):
+        backend = {"ONNX Runtime": "onnxruntime", "OpenVINO": "openvino", "LiteRT": "litert"}[row[0]]
+        by_precision = {r["precision"]: r for r in bench["rows"] if r["backend"] == backend}
+        for cell, precision in zip(row[1:4], ("fp32", "fp16", "int8")):
+            figures = _numbers(cell)
+            assert _agrees(figures[0], by_precision[precision]["p50_ms"]), (row[0], precision, cell)
+            if len(figures) > 1:
+                assert _agrees(figures[1], by_precision[precision]["ratio_to_fp32"]), (row[0], precision, cell)
+
+
+def test_the_classifier_precision_table_is_maxvit_precision_json():
+    artifacts = json.loads((RESULTS / "maxvit_precision.json").read_text())["artifacts"]
+    by_file = {a["file"]: a for a in artifacts}
+    suffix = {"ONNX": "onnx", "TFLite": "tflite", "OpenVINO": "xml"}
+    for row in _table("format | fp32 test top-1 (parity)"):
+        if row[0] not in suffix:
+            assert row[0] == "Core ML" and "not run" in row[1]
+            continue
+        artifact = {p: by_file[f"maxvit-tiny-fmnist-28x28-{p}.{suffix[row[0]]}"] for p in ("fp32", "fp16", "int8")}
+        top1, parity = _numbers(row[1])[:2]
+        assert _agrees(top1, artifact["fp32"]["test_top1"]) and _agrees(parity, artifact["fp32"]["parity_db"]), row
+        if row[0] != "OpenVINO":  # its fp16 was re-exported after the JSON (the README says so)
+            top1, parity = _numbers(row[2])[:2]
+            assert _agrees(top1, artifact["fp16"]["test_top1"]) and _agrees(parity, artifact["fp16"]["parity_db"]), row
+        loss, error = _numbers(row[3])[:2]
+        assert _agrees(loss, artifact["int8"]["selection_delta"]), row
+        assert _agrees(error, artifact["int8"]["selection_standard_error"]), row
+        top1, delta = _numbers(row[4])[:2]
+        assert _agrees(top1, artifact["int8"]["test_top1"]) and _agrees(delta, artifact["int8"]["test_delta"]), row
+
+
+def test_the_muller_table_is_muller_fmnist_json():
+    rows = json.loads((RESULTS / "muller_fmnist.json").read_text())["rows"]
+    table = _table("classifier input | bilinear | MULLER")
+    assert len(table) == 3
+    for row in table:
+        side = int(_number(row[0]))
+        runs = {m: sorted((r["seed"], r["test_top1"]) for r in rows if r["side"] == side and r["method"] == m)
+                for m in ("bilinear", "muller")}
+        for cell, method in zip(row[1:3], ("bilinear", "muller")):
+            scores = [t for _, t in runs[method]]
+            assert _agrees(_numbers(cell)[0], sum(scores) / len(scores)), (row, method)
+        gains = [m - b for (_, b), (_, m) in zip(runs["bilinear"], runs["muller"])]
+        assert len(_numbers(row[3])) == len(gains)
+        assert all(_agrees(printed, gain) for printed, gain in zip(_numbers(row[3]), gains)), row
+
+
+@pytest.mark.parametrize("name", ["bench_backends.json", "bench_precision.json", "bench_plan_denoise.json",
+                                  "diffusion_budget.json", "diffusion_ladder.json", "diffusion_precision.json",
+                                  "eg_denoise.json", "eg_fmnist.json", "maxvit_precision.json", "muller_fmnist.json"])
+def test_every_results_file_is_named_in_the_readme(name):
+    assert f"results/{name}" in README or f"results/{name.split('.')[0]}.{{json" in README
