@@ -1,0 +1,70 @@
+"""Where an export's time goes: wall-clock seconds per stage (conversion per format,
+calibration, sensitivity search, task quality, parity, ...), for
+``benchmarks/bench_export_time.py`` and the export's own summary.
+
+Stages nest; each second is booked to the innermost stage only (a parity check inside
+an int8 attempt counts as parity, not as quantization), so the stages add up to the
+time spent inside any of them. Timing is always on: it costs two clock reads per stage.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+import time
+from typing import Iterator
+
+_local = threading.local()
+_totals: dict[str, float] = {}
+_counts: dict[str, int] = {}
+_lock = threading.Lock()
+
+
+def _stack() -> list[list]:
+    if not hasattr(_local, "stack"):
+        _local.stack = []
+    return _local.stack
+
+
+@contextlib.contextmanager
+def stage(name: str) -> Iterator[None]:
+    """Book the block's wall-clock time (less that of stages nested in it) to ``name``."""
+    stack = _stack()
+    now = time.perf_counter()
+    if stack:  # pause the enclosing stage
+        outer = stack[-1]
+        outer[2] += now - outer[1]
+    frame = [name, now, 0.0]
+    stack.append(frame)
+    try:
+        yield
+    finally:
+        end = time.perf_counter()
+        stack.pop()
+        frame[2] += end - frame[1]
+        with _lock:
+            _totals[name] = _totals.get(name, 0.0) + frame[2]
+            _counts[name] = _counts.get(name, 0) + 1
+        if stack:  # resume the enclosing stage
+            stack[-1][1] = end
+
+
+def stage_times() -> dict[str, dict[str, float]]:
+    """``{stage: {"seconds": s, "count": n}}`` booked in this process since the last reset."""
+    with _lock:
+        return {name: {"seconds": round(_totals[name], 3), "count": _counts[name]} for name in sorted(_totals)}
+
+
+def merge(times: dict[str, dict[str, float]]) -> None:
+    """Add stage times measured in another process (a format exported in a worker)."""
+    with _lock:
+        for name, entry in times.items():
+            _totals[name] = _totals.get(name, 0.0) + float(entry["seconds"])
+            _counts[name] = _counts.get(name, 0) + int(entry["count"])
+
+
+def reset() -> None:
+    """Forget every booked stage."""
+    with _lock:
+        _totals.clear()
+        _counts.clear()
