@@ -107,6 +107,9 @@ def main(argv: list[str] | None = None) -> int:
                          progress=progress)
         except EdgezooError as exc:  # a gate missed: the rest is written, and the time still counts
             error = str(exc)
+        except KeyboardInterrupt:  # stopped by hand: what was measured so far is still written
+            error = "interrupted before the end: the totals cover the jobs listed only"
+
         total = time.perf_counter() - started
         manifest = load_manifest(out)
         figures = artifact_figures(manifest)

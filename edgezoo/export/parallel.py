@@ -46,8 +46,8 @@ def _receive(stream: BinaryIO) -> Any:
 
 def _format_worker(settings: Any, jobs: Sequence[tuple[int, Any]], total: int, out: str, stage: str,
                    send: Callable[[Any], None]) -> None:
-    """Build ``jobs`` (one format's) in this process, sending every event; the last
-    message is ``finished`` with this process's stage times."""
+    """Build ``jobs`` (one format's) in this process, sending every event and, after
+    each job, this process's stage times so far; the last message is ``finished``."""
     from edgezoo.export import timing
 
     fmt = jobs[0][1].format
@@ -80,16 +80,33 @@ def _format_worker(settings: Any, jobs: Sequence[tuple[int, Any]], total: int, o
                 continue
             send(("outcome", index, None if artifact is None else artifact.model_dump(mode="json"),
                   time.perf_counter() - started))
+            send(("stages", fmt, timing.stage_times()))  # so far: an interrupted export still knows
     except BaseException as exc:  # a crash fails this format's remaining jobs, not the export
         first = (str(exc).strip().splitlines() or [exc.__class__.__name__])[0][:300]
         send(("crashed", fmt, f"{exc.__class__.__name__}: {first}", traceback.format_exc()[-2000:]))
     finally:
+        send(("stages", fmt, timing.stage_times()))
         send(("finished", fmt, timing.stage_times()))
+
+
+def _exit_with_parent() -> None:
+    """Stop this worker when the export that started it is gone (killed outright, so
+    that its own clean-up never ran): an orphan would go on writing into the folder."""
+    parent = os.getppid()
+
+    def watch() -> None:
+        while True:
+            time.sleep(1.0)
+            if os.getppid() != parent:
+                os._exit(1)
+
+    threading.Thread(target=watch, daemon=True).start()
 
 
 def worker_main() -> int:
     """``python -m edgezoo.export.parallel FD``: read one format's work from stdin and
     report on file descriptor FD (stdout and stderr stay free for converter chatter)."""
+    _exit_with_parent()
     with os.fdopen(int(sys.argv[1]), "wb") as channel:
         settings, jobs, total, out, stage = _receive(sys.stdin.buffer)
         _format_worker(settings, jobs, total, out, stage, lambda message: _send(channel, message))
@@ -141,6 +158,7 @@ def run_in_workers(
     done: set[int] = set()
     crashes: dict[str, str] = {}
     inbox: "queue_module.Queue[Any]" = queue_module.Queue()
+    stages: dict[str, dict[str, Any]] = {}
     waiting = list(groups)
     running: dict[str, subprocess.Popen] = {}
     try:
@@ -165,8 +183,8 @@ def run_in_workers(
                 record(index, by_index[index], outcome, seconds)
             elif kind == "crashed":
                 crashes[message[1]] = message[2]
-            elif kind == "finished":
-                timing.merge(message[2])
+            elif kind == "stages":
+                stages[message[1]] = message[2]
             elif kind == "exited":
                 running.pop(message[1], None)
                 if message[2]:
@@ -174,6 +192,8 @@ def run_in_workers(
     finally:
         for process in running.values():  # Ctrl-C, or an error here: stop the workers too
             process.kill()
+        for times in stages.values():  # the workers' stage times, as of their last report
+            timing.merge(times)
     for index, job in sorted(by_index.items()):
         if index not in done:
             why = crashes.get(job.format, "its worker stopped before reaching it")
