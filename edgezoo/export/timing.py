@@ -1,10 +1,13 @@
-"""Where an export's time goes: wall-clock seconds per stage (conversion per format,
-calibration, sensitivity search, task quality, parity, ...), for
-``benchmarks/bench_export_time.py`` and the export's own summary.
+"""Where an export's time goes: wall-clock and CPU seconds per stage (conversion per
+format, calibration, sensitivity search, task quality, parity, ...), for
+``benchmarks/bench_export_time.py``.
 
 Stages nest; each second is booked to the innermost stage only (a parity check inside
 an int8 attempt counts as parity, not as quantization), so the stages add up to the
-time spent inside any of them. Timing is always on: it costs two clock reads per stage.
+time spent inside any of them. CPU seconds are the process's (every thread, the
+runtimes' pools included): on a shared host, where wall time mostly measures the
+other processes, they say what the work itself costs. Timing is always on: it costs
+four clock reads per stage.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from typing import Iterator
 
 _local = threading.local()
 _totals: dict[str, float] = {}
+_cpu: dict[str, float] = {}
 _counts: dict[str, int] = {}
 _lock = threading.Lock()
 
@@ -28,31 +32,36 @@ def _stack() -> list[list]:
 
 @contextlib.contextmanager
 def stage(name: str) -> Iterator[None]:
-    """Book the block's wall-clock time (less that of stages nested in it) to ``name``."""
+    """Book the block's wall-clock and CPU time (less that of stages nested in it) to ``name``."""
     stack = _stack()
-    now = time.perf_counter()
+    now, cpu = time.perf_counter(), time.process_time()
     if stack:  # pause the enclosing stage
         outer = stack[-1]
         outer[2] += now - outer[1]
-    frame = [name, now, 0.0]
+        outer[4] += cpu - outer[3]
+    frame = [name, now, 0.0, cpu, 0.0]
     stack.append(frame)
     try:
         yield
     finally:
-        end = time.perf_counter()
+        end, end_cpu = time.perf_counter(), time.process_time()
         stack.pop()
         frame[2] += end - frame[1]
+        frame[4] += end_cpu - frame[3]
         with _lock:
             _totals[name] = _totals.get(name, 0.0) + frame[2]
+            _cpu[name] = _cpu.get(name, 0.0) + frame[4]
             _counts[name] = _counts.get(name, 0) + 1
         if stack:  # resume the enclosing stage
-            stack[-1][1] = end
+            stack[-1][1], stack[-1][3] = end, end_cpu
 
 
 def stage_times() -> dict[str, dict[str, float]]:
-    """``{stage: {"seconds": s, "count": n}}`` booked in this process since the last reset."""
+    """``{stage: {"seconds": wall, "cpu_seconds": cpu, "count": n}}`` booked in this
+    process since the last reset."""
     with _lock:
-        return {name: {"seconds": round(_totals[name], 3), "count": _counts[name]} for name in sorted(_totals)}
+        return {name: {"seconds": round(_totals[name], 3), "cpu_seconds": round(_cpu.get(name, 0.0), 3),
+                       "count": _counts[name]} for name in sorted(_totals)}
 
 
 def merge(times: dict[str, dict[str, float]]) -> None:
@@ -60,6 +69,7 @@ def merge(times: dict[str, dict[str, float]]) -> None:
     with _lock:
         for name, entry in times.items():
             _totals[name] = _totals.get(name, 0.0) + float(entry["seconds"])
+            _cpu[name] = _cpu.get(name, 0.0) + float(entry.get("cpu_seconds", 0.0))
             _counts[name] = _counts.get(name, 0) + int(entry["count"])
 
 
@@ -67,4 +77,5 @@ def reset() -> None:
     """Forget every booked stage."""
     with _lock:
         _totals.clear()
+        _cpu.clear()
         _counts.clear()
