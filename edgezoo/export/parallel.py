@@ -113,10 +113,15 @@ def worker_main() -> int:
     return 0
 
 
-def _spawn(group: list[tuple[int, Any]], payload: tuple, inbox: "queue_module.Queue[Any]") -> subprocess.Popen:
-    """Start a worker for one format; a thread forwards its messages to ``inbox``."""
+def _spawn(group: list[tuple[int, Any]], payload: tuple, inbox: "queue_module.Queue[Any]",
+           threads: int) -> subprocess.Popen:
+    """Start a worker for one format, its runtimes held to ``threads``; a thread
+    forwards its messages to ``inbox``."""
+    from edgezoo.export.timing import THREADS_ENV
+
     read_fd, write_fd = os.pipe()
     env = dict(os.environ)
+    env[THREADS_ENV] = str(threads)
     root = str(Path(__file__).resolve().parents[2])
     env["PYTHONPATH"] = root + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
     process = subprocess.Popen(
@@ -155,6 +160,7 @@ def run_in_workers(
     from edgezoo.manifests.schema import Artifact
 
     by_index = {index: job for group in groups for index, job in group}
+    threads = max(1, (os.cpu_count() or 1) // workers)  # the cores shared out, not each runtime taking them all
     done: set[int] = set()
     crashes: dict[str, str] = {}
     inbox: "queue_module.Queue[Any]" = queue_module.Queue()
@@ -165,7 +171,8 @@ def run_in_workers(
         while waiting or running:
             while waiting and len(running) < workers:
                 group = waiting.pop(0)
-                running[group[0][1].format] = _spawn(group, (settings, group, total, str(out), str(stage)), inbox)
+                running[group[0][1].format] = _spawn(group, (settings, group, total, str(out), str(stage)), inbox,
+                                                     threads)
             message = inbox.get()
             kind = message[0]
             if kind == "event":

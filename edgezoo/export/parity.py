@@ -253,7 +253,9 @@ def measure_parity(
     from edgezoo.export.timing import stage
 
     with captured_output(), stage("parity"):  # runtimes log delegate choices on stderr
-        runner = backend.load(path, device, precision=precision)
+        from edgezoo.export.timing import runtime_threads
+
+        runner = backend.load(path, device, runtime_threads(), precision=precision)
         results = [runner.run(item.feeds) for item in inputs]
     names = [i.name for i in inputs]
 

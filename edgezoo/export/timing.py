@@ -13,6 +13,7 @@ four clock reads per stage.
 from __future__ import annotations
 
 import contextlib
+import os
 import threading
 import time
 from typing import Iterator
@@ -79,3 +80,15 @@ def reset() -> None:
         _totals.clear()
         _cpu.clear()
         _counts.clear()
+
+
+THREADS_ENV = "EDGEZOO_EXPORT_THREADS"  # set by the export for its worker processes
+
+
+def runtime_threads() -> int | None:
+    """Threads a runtime may use while the export gates and measures an artifact: the
+    share of the cores the export gave this worker process (formats exported side by
+    side each get theirs, rather than every runtime spinning a pool the size of the
+    machine), or None (the runtime's default) outside a worker."""
+    value = os.environ.get(THREADS_ENV, "").strip()
+    return int(value) if value.isdigit() and int(value) > 0 else None

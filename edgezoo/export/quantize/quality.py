@@ -125,7 +125,9 @@ def artifact_runner(path: str | Path, fmt: str, precision: str) -> RunFunction:
     from edgezoo.runtimes.backends import backend_for_format
 
     with captured_output():
-        runner = backend_for_format(fmt).load(path, "cpu", precision=precision)
+        from edgezoo.export.timing import runtime_threads
+
+        runner = backend_for_format(fmt).load(path, "cpu", runtime_threads(), precision=precision)
     return runner.run
 
 
