@@ -206,7 +206,8 @@ def export_model(
         """One finished job: into the manifest (saved at once) or into the failures."""
         if isinstance(outcome, EdgezooError):
             if job.dynamic:  # asked for (the default), so a miss fails the export; say how to leave it out
-                outcome = type(outcome)(f"{outcome} (the dynamic H x W variant: export with --no-dynamic to leave it out)")
+                outcome = type(outcome)(f"{outcome} (the dynamic H x W variant: export with --no-dynamic "
+                                        "to leave it out)")
             failures.append(outcome)
             emit(ExportEvent("failed", index, len(jobs), job, message=str(outcome)))
         elif outcome is None:
@@ -282,10 +283,7 @@ class _Settings:
     calibration_images: list[Any] | None
 
     def run(self, entry: Any, model: Any, out: Path, stage: Path) -> "_Run":
-        run = _Run(entry, model, _example(entry, self.height, self.width), out, self.weights_sha, self.height,
-                   self.width, self.quality, self.allow_degraded, self.int8_mode, self.calibration_images)
-        run.stage = stage
-        return run
+        return _Run(entry, model, _example(entry, self.height, self.width), out, self, stage)
 
 
 def _progress_for(emit: ProgressFn, index: int, total: int, job: ExportJob) -> Callable[[str], None]:
@@ -305,13 +303,7 @@ class _Run:
     model: Any
     example: Any
     out: Path
-    weights_sha: str
-    height: int
-    width: int
-    quality: QualityPlan
-    allow_degraded: bool
-    int8_mode: str
-    calibration_images: list[Any] | None = None
+    settings: _Settings
     stage: Path | None = None
     sources: dict[tuple[str, bool], Path] = dataclasses.field(default_factory=dict)
     source_errors: dict[tuple[str, bool], str] = dataclasses.field(default_factory=dict)
@@ -321,7 +313,8 @@ class _Run:
         """(parity inputs, reference outputs) for a static or a dynamic artifact."""
         if dynamic not in self.parity_sets:
             component = self.entry.spec().component()
-            inputs = inputs_for_artifact(self.height, self.width, self.entry.input_spec.multiple_of, not dynamic,
+            cfg = self.settings
+            inputs = inputs_for_artifact(cfg.height, cfg.width, self.entry.input_spec.multiple_of, not dynamic,
                                          EXPORT_SEED, tensors=component.inputs)
             outputs = [t.name for t in component.outputs]
             self.parity_sets[dynamic] = (inputs, reference_outputs(self.model, inputs, outputs))
@@ -341,26 +334,27 @@ class _Run:
         if source is None:
             why = self.source_errors.get(key, "it was not built")
             raise ExportError(f"{job.label} is made from the fp32 {job.format} artifact, which failed: {why}")
-        io = io_contract(self.entry, self.height, self.width, dynamic=job.dynamic)
+        io = io_contract(self.entry, self.settings.height, self.settings.width, dynamic=job.dynamic)
         inputs, refs = self.parity_set(job.dynamic)
         reduced = ReducedJob(
             source=source, model=self.model,
             metadata=artifact_metadata(self.entry, io, preprocessing(self.entry), job.format, job.precision,
-                                       self.weights_sha),
-            expected_io=io.model_dump(mode="json"), tile=(self.height, self.width),
+                                       self.settings.weights_sha),
+            expected_io=io.model_dump(mode="json"), tile=(self.settings.height, self.settings.width),
             multiple_of=self.entry.input_spec.multiple_of, task=self.entry.task, parity_inputs=inputs,
             references=refs,
         )
-        if self.calibration_images and job.precision == "int8":
+        if self.settings.calibration_images and job.precision == "int8":
             from edgezoo.export.quantize.calibration import DEFAULT_COUNT, calibration_from_images
 
             count = 2 * DEFAULT_COUNT  # what the remedies that ask for more images take
-            reduced.calibration = calibration_from_images(self.calibration_images, self.height, self.width, count)
-            reduced.calibration_label = (f"{count} views of {len(self.calibration_images)} caller-supplied "
+            cfg = self.settings
+            reduced.calibration = calibration_from_images(cfg.calibration_images, cfg.height, cfg.width, count)
+            reduced.calibration_label = (f"{count} views of {len(self.settings.calibration_images)} caller-supplied "
                                          "pictures, used as given")
         artifact = build_reduced_artifact(job.format, job.precision, job.file, job.dynamic, reduced, self.stage,
-                                          self.out, self.quality, int8_mode=self.int8_mode,
-                                          allow_degraded=self.allow_degraded, say=say)
+                                          self.out, self.settings.quality, int8_mode=self.settings.int8_mode,
+                                          allow_degraded=self.settings.allow_degraded, say=say)
         remove_path(self.out / f"{job.file}.error.log")  # from an earlier failed attempt
         return artifact
 
@@ -373,7 +367,8 @@ class _Run:
                 return None
         assert self.stage is not None
         staged, tools, report, io = _convert_and_check(job, self.entry, self.model, self.example, self.stage,
-                                                       self.out, self.weights_sha, self.height, self.width,
+                                                       self.out, self.settings.weights_sha, self.settings.height,
+                                                       self.settings.width,
                                                        self.parity_set(job.dynamic))
         if not job.keep:
             self.sources[key] = staged
@@ -382,10 +377,10 @@ class _Run:
             checks = gate(staged, job.format, job.file)  # before the move, like parity: a rejected file never lands
         quality = None
         # measured before the move: an artifact whose measurement fails never reaches the folder
-        if self.quality.enabled and report.executed:
-            tile = None if job.dynamic else (self.height, self.width)
+        if self.settings.quality.enabled and report.executed:
+            tile = None if job.dynamic else (self.settings.height, self.settings.width)
             quality = artifact_quality(staged, job.format, "fp32", tile, self.entry.input_spec.multiple_of,
-                                       self.quality)
+                                       self.settings.quality)
         final = self.out / job.file
         promote(staged, final)
         self.sources[key] = final
