@@ -244,19 +244,33 @@ def export_model(
 
 
 WORKERS_ENV = "EDGEZOO_EXPORT_WORKERS"
+# Memory one worker may need: int8 calibration keeps every intermediate tensor of the
+# calibration images (AI Edge Quantizer's calibrator peaked at 6 GB for MAXIM-tiny at
+# 256x256); by default no more workers start than the available memory gives this each.
+WORKER_MEMORY_MB = 4096
 
 
 def export_workers(workers: int | None, formats: int, supplied: bool) -> int:
     """How many processes export formats side by side: ``workers``, else
-    ``$EDGEZOO_EXPORT_WORKERS``, else one per CPU core (at most one per format). A
+    ``$EDGEZOO_EXPORT_WORKERS``, else one per CPU core, as many as the available memory
+    gives :data:`WORKER_MEMORY_MB` each (psutil; at most one per format). A
     caller-supplied module stays in this process (a worker rebuilds the model from the
     registry and the saved weights, which a module of the caller's own class may not be)."""
     if supplied or formats < 2:
         return 1
     if workers is None:
         env = os.environ.get(WORKERS_ENV, "").strip()
-        workers = int(env) if env.isdigit() else (os.cpu_count() or 1)
+        workers = int(env) if env.isdigit() else min(os.cpu_count() or 1, _memory_for_workers())
     return max(1, min(int(workers), formats))
+
+
+def _memory_for_workers() -> int:
+    try:
+        import psutil
+
+        return max(1, int(psutil.virtual_memory().available / 2**20 // WORKER_MEMORY_MB))
+    except Exception:  # no psutil, or a sandbox that hides /proc/meminfo: the cores decide
+        return 1 << 16
 
 
 def _by_format(jobs: Sequence[ExportJob]) -> list[list[tuple[int, ExportJob]]]:
