@@ -68,7 +68,8 @@ def test_formats_exported_in_workers_match_one_process(tmp_path):
 
 
 def test_a_reexport_keeps_the_latency_of_an_artifact_whose_bytes_did_not_change(tmp_path):
-    # ONNX (like TFLite) converts byte for byte the same from the same weights; OpenVINO's IR does not
+    # ONNX (like TFLite) converts byte for byte the same from the same weights; OpenVINO's IR did not
+    # in one run of this test
     out = tmp_path / "export"
     manifest = export_model(MODEL, formats="onnx", precisions="fp32", out_dir=out, height=64, width=64,
                             pretrained=False, dynamic=False)
