@@ -182,6 +182,7 @@ def main(argv: list[str] | None = None) -> int:
         print(message, file=progress_stream, flush=True)
 
     formats = [f.strip() for f in args.formats.split(",") if f.strip()]
+    profile_id = device_profile().id
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="edgezoo-bench-precision-") as scratch:
         folder = args.export
@@ -207,6 +208,7 @@ def main(argv: list[str] | None = None) -> int:
                 info = found[(fmt, p)]
                 p50, p90 = float(np.median(times[p])), float(np.percentile(times[p], 90))
                 rows.append({
+                    "device_profile": profile_id,  # every latency names what it was measured on
                     "backend": backend_for_format(fmt).name, "format": fmt, "precision": p,
                     "file": Path(info["path"]).name, "method": info["method"], "remedy": info["remedy"],
                     "degraded": info["degraded"], "p50_ms": round(p50, 2), "p90_ms": round(p90, 2),
@@ -228,7 +230,7 @@ def main(argv: list[str] | None = None) -> int:
     header = (f"{'backend':<12}{'precision':<12}{'method':<14}{'p50 ms':>9}{'p90 ms':>9}{'x fp32':>8}{'speedup':>8}"
               f"{'MB':>7}{'parity':>8}{'PSNR':>8}{'dPSNR':>8}")
     print(f"{args.model}, input {side}x{side}, {args.threads} threads, {args.repeats} round-robin runs; "
-          f"{profile.id}: {profile.info.get('cpu_model')} [{' '.join(flags)}]")
+          f"device profile {profile.id} ({profile.info.get('cpu_model')} [{' '.join(flags)}])")
     print(header)
     print("-" * len(header))
 

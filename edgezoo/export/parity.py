@@ -185,8 +185,10 @@ def reference_outputs(
 
     from edgezoo.export.capture import torch_threads
 
+    from edgezoo.export.timing import stage
+
     results = []
-    with torch_threads(1), torch.inference_mode():
+    with torch_threads(1), torch.inference_mode(), stage("reference outputs"):
         for item in inputs:
             returned = model(*(torch.from_numpy(np.ascontiguousarray(a)) for a in item.feeds.values()))
             results.append(named_outputs(returned, outputs))
@@ -234,7 +236,10 @@ def measure_parity(
     threshold = threshold_db(precision)
     backend = backend_for_format(fmt)
     if fmt == "coreml" and not backend.available():
-        problems = coreml_spec_problems(path, expected_io, precision)
+        from edgezoo.export.timing import stage
+
+        with stage("parity"):
+            problems = coreml_spec_problems(path, expected_io, precision)
         return ParityReport(
             artifact=name, format=fmt, precision=precision, executed=False, threshold_db=threshold,
             passed=not problems, note="; ".join(problems) if problems else COREML_NOTE,
@@ -245,8 +250,12 @@ def measure_parity(
     out_names = [n for n, _ in outputs]
     device = "CPU_ONLY" if fmt == "coreml" else "cpu"
     refs = list(references) if references is not None else reference_outputs(model, inputs, out_names)
-    with captured_output():  # runtimes log delegate choices on stderr
-        runner = backend.load(path, device, precision=precision)
+    from edgezoo.export.timing import stage
+
+    with captured_output(), stage("parity"):  # runtimes log delegate choices on stderr
+        from edgezoo.export.timing import runtime_threads
+
+        runner = backend.load(path, device, runtime_threads(), precision=precision)
         results = [runner.run(item.feeds) for item in inputs]
     names = [i.name for i in inputs]
 

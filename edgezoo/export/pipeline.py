@@ -45,6 +45,7 @@ from edgezoo.export.formats import (
 )
 from edgezoo.export.parity import inputs_for_artifact, measure_parity, reference_outputs
 from edgezoo.export.reduced import QualityPlan, ReducedJob, artifact_quality, build_reduced_artifact, quality_plan
+from edgezoo.export.timing import stage as timed
 from edgezoo.export.validators import delegates, gate
 from edgezoo.files import remove_path, sha256_file, size_bytes
 from edgezoo.manifests.schema import FORMATS, Artifact, Manifest
@@ -106,6 +107,7 @@ def export_model(
     measure_quality: bool | None = None,
     quality_images: dict[str, Any] | None = None,
     calibration_images: Sequence[str | os.PathLike] | None = None,
+    workers: int | None = None,
 ) -> Manifest:
     """Export zoo model ``name`` and return the manifest written to ``out_dir``.
 
@@ -150,6 +152,10 @@ def export_model(
     calibration_images : list of paths, optional
         Pictures to calibrate int8 on instead of the bundled calibration photos, used as
         the model receives them (noisy photos for a denoiser; never evaluation photos).
+    workers : int, optional
+        Processes that export formats side by side (default: :func:`export_workers`,
+        one per CPU core); each format's artifacts are built, gated and measured exactly
+        as in one process, and the manifest is written by this one.
 
     Returns
     -------
@@ -191,32 +197,107 @@ def export_model(
     manifest.save(out / MANIFEST_FILE)
 
     trained = (pretrained and not supplied) if measure_quality is None else measure_quality
-    run = _Run(entry, model, _example(entry, height, width), out, weights_sha, height, width,
-               quality_plan(entry.task, trained, quality_images), allow_degraded, int8_mode,
-               list(calibration_images) if calibration_images else None)
+    settings = _Settings(name, pretrained, weights_sha, height, width,
+                         quality_plan(entry.task, trained, quality_images), allow_degraded, int8_mode,
+                         list(calibration_images) if calibration_images else None)
     failures: list[EdgezooError] = []
-    with staging_dir(out) as stage:
-        run.stage = stage
-        for index, job in enumerate(jobs):
-            emit(ExportEvent("start", index, len(jobs), job))
-            started = time.perf_counter()
-            try:
-                artifact = run.build(job, manifest, _progress_for(emit, index, len(jobs), job))
-            except EdgezooError as exc:
-                if job.dynamic:  # asked for (the default), so a miss fails the export; say how to leave it out
-                    exc = type(exc)(f"{exc} (the dynamic H x W variant: export with --no-dynamic to leave it out)")
-                failures.append(exc)
-                emit(ExportEvent("failed", index, len(jobs), job, message=str(exc)))
-                continue
-            if artifact is None:
-                emit(ExportEvent("source", index, len(jobs), job, seconds=time.perf_counter() - started))
-                continue
-            manifest.artifacts = [a for a in manifest.artifacts if a.file != artifact.file] + [artifact]
+
+    def record(index: int, job: ExportJob, outcome: Any, seconds: float) -> None:
+        """One finished job: into the manifest (saved at once) or into the failures."""
+        if isinstance(outcome, EdgezooError):
+            if job.dynamic:  # asked for (the default), so a miss fails the export; say how to leave it out
+                outcome = type(outcome)(f"{outcome} (the dynamic H x W variant: export with --no-dynamic "
+                                        "to leave it out)")
+            failures.append(outcome)
+            emit(ExportEvent("failed", index, len(jobs), job, message=str(outcome)))
+        elif outcome is None:
+            emit(ExportEvent("source", index, len(jobs), job, seconds=seconds))
+        else:
+            previous = next((a for a in manifest.artifacts if a.file == outcome.file), None)
+            if previous is not None and previous.sha256 == outcome.sha256 and not outcome.latency:
+                # the same bytes run as fast as before: a re-export keeps what bench measured
+                outcome = outcome.model_copy(update={"latency": list(previous.latency)})
+            manifest.artifacts = [a for a in manifest.artifacts if a.file != outcome.file] + [outcome]
             manifest.save(out / MANIFEST_FILE)
-            emit(ExportEvent("done", index, len(jobs), job, seconds=time.perf_counter() - started, artifact=artifact))
+            emit(ExportEvent("done", index, len(jobs), job, seconds=seconds, artifact=outcome))
+
+    groups = _by_format(jobs)
+    count = export_workers(workers, len(groups), supplied)
+    with staging_dir(out) as stage:
+        if count > 1:
+            from edgezoo.export.parallel import run_in_workers
+
+            run_in_workers(settings, groups, len(jobs), out, stage, count, emit, record)
+        else:
+            run = settings.run(entry, model, out, stage)
+            for index, job in enumerate(jobs):
+                emit(ExportEvent("start", index, len(jobs), job))
+                started = time.perf_counter()
+                try:
+                    outcome: Any = run.build(job, manifest, _progress_for(emit, index, len(jobs), job))
+                except EdgezooError as exc:
+                    outcome = exc
+                record(index, job, outcome, time.perf_counter() - started)
     if failures:
         raise _combined(failures, len(jobs))
     return manifest
+
+
+WORKERS_ENV = "EDGEZOO_EXPORT_WORKERS"
+# Memory one worker may need: int8 calibration keeps every intermediate tensor of the
+# calibration images (AI Edge Quantizer's calibrator peaked at 6 GB for MAXIM-tiny at
+# 256x256); by default no more workers start than the available memory gives this each.
+WORKER_MEMORY_MB = 4096
+
+
+def export_workers(workers: int | None, formats: int, supplied: bool) -> int:
+    """How many processes export formats side by side: ``workers``, else
+    ``$EDGEZOO_EXPORT_WORKERS``, else one per CPU core, as many as the available memory
+    gives :data:`WORKER_MEMORY_MB` each (psutil; at most one per format). A
+    caller-supplied module stays in this process (a worker rebuilds the model from the
+    registry and the saved weights, which a module of the caller's own class may not be)."""
+    if supplied or formats < 2:
+        return 1
+    if workers is None:
+        env = os.environ.get(WORKERS_ENV, "").strip()
+        workers = int(env) if env.isdigit() else min(os.cpu_count() or 1, _memory_for_workers())
+    return max(1, min(int(workers), formats))
+
+
+def _memory_for_workers() -> int:
+    try:
+        import psutil
+
+        return max(1, int(psutil.virtual_memory().available / 2**20 // WORKER_MEMORY_MB))
+    except Exception:  # no psutil, or a sandbox that hides /proc/meminfo: the cores decide
+        return 1 << 16
+
+
+def _by_format(jobs: Sequence[ExportJob]) -> list[list[tuple[int, ExportJob]]]:
+    """The jobs (with their index in the export) grouped by format, in plan order: a
+    format's fp16 and int8 need only its own fp32, so formats are independent."""
+    groups: dict[str, list[tuple[int, ExportJob]]] = {}
+    for index, job in enumerate(jobs):
+        groups.setdefault(job.format, []).append((index, job))
+    return list(groups.values())
+
+
+@dataclass
+class _Settings:
+    """What a worker needs to rebuild the reference and run its jobs (picklable)."""
+
+    name: str
+    pretrained: bool
+    weights_sha: str
+    height: int
+    width: int
+    quality: QualityPlan
+    allow_degraded: bool
+    int8_mode: str
+    calibration_images: list[Any] | None
+
+    def run(self, entry: Any, model: Any, out: Path, stage: Path) -> "_Run":
+        return _Run(entry, model, _example(entry, self.height, self.width), out, self, stage)
 
 
 def _progress_for(emit: ProgressFn, index: int, total: int, job: ExportJob) -> Callable[[str], None]:
@@ -236,13 +317,7 @@ class _Run:
     model: Any
     example: Any
     out: Path
-    weights_sha: str
-    height: int
-    width: int
-    quality: QualityPlan
-    allow_degraded: bool
-    int8_mode: str
-    calibration_images: list[Any] | None = None
+    settings: _Settings
     stage: Path | None = None
     sources: dict[tuple[str, bool], Path] = dataclasses.field(default_factory=dict)
     source_errors: dict[tuple[str, bool], str] = dataclasses.field(default_factory=dict)
@@ -252,7 +327,8 @@ class _Run:
         """(parity inputs, reference outputs) for a static or a dynamic artifact."""
         if dynamic not in self.parity_sets:
             component = self.entry.spec().component()
-            inputs = inputs_for_artifact(self.height, self.width, self.entry.input_spec.multiple_of, not dynamic,
+            cfg = self.settings
+            inputs = inputs_for_artifact(cfg.height, cfg.width, self.entry.input_spec.multiple_of, not dynamic,
                                          EXPORT_SEED, tensors=component.inputs)
             outputs = [t.name for t in component.outputs]
             self.parity_sets[dynamic] = (inputs, reference_outputs(self.model, inputs, outputs))
@@ -272,26 +348,27 @@ class _Run:
         if source is None:
             why = self.source_errors.get(key, "it was not built")
             raise ExportError(f"{job.label} is made from the fp32 {job.format} artifact, which failed: {why}")
-        io = io_contract(self.entry, self.height, self.width, dynamic=job.dynamic)
+        io = io_contract(self.entry, self.settings.height, self.settings.width, dynamic=job.dynamic)
         inputs, refs = self.parity_set(job.dynamic)
         reduced = ReducedJob(
             source=source, model=self.model,
             metadata=artifact_metadata(self.entry, io, preprocessing(self.entry), job.format, job.precision,
-                                       self.weights_sha),
-            expected_io=io.model_dump(mode="json"), tile=(self.height, self.width),
+                                       self.settings.weights_sha),
+            expected_io=io.model_dump(mode="json"), tile=(self.settings.height, self.settings.width),
             multiple_of=self.entry.input_spec.multiple_of, task=self.entry.task, parity_inputs=inputs,
             references=refs,
         )
-        if self.calibration_images and job.precision == "int8":
+        if self.settings.calibration_images and job.precision == "int8":
             from edgezoo.export.quantize.calibration import DEFAULT_COUNT, calibration_from_images
 
             count = 2 * DEFAULT_COUNT  # what the remedies that ask for more images take
-            reduced.calibration = calibration_from_images(self.calibration_images, self.height, self.width, count)
-            reduced.calibration_label = (f"{count} views of {len(self.calibration_images)} caller-supplied "
+            cfg = self.settings
+            reduced.calibration = calibration_from_images(cfg.calibration_images, cfg.height, cfg.width, count)
+            reduced.calibration_label = (f"{count} views of {len(self.settings.calibration_images)} caller-supplied "
                                          "pictures, used as given")
         artifact = build_reduced_artifact(job.format, job.precision, job.file, job.dynamic, reduced, self.stage,
-                                          self.out, self.quality, int8_mode=self.int8_mode,
-                                          allow_degraded=self.allow_degraded, say=say)
+                                          self.out, self.settings.quality, int8_mode=self.settings.int8_mode,
+                                          allow_degraded=self.settings.allow_degraded, say=say)
         remove_path(self.out / f"{job.file}.error.log")  # from an earlier failed attempt
         return artifact
 
@@ -304,18 +381,20 @@ class _Run:
                 return None
         assert self.stage is not None
         staged, tools, report, io = _convert_and_check(job, self.entry, self.model, self.example, self.stage,
-                                                       self.out, self.weights_sha, self.height, self.width,
+                                                       self.out, self.settings.weights_sha, self.settings.height,
+                                                       self.settings.width,
                                                        self.parity_set(job.dynamic))
         if not job.keep:
             self.sources[key] = staged
             return None
-        checks = gate(staged, job.format, job.file)  # before the move, like parity: a rejected file never lands
+        with timed("validators"):
+            checks = gate(staged, job.format, job.file)  # before the move, like parity: a rejected file never lands
         quality = None
         # measured before the move: an artifact whose measurement fails never reaches the folder
-        if self.quality.enabled and report.executed:
-            tile = None if job.dynamic else (self.height, self.width)
+        if self.settings.quality.enabled and report.executed:
+            tile = None if job.dynamic else (self.settings.height, self.settings.width)
             quality = artifact_quality(staged, job.format, "fp32", tile, self.entry.input_spec.multiple_of,
-                                       self.quality)
+                                       self.settings.quality)
         final = self.out / job.file
         promote(staged, final)
         self.sources[key] = final
@@ -416,7 +495,7 @@ def _convert_and_check(
     metadata = artifact_metadata(entry, io, preprocessing(entry), job.format, job.precision, weights_sha)
     staged = stage / job.file
     kwargs = {"dynamic_multiple_of": entry.input_spec.multiple_of} if job.dynamic else {}
-    with captured_output() as log, torch_threads(1):
+    with captured_output() as log, torch_threads(1), timed(f"convert {job.format}"):
         try:
             tools = module.convert(model, example, staged, metadata, job.precision, **kwargs)
         except EdgezooError:

@@ -134,8 +134,11 @@ def build_reduced_artifact(
         calibration=job.calibration if precision == "int8" else None, calibration_label=job.calibration_label,
         allow_degraded=allow_degraded, quality_skip=quality.skip, progress=say,
     )
+    from edgezoo.export.timing import stage as timed
+
     try:  # in the staging folder, like the gates above: a rejected artifact never reaches ``out``
-        checks = gate(staged, fmt, file)
+        with timed("validators"):
+            checks = gate(staged, fmt, file)
     except EdgezooError:
         for path in [staged, *companion_files(staged)]:
             remove_path(path)

@@ -291,14 +291,18 @@ def _pixels(shape: Sequence[Any]) -> int:
 
 @dataclass
 class Throughput:
-    """GFLOP/s this profile achieved, by (backend, device, precision), (backend, device) and kind."""
+    """GFLOP/s this profile achieved, by (backend, device, format, precision) (one
+    backend runs an ONNX file and its own IR at different speeds), (backend, device,
+    precision), (backend, device) and kind."""
 
     exact: dict[tuple[str, str, str], float] = field(default_factory=dict)
     target: dict[tuple[str, str], float] = field(default_factory=dict)
     kind: dict[str, float] = field(default_factory=dict)
+    by_format: dict[tuple[str, str, str, str], float] = field(default_factory=dict)
 
-    def add(self, backend: str, device: str, kind: str, precision: str, gflops_s: float) -> None:
-        for table, key in ((self.exact, (backend, device, precision)), (self.target, (backend, device)), (self.kind, kind)):
+    def add(self, backend: str, device: str, kind: str, precision: str, gflops_s: float, fmt: str = "") -> None:
+        for table, key in ((self.by_format, (backend, device, fmt, precision)), (self.exact, (backend, device, precision)),
+                           (self.target, (backend, device)), (self.kind, kind)):
             table[key] = min(table.get(key, gflops_s), gflops_s)  # slowest seen: conservative
 
 
@@ -321,7 +325,8 @@ def measured_throughput(
                 gflop = rate * _pixels(entry.input_shape) / 1e6
                 kind = kinds.get((entry.backend, entry.device))
                 if kind:
-                    tput.add(entry.backend, entry.device, kind, artifact.precision, gflop / (entry.p90_ms / 1000))
+                    tput.add(entry.backend, entry.device, kind, artifact.precision, gflop / (entry.p90_ms / 1000),
+                             artifact.format)
     return tput
 
 
@@ -356,6 +361,8 @@ def estimate_latency(
     gflop = gflops_per_mpix * want / 1e6
     rate, source = None, ""
     for table, key, words in (
+        (tput.by_format, (option.backend, option.device, option.artifact.format, option.artifact.precision),
+         f"{option.target.key} {option.artifact.format} {option.artifact.precision}"),
         (tput.exact, (option.backend, option.device, option.artifact.precision), f"{option.target.key} {option.artifact.precision}"),
         (tput.target, (option.backend, option.device), option.target.key),
         (tput.kind, option.kind, f"other {option.kind} backends"),
@@ -401,6 +408,17 @@ def estimate_memory(option: Option, profile_id: str) -> None:
         have = "x".join(str(d) for d in e.input_shape[-2:])
         option.memory_basis = f"scaled by pixel count from {_mb(e.peak_mb)} measured at {have} to {shape}"
         return
+    others = [e for e in option.artifact.latency
+              if e.device_profile == profile_id and e.peak_mb is not None and e.backend != option.backend]
+    if others:  # the same file on another backend: its weights and activations are the same size
+        want = _pixels(option.call_shape)
+        e = min(others, key=lambda e: (abs(_pixels(e.input_shape) - want), -e.peak_mb))
+        option.peak_mb = e.peak_mb * want / _pixels(e.input_shape)
+        have = "x".join(str(d) for d in e.input_shape[-2:])
+        scaled = f", scaled by pixel count to {shape}" if list(e.input_shape) != option.call_shape else ""
+        option.memory_basis = (f"estimated from {_mb(e.peak_mb)} measured for the same file on {e.backend} "
+                               f"at {have}{scaled} (not measured on {option.backend})")
+        return
     option.peak_mb = None
     option.memory_basis = "peak memory unknown: not measured on this device profile"
 
@@ -441,6 +459,17 @@ def _as_candidates(candidates: Iterable[Any]) -> list[tuple[Manifest, Path | Non
         else:  # an ExportDir
             out.append((c.manifest, c.path))
     return out
+
+
+def _stored_exports() -> list[tuple[Manifest, Path | None]]:
+    """Every export in the artifact store (what ``edgezoo bench`` measured there is
+    this profile's record of each backend's speed); none when the store cannot be read."""
+    from edgezoo.runtimes.store import list_exports
+
+    try:
+        return [(e.manifest, e.path) for e in list_exports()]
+    except Exception:  # an unreadable store must not break planning
+        return []
 
 
 def _measured_once(measure: Callable[[], float]) -> Callable[[], float]:
@@ -486,6 +515,15 @@ def _decider(chosen: Option, others: list[Option], rank: dict[str, int], prefer:
             f"({runner_up.artifact.key} on {runner_up.target.key})")
 
 
+def _tie_rule(chosen: Option, other: Option, rank: dict[str, int], prefer: Sequence[str]) -> str:
+    """The rule that put ``chosen`` before ``other``, an option tied with it, in words."""
+    if rank[other.kind] != rank[chosen.kind]:
+        return f"device preference ({chosen.kind} before {other.kind} in prefer={','.join(prefer)})"
+    if other.estimated != chosen.estimated:
+        return "a measured latency before an estimated one"
+    return f"the faster p90 ({_fmt(chosen.p90_ms)} vs {_fmt(other.p90_ms)})"
+
+
 def gpu_refusal(art: Artifact) -> str | None:
     """Why a .tflite artifact may not go to a GPU: the delegates recorded at export
     (LiteRT's analyzer) leave out ``gpu``. None when they include it or were not recorded."""
@@ -512,6 +550,7 @@ def plan(
     exclude: dict[str, str] | None = None,
     artifact: str | None = None,
     max_memory_mb: float | None = None,
+    measured_elsewhere: Iterable[tuple[Manifest, Path | None]] | None = None,
 ) -> Plan:
     """Choose how to run.
 
@@ -535,6 +574,11 @@ def plan(
         above it are rejected (unknown peaks are kept, and said). None: the default,
         :data:`DEFAULT_MEMORY_SHARE` of the host's available memory where psutil is
         installed, else no limit; ``math.inf``: no limit.
+    measured_elsewhere : (Manifest, folder) items, optional
+        Other exports whose latencies measured on this device profile give each
+        backend's throughput for estimates (default: every export in the artifact
+        store), so an unmeasured model is costed by what the same backend and precision
+        achieved on other models here, scaled by FLOPs and pixels.
 
     Returns
     -------
@@ -566,7 +610,10 @@ def plan(
     references = {m.name: _reference(m) for m, _ in items}
     gflops = {m.name: m.gflops_per_mpix or (references[m.name].gflops_per_mpix if references[m.name] else None)
               for m, _ in items}
-    tput = measured_throughput(items, inventory, profile_id, gflops)
+    elsewhere = [(m, f) for m, f in (_stored_exports() if measured_elsewhere is None else measured_elsewhere)
+                 if not any(f is not None and folder is not None and Path(f) == Path(folder) for _, folder in items)]
+    tput = measured_throughput(items + elsewhere, inventory, profile_id,
+                               {**{m.name: m.gflops_per_mpix for m, _ in elsewhere}, **gflops})
     fallback = _measured_once(fallback_gflops or (lambda: host_rate_gflops(profile_id)))
     exclude = exclude or {}
 
@@ -707,13 +754,15 @@ def plan(
         near = [o for o in options if o.p90_ms <= fastest.p90_ms * (1 + NEAR_TIE)]
         chosen = min(near, key=lambda o: (rank[o.kind], o.estimated, o.p90_ms))
         reasons.append(f"no budget: the fastest of {len(options)} options with a known latency for one {size} image")
-        if chosen is not fastest:
-            reasons.append(f"{chosen.target.key} is within {NEAR_TIE:.0%} of the fastest and ranks first in "
-                           f"prefer={','.join(prefer)}")
+        if len(near) > 1:
+            reasons.append(f"a tie: {len(near)} options are within {NEAR_TIE:.0%} of the fastest "
+                           f"(p90 {_fmt(fastest.p90_ms)}); {chosen.target.key} wins on "
+                           f"{_decider(chosen, [o for o in near if o is not chosen], rank, prefer)}")
         for o in options:
             if o is not chosen:
                 why = (f"slower: p90 {_fmt(o.p90_ms)} vs {_fmt(chosen.p90_ms)}" if o not in near else
-                       f"as fast within {NEAR_TIE:.0%}, but {o.kind} ranks after {chosen.kind} in prefer or is estimated")
+                       f"tied within {NEAR_TIE:.0%} (p90 {_fmt(o.p90_ms)} vs {_fmt(chosen.p90_ms)}); "
+                       f"the tie was broken by {_tie_rule(chosen, o, rank, prefer)}")
                 rejected.append(Rejected(o, why))
         for o in unknown:
             rejected.append(Rejected(o, f"latency unknown ({o.basis})"))

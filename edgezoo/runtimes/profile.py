@@ -109,14 +109,32 @@ def matmul_peak_gflops(n: int = 512, repeats: int = 5) -> float:
 
 
 RATE_FILE = "host-rate.json"
+LOADED_SHARE = 0.5  # a matmul running below half this profile's best rate means the host is busy
 
 
-def host_rate_gflops(profile_id: str | None = None) -> float:
-    """This device profile's fp32 matmul rate for estimates: the best of a measurement
-    now and every earlier one on the same profile (kept in ``$EDGEZOO_CACHE/host-rate.json``).
-    A timing taken under load reads low, by 10x on a busy 2-core host, and a peak cannot
-    be exceeded, so the best ever seen is the steadiest figure; an unwritable cache only
-    loses the memory."""
+@dataclass(frozen=True)
+class HostRate:
+    """A matmul timing now beside the best this device profile has seen."""
+
+    now_gflops: float
+    best_gflops: float
+
+    @property
+    def share(self) -> float:
+        """The rate now as a share of the best (1.0: the host is as free as ever seen)."""
+        return self.now_gflops / self.best_gflops if self.best_gflops > 0 else 1.0
+
+    @property
+    def loaded(self) -> bool:
+        """Whether the host is busy now: other work takes over half of what a timing needs."""
+        return self.share < LOADED_SHARE
+
+
+def host_rate(profile_id: str | None = None, fresh: bool = False) -> HostRate:
+    """This device profile's fp32 matmul rate now and the best of every measurement on
+    the same profile (kept in ``$EDGEZOO_CACHE/host-rate.json``, raised when beaten).
+    ``fresh`` times the matmul again instead of reusing this process's timing: what a
+    check for load needs. An unwritable cache only loses the memory."""
     from edgezoo.files import atomic_write_text, cache_root
 
     profile_id = profile_id or device_profile().id
@@ -125,11 +143,19 @@ def host_rate_gflops(profile_id: str | None = None) -> float:
         seen = json.loads(path.read_text()) if path.is_file() else {}
     except (OSError, ValueError):
         seen = {}
-    now = matmul_peak_gflops()
+    now = matmul_peak_gflops.__wrapped__() if fresh else matmul_peak_gflops()
     best = max(now, float(seen.get(profile_id, 0.0)))
     if best > float(seen.get(profile_id, 0.0)):
         try:
             atomic_write_text(path, json.dumps({**seen, profile_id: round(best, 3)}, indent=1))
         except OSError:
             pass
-    return best
+    return HostRate(now, best)
+
+
+def host_rate_gflops(profile_id: str | None = None) -> float:
+    """This device profile's fp32 matmul rate for estimates: the best of a measurement
+    now and every earlier one on the same profile. A timing taken under load reads low,
+    by 10x on a busy 2-core host, and a peak cannot be exceeded, so the best ever seen
+    is the steadiest figure."""
+    return host_rate(profile_id).best_gflops

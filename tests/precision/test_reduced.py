@@ -151,6 +151,31 @@ def test_measured_sensitive_layers(fp32_artifact, denoiser, contract, quality_ph
     assert 0 <= q["measured_float"] <= q["measured_candidates"] // 2 + 1
     assert capped or q["estimated_quality_delta_db"] >= -0.2
     assert any(item.startswith("most error-prone layers") for item in q["float_layers"])
+    groups = -(-q["measured_candidates"] // 8)  # probed in groups of 8 first, then the worst groups one by one
+    assert groups <= q["measured_probes"] <= groups + q["measured_candidates"]
+
+
+def test_tflite_calibration_is_shared_and_resumed_exactly(fp32_artifact, contract):
+    """Remedies reuse one calibration of the float model; one on more samples resumes
+    from the calibrated prefix and gives what calibrating all of them from the start gives."""
+    from edgezoo.export.quantize import tflite as quantize_tflite
+    from edgezoo.export.quantize.calibration import calibration_samples
+
+    content = fp32_artifact("tflite").read_bytes()
+    samples = calibration_samples(metadata_for(contract, "tflite", "int8"), 4)
+    quantize_tflite._CALIBRATED.clear()
+    whole = quantize_tflite.calibrated(content, samples)
+    quantize_tflite._CALIBRATED.clear()
+    quantize_tflite.calibrated(content, samples[:2])
+    resumed = quantize_tflite.calibrated(content, samples)  # from the 2 already calibrated
+    assert len(quantize_tflite._CALIBRATED) == 2
+    assert whole.keys() == resumed.keys() and whole
+    for name, qsv in whole.items():
+        for key in ("min", "max"):
+            if key in qsv:
+                np.testing.assert_array_equal(np.asarray(qsv[key]), np.asarray(resumed[name][key]))
+    again = quantize_tflite.calibrated(content, samples)
+    assert again is not quantize_tflite._CALIBRATED[next(iter(quantize_tflite._CALIBRATED))]  # a copy: callers widen it
 
 
 @pytest.mark.parametrize("fmt", ["onnx", "tflite"])

@@ -31,6 +31,7 @@ from edgezoo.export.capture import captured_output
 from edgezoo.export.quantize import calibration as calib
 from edgezoo.export.quantize import quality as qual
 from edgezoo.export.quantize.recipe import Int8Recipe, QuantValue, ladder_for
+from edgezoo.export.timing import stage
 from edgezoo.files import remove_path
 from edgezoo.manifests.schema import QualityResult
 
@@ -204,7 +205,7 @@ def build_reduced(
     if precision == "fp16":
         say(f"{out_path.name}: fp16")
         try:
-            with captured_output():  # the converters' own logs and progress bars
+            with captured_output(), stage(f"fp16 {fmt}"):  # the converters' own logs and progress bars
                 reduced = module.to_fp16(fp32_path, out_path, metadata)
         except Exception as exc:  # converters raise anything
             first = (str(exc).strip().splitlines() or [exc.__class__.__name__])[0][:300]
@@ -228,7 +229,8 @@ def build_reduced(
     need = max([r.images for r in ladder] + [1])
     if calibration is None:
         try:
-            arrays = calib.calibration_samples(contract, need) if any(r.images for r in ladder) else []
+            with stage("calibration samples"):
+                arrays = calib.calibration_samples(contract, need) if any(r.images for r in ladder) else []
         except BadInputError as exc:  # the task's data are not installed: say so, with the fix
             raise BadInputError(f"{out_path.name}: int8 calibration needs the task's data: {exc}") from None
         calibration_label = calib.describe_samples(contract, len(arrays)) if arrays else "none"
@@ -254,7 +256,7 @@ def build_reduced(
             candidate.parent.mkdir()
             started = time.perf_counter()
             try:
-                with captured_output():
+                with captured_output(), stage(f"int8 quantize {fmt}"):
                     reduced = module.to_int8(fp32_path, candidate, metadata, arrays, recipe, work=work)
             except Exception as exc:  # quantizers raise anything; the next remedy may still work
                 first = (str(exc).strip().splitlines() or [exc.__class__.__name__])[0][:200]

@@ -21,6 +21,7 @@ import numpy as np
 from edgezoo.export.quantize import sensitive
 from edgezoo.export.quantize.calibration import Sample, feeds
 from edgezoo.export.quantize.recipe import Int8Recipe, Reduced
+from edgezoo.export.timing import stage
 from edgezoo.files import atomic_path
 
 FORMAT = "onnx"
@@ -148,7 +149,7 @@ def to_int8(
     ``calibration`` holds samples by the contract's input names. ``work`` is a
     scratch folder kept across attempts of one export: calibration
     ranges are cached there per (method, image count), so an attempt that only keeps
-    more layers in float does not calibrate again."""
+    more layers in float, or quantizes fewer op types, does not calibrate again."""
     import onnx
     from onnxruntime.quantization import CalibrationMethod, QuantFormat, QuantType, quantize_dynamic, quantize_static
 
@@ -178,20 +179,32 @@ def to_int8(
                 if ops not in (None, "conv-linear"):
                     raise ValueError(f"unknown ONNX op selection {ops!r}: conv-linear")
                 op_types = list(CONV_LINEAR) if ops else None
-                cache = work_dir / f"ranges-{recipe.calibration}-{len(arrays)}-{ops or 'all'}.json"
+                # One calibration per (method, images): ranges are statistics of the float model's
+                # tensors, and the 'all' set covers every tensor an op selection quantizes
+                cache = work_dir / f"ranges-{recipe.calibration}-{len(arrays)}.json"
 
-                def quantize(target: Path, exclude: list[str], only: list[str] | None = None) -> None:
+                def quantize_with(target: Path, exclude: list[str], only: list[str] | None, types: Any) -> None:
                     quantize_static(
                         str(source), str(target), _Reader(arrays, input_names), quant_format=QuantFormat.QDQ,
                         per_channel=True, activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
                         calibrate_method=methods[recipe.calibration], nodes_to_exclude=exclude,
-                        nodes_to_quantize=only, op_types_to_quantize=op_types,
+                        nodes_to_quantize=only, op_types_to_quantize=types,
                         extra_options={"CalibStridedMinMax": 1}, calibration_cache_path=cache,
                     )
 
+                if not cache.exists():  # calibrate every tensor once, whatever this attempt quantizes
+                    with stage("calibration onnx"):
+                        quantize_with(work_dir / "calibrated.onnx", [], None, None)
+                    (work_dir / "calibrated.onnx").unlink(missing_ok=True)
+
+                def quantize(target: Path, exclude: list[str], only: list[str] | None = None) -> None:
+                    with stage("int8 quantize onnx"):  # from the cached ranges
+                        quantize_with(target, exclude, only, op_types)
+
                 if recipe.option("sensitive") == "measured":
-                    chosen, estimate = measured_sensitive(model, source, quantize, exclude, task=metadata.get("task", ""),
-                                                          work=work_dir)
+                    with stage("sensitivity search onnx"):
+                        chosen, estimate = measured_sensitive(model, source, quantize, exclude,
+                                                              task=metadata.get("task", ""), work=work_dir)
                     selected["measured"] = chosen
                     exclude = sensitive.union(selected)
                     record.update(estimate)
@@ -211,6 +224,7 @@ def to_int8(
 
 MEASURED_BUDGET_DB = 0.2  # keep the estimated task loss below this (the gate allows 0.3)
 MEASURED_MAX_FRACTION = 0.5  # past half the layers in float, static int8 has lost its point
+PROBE_GROUP = 8  # layers quantized together in the first, coarse round of probes
 
 
 def measured_sensitive(
@@ -219,13 +233,21 @@ def measured_sensitive(
 ) -> tuple[list[str], dict[str, Any]]:
     """The convolutions and linears to keep in float, chosen by measurement.
 
-    Each candidate is quantized alone (the cached calibration ranges make that cheap)
-    and its output error against fp32 measured on held-out calibration views
+    A probe quantizes some candidates (the cached calibration ranges make that cheap)
+    and measures the output error against fp32 on held-out calibration views
     (:func:`~edgezoo.export.quantize.calibration.validation_pairs`, never the evaluation
     photos). Int8 errors of different layers are close to independent, so their squared
     errors add: the worst are kept in float until the rest fits in a budget of
     ``MEASURED_BUDGET_DB`` of task PSNR, measured against the fp32 model's own error on
-    the same views. Returns the names and the estimate for the record."""
+    the same views.
+
+    Probes cost one inference per view each, so the search is a group test: first
+    groups of ``PROBE_GROUP`` layers are probed together, then the layers of the worst
+    groups one by one, until the groups left unresolved hold less error than the
+    budget (none of their layers could be worth keeping in float before every resolved
+    one that is worse). A fraction of the probes one layer at a time would take; the
+    chosen set is then confirmed by the int8 gates like any other recipe. Returns the
+    names and the estimate for the record."""
     import onnxruntime as ort
 
     from edgezoo.export.quantize.calibration import validation_pairs
@@ -237,6 +259,8 @@ def measured_sensitive(
     def session(path: Path) -> Any:
         options = ort.SessionOptions()
         options.log_severity_level = 3
+        # threads that spin while waiting starve each other on a busy host (2x slower here)
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
 
     graph_input = model.graph.input[0]
@@ -247,15 +271,29 @@ def measured_sensitive(
     fp32_mse = float(np.mean([np.mean((r - clean) ** 2) for r, (_, clean) in zip(refs, pairs)]))
     budget = fp32_mse * (10 ** (MEASURED_BUDGET_DB / 10) - 1)
     candidates = [n.name for n in model.graph.node if n.op_type in CONV_LINEAR and n.name not in set(exclude)]
-    errors: dict[str, float] = {}
     probe = work / "probe.onnx"
-    for name in candidates:
-        quantize(probe, exclude, only=[name])
+    probes = 0
+
+    def probe_error(names: list[str]) -> float:
+        nonlocal probes
+        probes += 1
+        quantize(probe, exclude, only=names)
         run = session(probe)
-        errors[name] = float(np.mean([np.mean((run.run(None, {graph_input.name: x})[0] - r) ** 2)
-                                      for (x, _), r in zip(pairs, refs)]))
+        return float(np.mean([np.mean((run.run(None, {graph_input.name: x})[0] - r) ** 2)
+                              for (x, _), r in zip(pairs, refs)]))
+
+    groups = [candidates[i:i + PROBE_GROUP] for i in range(0, len(candidates), PROBE_GROUP)]
+    unresolved = {i: (probe_error(g) if len(g) > 1 else None) for i, g in enumerate(groups)}
+    errors: dict[str, float] = {}
+    for i in sorted(unresolved, key=lambda i: -(unresolved[i] or np.inf)):
+        if sum(e for e in unresolved.values() if e is not None) <= budget and unresolved[i] is not None:
+            break
+        for name in groups[i]:
+            errors[name] = probe_error([name])
+        unresolved.pop(i)
     probe.unlink(missing_ok=True)
-    remaining, chosen = sum(errors.values()), []
+    left = sum(e for e in unresolved.values() if e is not None)
+    remaining, chosen = sum(errors.values()) + left, []
     for name in sorted(errors, key=errors.get, reverse=True):
         if remaining <= budget or len(chosen) >= MEASURED_MAX_FRACTION * len(candidates):
             break
@@ -263,7 +301,7 @@ def measured_sensitive(
         remaining -= errors[name]
     estimate = -10 * np.log10(1 + remaining / fp32_mse) if fp32_mse > 0 else 0.0
     return chosen, {"measured_candidates": len(candidates), "measured_float": len(chosen),
-                    "estimated_quality_delta_db": round(float(estimate), 3)}
+                    "measured_probes": probes, "estimated_quality_delta_db": round(float(estimate), 3)}
 
 
 def _versions() -> dict[str, str]:

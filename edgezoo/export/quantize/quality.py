@@ -125,7 +125,9 @@ def artifact_runner(path: str | Path, fmt: str, precision: str) -> RunFunction:
     from edgezoo.runtimes.backends import backend_for_format
 
     with captured_output():
-        runner = backend_for_format(fmt).load(path, "cpu", precision=precision)
+        from edgezoo.export.timing import runtime_threads
+
+        runner = backend_for_format(fmt).load(path, "cpu", runtime_threads(), precision=precision)
     return runner.run
 
 
@@ -144,10 +146,13 @@ def task_quality(
     ``images`` (a :class:`QualitySet`, or the protocol's data in its own form; default:
     the ``split`` of the task's data). ``tile`` None runs whole inputs (a dynamic-shape
     restoration artifact)."""
-    contract = contract or artifact_contract(path, fmt)
-    data = quality_set(contract, split, images)
-    run = artifact_runner(path, fmt, precision)
-    return protocol_for(contract["task"]).measure_quality(contract, run, data, tile=tile, align=align, seed=seed)
+    from edgezoo.export.timing import stage
+
+    with stage("task quality"):
+        contract = contract or artifact_contract(path, fmt)
+        data = quality_set(contract, split, images)
+        run = artifact_runner(path, fmt, precision)
+        return protocol_for(contract["task"]).measure_quality(contract, run, data, tile=tile, align=align, seed=seed)
 
 
 _FP32_QUALITY: dict[tuple, QualityResult] = {}  # by file content and data; small, per process

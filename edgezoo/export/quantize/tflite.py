@@ -91,7 +91,6 @@ def _float_entries(scopes: list[str]) -> list[dict[str, Any]]:
 
 
 def _quantize(content: bytes, recipe: list[dict[str, Any]], calibration: Sequence[Sample] | None) -> bytes:
-    from ai_edge_litert.interpreter import Interpreter
     from ai_edge_quantizer import quantizer
 
     q = quantizer.Quantizer(bytearray(content))
@@ -100,13 +99,61 @@ def _quantize(content: bytes, recipe: list[dict[str, Any]], calibration: Sequenc
     if q.need_calibration:
         if not calibration:
             raise ValueError("this TFLite recipe needs calibration arrays")
-        signatures = Interpreter(model_content=bytes(content)).get_signature_list()
-        key = next(iter(signatures))
-        names = signatures[key]["inputs"]
-        result = widen_ranges(q.calibrate({key: [feeds(s, names) for s in calibration]}, num_threads=os.cpu_count() or 1))
+        result = widen_ranges(calibrated(content, calibration))
     quantized = bytes(q.quantize(result, enable_progress_report=False).quantized_model)
     check_scales(quantized)
     return quantized
+
+
+# (model digest, sample digests) -> AIQ's calibration result; small, per process
+_CALIBRATED: dict[tuple[str, tuple[str, ...]], dict[str, Any]] = {}
+
+
+def _digest(data: Any) -> str:
+    import hashlib
+
+    h = hashlib.sha256()
+    if isinstance(data, dict):
+        for name in sorted(data):
+            array = np.ascontiguousarray(data[name])
+            h.update(name.encode() + str(array.shape).encode() + array.tobytes())
+    else:
+        h.update(bytes(data))
+    return h.hexdigest()
+
+
+def calibrated(content: bytes, calibration: Sequence[Sample]) -> dict[str, Any]:
+    """AIQ's calibration of the float model on ``calibration`` (a copy: callers widen
+    it in place). Every tensor the full static recipe quantizes is calibrated, whatever
+    the attempt keeps in float (the statistics are the float model's), so the remedies
+    of one export share it; calibration on more samples resumes from the longest
+    calibrated prefix of them (AIQ's moving average is sequential: the same result as
+    calibrating all of them from the start)."""
+    import copy
+
+    from ai_edge_litert.interpreter import Interpreter
+    from ai_edge_quantizer import quantizer
+    from ai_edge_quantizer import recipe as aiq_recipes
+
+    from edgezoo.export.timing import stage
+
+    model = _digest(content)
+    samples = tuple(_digest(s) for s in calibration)
+    if (model, samples) in _CALIBRATED:
+        return copy.deepcopy(_CALIBRATED[(model, samples)])
+    done = max((n for (m, prefix) in _CALIBRATED if m == model and samples[:len(prefix)] == prefix
+                for n in [len(prefix)]), default=0)
+    previous = copy.deepcopy(_CALIBRATED[(model, samples[:done])]) if done else None
+    with stage("calibration tflite"):
+        q = quantizer.Quantizer(bytearray(content))
+        q.load_quantization_recipe(list(aiq_recipes.static_wi8_ai8()) + _FLOAT_IO)
+        signatures = Interpreter(model_content=bytes(content)).get_signature_list()
+        key = next(iter(signatures))
+        names = signatures[key]["inputs"]
+        result = q.calibrate({key: [feeds(s, names) for s in calibration[done:]]},
+                             previous_calibration_result=previous, num_threads=os.cpu_count() or 1)
+    _CALIBRATED[(model, samples)] = copy.deepcopy(result)
+    return result
 
 
 def widen_ranges(qsvs: dict[str, Any]) -> dict[str, Any]:
