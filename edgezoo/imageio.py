@@ -9,6 +9,7 @@ so what is restored and written is upright.
 
 from __future__ import annotations
 
+import struct
 from pathlib import Path
 
 import numpy as np
@@ -22,7 +23,16 @@ IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
 NO_ALPHA_SUFFIXES = (".jpg", ".jpeg")
 
 
+# what PIL raises on a damaged or hostile file, besides its own UnidentifiedImageError
+_DECODE_ERRORS = (UnidentifiedImageError, OSError, SyntaxError, ValueError, EOFError, struct.error,
+                  Image.DecompressionBombError)
+
+
 def _open_error(path: Path, exc: Exception) -> BadInputError:
+    if isinstance(exc, Image.DecompressionBombError):
+        return BadInputError(
+            f"{path} claims more pixels than edgezoo will decode ({exc.__class__.__name__}: over "
+            f"{2 * (Image.MAX_IMAGE_PIXELS or 0):,} pixels); give a smaller picture, or tile it first")
     return BadInputError(f"{path} is not a readable image ({exc.__class__.__name__}); give a PNG or JPEG")
 
 
@@ -64,7 +74,7 @@ def read_image(path: str | Path, keep_channels: bool = False) -> np.ndarray:
             img.load()
             upright = ImageOps.exif_transpose(img)
             return _pixels(upright, keep_channels)
-    except (UnidentifiedImageError, OSError, SyntaxError) as exc:
+    except _DECODE_ERRORS as exc:
         raise _open_error(path, exc) from None
 
 
@@ -73,7 +83,7 @@ def _header(path: Path) -> Image.Image:
         raise BadInputError(f"{path} does not exist")
     try:
         return Image.open(path)
-    except (UnidentifiedImageError, OSError, SyntaxError) as exc:
+    except _DECODE_ERRORS as exc:
         raise _open_error(path, exc) from None
 
 
