@@ -7,6 +7,7 @@ import hashlib
 import os
 import shutil
 import tempfile
+import threading
 from pathlib import Path
 from typing import Iterator
 
@@ -116,3 +117,64 @@ def atomic_write_bytes(final: str | os.PathLike, data: bytes) -> Path:
 def atomic_write_text(final: str | os.PathLike, text: str) -> Path:
     """Write ``text`` (UTF-8) to ``final`` atomically and return the path."""
     return atomic_write_bytes(final, text.encode("utf-8"))
+
+
+# lock files this process holds exclusively: flock locks belong to an open file,
+# so a reader in the process that is writing must not ask again (it would wait on itself)
+_HELD_EXCLUSIVE: dict[Path, int] = {}  # lock file -> the thread that holds it
+
+
+@contextlib.contextmanager
+def folder_lock(folder: str | os.PathLike, exclusive: bool, name: str = ".edgezoo.lock",
+                wait: bool = True) -> Iterator[bool]:
+    """Hold an advisory lock on ``folder`` (``flock`` on ``folder/name``): exclusive for
+    a writer, shared for readers; waits for the other kind. Yields whether a lock is held:
+    False where none can be taken (no ``fcntl``, or a reader on a folder where the lock
+    file cannot be created: nobody can write there either). Re-entrant for a process
+    that already holds the folder exclusively. With ``wait=False``, raises
+    :class:`BlockingIOError` at once if another process holds it."""
+    folder = Path(folder).resolve()
+    try:
+        import fcntl
+    except ImportError:  # Windows: no advisory locks; the rename protocol still holds
+        yield False
+        return
+    path = folder / name
+    if _HELD_EXCLUSIVE.get(path) == threading.get_ident():
+        yield True
+        return
+    while True:
+        try:
+            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666 & ~_umask())
+        except OSError:
+            if exclusive:
+                raise
+            try:
+                fd = os.open(path, os.O_RDONLY)
+            except OSError:
+                yield False
+                return
+        try:
+            fcntl.flock(fd, (fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH) | (0 if wait else fcntl.LOCK_NB))
+        except BaseException:
+            os.close(fd)
+            raise
+        try:  # the folder may have been removed (and made again) while this waited
+            if os.path.samestat(os.fstat(fd), os.stat(path)):
+                break
+        except OSError:
+            pass
+        os.close(fd)
+        if exclusive:
+            folder.mkdir(parents=True, exist_ok=True)
+    try:
+        if exclusive:
+            _HELD_EXCLUSIVE[path] = threading.get_ident()
+        try:
+            yield True
+        finally:
+            if exclusive:
+                _HELD_EXCLUSIVE.pop(path, None)
+            fcntl.flock(fd, fcntl.LOCK_UN)
+    finally:
+        os.close(fd)
