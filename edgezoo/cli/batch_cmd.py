@@ -4,6 +4,7 @@ resumable after a crash. Imports only the runtime (no torch, no converters)."""
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -103,7 +104,7 @@ def batch_cmd(target: str, inputs: tuple[str, ...], out: str, recursive: bool, e
     if not as_json:
         click.echo(f"plan: {chosen_plan.summary()}")
         click.echo(f"{len(items)} picture(s), engine {engine}, {workers} worker(s) x {spec.threads} thread(s)")
-    bar = tqdm(total=len(items), desc="batch", unit="image", disable=None, file=click.get_text_stream("stderr"))
+    bar = tqdm(total=len(items), desc="batch", unit="image", disable=None, file=sys.stderr)
 
     def advance(result: dict[str, Any]) -> None:
         bar.update(1)
