@@ -94,7 +94,8 @@ def atomic_path(final: str | os.PathLike) -> Iterator[Path]:
     so a reader never sees a half-written file or directory."""
     final = Path(final)
     final.parent.mkdir(parents=True, exist_ok=True)
-    tmp_dir = Path(tempfile.mkdtemp(prefix=f".{final.name}.", suffix=".partial", dir=final.parent))
+    # the name is cut so a long file name (up to the 255-byte limit) still fits in the temporary's
+    tmp_dir = Path(tempfile.mkdtemp(prefix=f".{final.name[:64]}.", suffix=".partial", dir=final.parent))
     tmp = tmp_dir / final.name
     try:
         yield tmp
