@@ -18,7 +18,7 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 from edgezoo.errors import BadInputError
 from edgezoo.files import atomic_path
 
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".gif")  # a GIF: its first frame
 # formats that cannot store an alpha channel
 NO_ALPHA_SUFFIXES = (".jpg", ".jpeg")
 
