@@ -54,6 +54,10 @@ def main(argv: list[str] | None = None) -> int:
     """Console entry point: maps edgezoo's typed errors to one line and an exit code."""
     from edgezoo.errors import EdgezooError
 
+    for stream in (sys.stdout, sys.stderr):
+        # a file name that is not UTF-8 (kept by Python as surrogates) is printed as its own bytes
+        if hasattr(stream, "reconfigure"):
+            stream.reconfigure(errors="surrogateescape")
     try:
         status = cli.main(args=argv, prog_name="edgezoo", standalone_mode=False)
     except click.exceptions.Abort:
