@@ -1,0 +1,81 @@
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent / "runtimes"))
+sys.path.insert(0, str(HERE))
+
+from artifacts import conv_export  # noqa: E402
+
+ROOT = HERE.parents[1]
+
+
+@pytest.fixture(autouse=True)
+def _isolated_store(tmp_path, monkeypatch):
+    """No test reads or writes the user's artifact store."""
+    monkeypatch.setenv("EDGEZOO_CACHE", str(tmp_path / "cache"))
+    monkeypatch.delenv("EDGEZOO_ARTIFACTS", raising=False)
+
+
+@pytest.fixture(scope="session")
+def conv_dir(tmp_path_factory) -> Path:
+    """A convolution-only net (ONNX built without torch): a static 64x64 artifact, tiled, and a dynamic one."""
+    pytest.importorskip("onnxruntime")
+    return conv_export(tmp_path_factory.mktemp("conv") / "conv-test")
+
+
+@pytest.fixture(scope="session")
+def resizer_export(tmp_path_factory) -> Path:
+    """The cheapest real zoo export: the MULLER resizer (four scalars, untrained) as ONNX
+    and OpenVINO, through the export pipeline."""
+    pytest.importorskip("torch")
+    from edgezoo.export.pipeline import export_model
+
+    out = tmp_path_factory.mktemp("store") / "muller-resizer-fmnist-16"
+    export_model("muller-resizer-fmnist-16", formats=["onnx", "openvino"], out_dir=out, pretrained=False)
+    return out
+
+
+@pytest.fixture
+def edgezoo(capsys):
+    """Run the CLI in this process: (exit status, stdout, stderr)."""
+    from edgezoo.cli import main
+
+    def run(*args) -> tuple[int, str, str]:
+        capsys.readouterr()
+        code = main([os.fsdecode(a) if isinstance(a, bytes) else str(a) for a in args])
+        out, err = capsys.readouterr()
+        return code, out, err
+
+    return run
+
+
+def env_for_subprocess() -> dict[str, str]:
+    return {**os.environ, "PYTHONPATH": str(ROOT)}
+
+
+def edgezoo_process(*args, timeout: float = 300) -> tuple[int, str, str]:
+    """Run the CLI as its own process (bytes names travel as bytes): (status, stdout, stderr),
+    the output decoded with surrogates for bytes that are not UTF-8."""
+    import subprocess
+
+    result = subprocess.run([sys.executable, "-m", "edgezoo", *[os.fsencode(str(a)) if not isinstance(a, (bytes, os.PathLike)) else os.fsencode(a) for a in args]], capture_output=True,
+                            timeout=timeout, env=env_for_subprocess())
+    return result.returncode, os.fsdecode(result.stdout), os.fsdecode(result.stderr)
+
+
+def can_block_reads(tmp_path: Path) -> bool:
+    """Whether chmod 000 stops this process reading (not as root)."""
+    probe = tmp_path / "probe"
+    probe.write_text("x")
+    probe.chmod(0)
+    try:
+        probe.read_text()
+        return False
+    except PermissionError:
+        return True
+    finally:
+        probe.chmod(0o600)
