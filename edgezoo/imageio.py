@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from edgezoo.errors import BadInputError
+from edgezoo.errors import BadInputError, OutputWriteError
 from edgezoo.files import atomic_path
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".gif")  # a GIF: its first frame
@@ -135,8 +135,13 @@ def write_image(path: str | Path, image: np.ndarray) -> Path:
     if suffix == ".bmp" and array.ndim == 3 and array.shape[2] == 2:  # BMP has RGBA but no grey + alpha
         array = np.concatenate([np.repeat(array[:, :, :1], 3, axis=2), array[:, :, 1:]], axis=2)
     fmt = Image.registered_extensions()[suffix]
-    with atomic_path(path) as tmp:
-        Image.fromarray(array).save(tmp, format=fmt)
+    try:
+        with atomic_path(path) as tmp:
+            Image.fromarray(array).save(tmp, format=fmt)
+    except OSError as exc:  # the temporary is gone already (atomic_path): say what, not a traceback
+        reason = exc.strerror or exc.__class__.__name__
+        raise OutputWriteError(f"cannot write {path}: {reason}; free some space or write elsewhere "
+                               "(nothing partial was left)") from None
     return path
 
 

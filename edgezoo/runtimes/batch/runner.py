@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterator
 
 from edgezoo import __version__
-from edgezoo.errors import BadInputError, EdgezooError
+from edgezoo.errors import BadInputError, EdgezooError, OutputWriteError
 from edgezoo.files import folder_lock, remove_path
 from edgezoo.runtimes.batch.engines import run_engine
 from edgezoo.runtimes.batch.journal import Journal, fingerprint
@@ -129,8 +129,13 @@ def run_batch(
             if todo:
                 for result in run_engine(engine, todo, spec, min(workers, len(todo)), address):
                     if result["ok"]:
-                        journal.record(result["input"], result["output"], result["input_sha256"],
-                                       result["output_sha256"], made_with)
+                        try:
+                            journal.record(result["input"], result["output"], result["input_sha256"],
+                                           result["output_sha256"], made_with)
+                        except OSError as exc:
+                            raise OutputWriteError(
+                                f"cannot write the batch journal in {out}: {exc.strerror or one_line(exc)}; "
+                                "free some space and rerun to resume") from None
                         summary.done += 1
                     else:
                         summary.failures.append(Failure(result["input"], result["error"], bool(result["bad_input"])))
@@ -142,7 +147,8 @@ def run_batch(
             raise EdgezooError(f"the {engine} engine failed: {one_line(exc)}; rerun to resume") from None
         finally:
             summary.seconds = time.perf_counter() - started
-            journal.compact()
+            with contextlib.suppress(OSError):  # the appended journal stays valid; compaction can wait
+                journal.compact()
         summary.failures.sort(key=lambda f: f.input)
         return summary
 
