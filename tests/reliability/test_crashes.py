@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import env_for_subprocess
+from reliability_helpers import env_for_subprocess
 from PIL import Image
 
 from edgezoo.files import sha256_file

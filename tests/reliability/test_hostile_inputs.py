@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import can_block_reads, edgezoo_process
+from reliability_helpers import can_block_reads, edgezoo_process
 from hostile_files import BAD, ODD, make
 from PIL import Image
 
