@@ -126,35 +126,32 @@ _HELD_EXCLUSIVE: dict[Path, int] = {}  # lock file -> the thread that holds it
 
 
 @contextlib.contextmanager
-def folder_lock(folder: str | os.PathLike, exclusive: bool, name: str = ".edgezoo.lock",
+def folder_lock(folder: str | os.PathLike, exclusive: bool, name: str | None = None,
                 wait: bool = True) -> Iterator[bool]:
-    """Hold an advisory lock on ``folder`` (``flock`` on ``folder/name``): exclusive for
-    a writer, shared for readers; waits for the other kind. Yields whether a lock is held:
-    False where none can be taken (no ``fcntl``, or a reader on a folder where the lock
-    file cannot be created: nobody can write there either). Re-entrant for a process
-    that already holds the folder exclusively. With ``wait=False``, raises
-    :class:`BlockingIOError` at once if another process holds it."""
+    """Hold an advisory ``flock`` on ``folder`` itself (no file is created), or on the
+    file ``folder/name``: exclusive for a writer, shared for readers; waits for the other
+    kind. Yields whether a lock is held: False where none can be taken (no ``fcntl``, or
+    a folder that does not exist yet: nobody is writing it). Re-entrant for the thread
+    that holds it exclusively. With ``wait=False``, raises :class:`BlockingIOError` at
+    once if another process holds it."""
     folder = Path(folder).resolve()
     try:
         import fcntl
     except ImportError:  # Windows: no advisory locks; the rename protocol still holds
         yield False
         return
-    path = folder / name
+    path = folder / name if name else folder
     if _HELD_EXCLUSIVE.get(path) == threading.get_ident():
         yield True
         return
     while True:
         try:
-            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666 & ~_umask())
-        except OSError:
+            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666 & ~_umask()) if name else os.open(path, os.O_RDONLY)
+        except OSError:  # a reader of a folder not there yet, or not its to open: nobody writes it
             if exclusive:
                 raise
-            try:
-                fd = os.open(path, os.O_RDONLY)
-            except OSError:
-                yield False
-                return
+            yield False
+            return
         try:
             fcntl.flock(fd, (fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH) | (0 if wait else fcntl.LOCK_NB))
         except BaseException:

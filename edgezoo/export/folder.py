@@ -84,7 +84,7 @@ def exclusive_export(export: Callable[..., Any]) -> Callable[..., Any]:
 
     @functools.wraps(export)
     def locked(*args: Any, **kwargs: Any) -> Any:
-        from edgezoo.runtimes.store import LOCK_FILE, default_artifact_dir, export_lock
+        from edgezoo.runtimes.store import default_artifact_dir, export_lock
 
         bound = signature.bind(*args, **kwargs)
         out_dir = bound.arguments.get("out_dir") or default_artifact_dir(bound.arguments["name"])
@@ -96,7 +96,7 @@ def exclusive_export(export: Callable[..., Any]) -> Callable[..., Any]:
                 return export(*args, **kwargs)
         except BaseException:
             # refused before writing anything (an unknown model, a bad option): leave no empty folder
-            if created and out.is_dir() and {p.name for p in out.iterdir()} <= {LOCK_FILE}:
+            if created and out.is_dir() and not any(out.iterdir()):
                 remove_path(out)
             raise
 

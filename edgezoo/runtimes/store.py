@@ -13,8 +13,8 @@ The contract (the export command, the demo and the runtime all follow it):
 * :func:`default_artifact_dir` is where ``edgezoo export MODEL`` and ``edgezoo demo``
   write when no ``--out`` is given: ``<first root>/<model>``, so the runtime finds what
   they wrote without any option.
-* Writers and readers of one export dir agree through an advisory lock on
-  ``<export dir>/.edgezoo.lock`` (:func:`export_lock`): an export holds it exclusively
+* Writers and readers of one export dir agree through an advisory lock (``flock``) on
+  the folder itself (:func:`export_lock`; no lock file): an export holds it exclusively
   for its whole run (so two exports of one folder take turns, and neither loses the
   other's manifest entries); loading a session and ``edgezoo verify`` hold it shared while
   they read the manifest, hash the artifact and load it, so none of them sees an artifact
@@ -36,13 +36,12 @@ from edgezoo.files import cache_root, folder_lock
 from edgezoo.manifests import Manifest, load_manifest, packaged_manifest, packaged_names
 
 ARTIFACTS_ENV = "EDGEZOO_ARTIFACTS"
-LOCK_FILE = ".edgezoo.lock"
 
 
 def export_lock(folder: str | os.PathLike, exclusive: bool) -> contextlib.AbstractContextManager[bool]:
     """The export dir's lock (see the module doc): ``exclusive`` for an export, shared
-    for readers. Yields whether a lock is held (a reader of a read-only store holds none)."""
-    return folder_lock(folder, exclusive, LOCK_FILE)
+    for readers. Yields whether a lock is held (none for a reader of a folder not there yet)."""
+    return folder_lock(folder, exclusive)
 
 
 def artifact_roots(search: list[str | os.PathLike] | None = None) -> list[Path]:
