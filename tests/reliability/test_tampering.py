@@ -108,3 +108,16 @@ def test_weights_load_only_from_safetensors(tmp_path):
     torch.save(model.state_dict(), pickled)  # a pickle under a safetensors name
     with pytest.raises(WeightsError, match="not a readable safetensors file"):
         load_weights(model, pickled)
+
+
+@pytest.mark.parametrize("what, code", [("a-file", 2), ("no-manifest", 1), ("empty-manifest", 1)])
+def test_verify_of_something_that_is_no_export_is_one_line(what, code, tmp_path, edgezoo):
+    target = tmp_path / "thing"
+    if what == "a-file":
+        target.write_text("x")
+    else:
+        target.mkdir()
+        if what == "empty-manifest":
+            (target / "manifest.yaml").write_text("")
+    status, out, err = edgezoo("verify", target)
+    assert status == code and err.startswith("edgezoo: error:") and err.count("\n") == 1, (out, err)
