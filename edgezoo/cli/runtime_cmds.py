@@ -207,18 +207,30 @@ def _print_labels(session: Any, images: list[Path], as_json: bool) -> None:
     from edgezoo.imageio import read_image
 
     results = []
+    bad: dict[Path, str] = {}
     for path in images:
-        picture = read_image(path)  # upright, one error for an unreadable file, as the image path reads
+        try:
+            picture = read_image(path)  # upright, one error for an unreadable file, as the image path reads
+        except BadInputError as exc:
+            if len(images) == 1:
+                raise
+            bad[path] = str(exc)  # reported below; the other pictures are still classified
+            continue
         start = time.perf_counter()
         answer = session(picture)
         results.append({"input": str(path), **answer, "ms": round((time.perf_counter() - start) * 1000, 2)})
     if as_json:
-        echo_json({"plan": session.plan.to_dict(), "images": results})
-        return
-    _print_plan(session.plan)
-    for r in results:
-        top = ", ".join(f"{t['label']} {t['probability']:.1%}" for t in r["top"])
-        click.echo(f"{r['input']}: {r['label']}  (top-{len(r['top'])}: {top}; {r['ms']:.1f} ms)")
+        echo_json({"plan": session.plan.to_dict(), "images": results,
+                   "failed": [{"input": str(p), "reason": why} for p, why in bad.items()]})
+    else:
+        _print_plan(session.plan)
+        for r in results:
+            top = ", ".join(f"{t['label']} {t['probability']:.1%}" for t in r["top"])
+            click.echo(f"{r['input']}: {r['label']}  (top-{len(r['top'])}: {top}; {r['ms']:.1f} ms)")
+        for why in bad.values():
+            click.echo(f"edgezoo: error: {why}", err=True)
+    if bad:
+        raise click.exceptions.Exit(2)
 
 
 def _nearest_existing(path: Path) -> Path:

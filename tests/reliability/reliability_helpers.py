@@ -33,3 +33,43 @@ def can_block_reads(tmp_path: Path) -> bool:
         return True
     finally:
         probe.chmod(0o600)
+
+
+LABELS = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"]
+
+
+def classifier_export(out: Path) -> Path:
+    """A linear classifier (28x28 grey to 10 logits) as ONNX, built without torch, with
+    a classify contract like maxvit-tiny-fmnist's: the runtime's `single` program path."""
+    import numpy as np
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    from edgezoo.files import sha256_file, size_bytes
+    from edgezoo.manifests import Manifest
+
+    out.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(0)
+    weights = numpy_helper.from_array((rng.standard_normal((784, 10)) * 0.1).astype(np.float32), "w")
+    graph = helper.make_graph(
+        [helper.make_node("Flatten", ["image"], ["flat"]), helper.make_node("MatMul", ["flat", "w"], ["logits"])],
+        "linear", [helper.make_tensor_value_info("image", TensorProto.FLOAT, [1, 1, 28, 28])],
+        [helper.make_tensor_value_info("logits", TensorProto.FLOAT, [1, 10])], [weights])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    onnx.save(model, str(out / "linear.onnx"))
+    image = {"name": "image", "role": "image", "shape": [1, 1, 28, 28], "color": "L"}
+    logits = {"name": "logits", "role": "logits", "shape": [1, 10], "layout": "NC", "range": None, "color": None,
+              "shape_rule": "fixed"}
+    Manifest.model_validate({
+        "name": "linear-test", "family": "test", "task": "classify", "paper": {"title": "-", "url": "-"},
+        "config": {}, "params": 7840, "io": {"inputs": [image], "outputs": [logits]},
+        "spec": {"protocol": "classify", "components": [{"name": "net", "inputs": [image], "outputs": [logits]}],
+                 "program": {"kind": "single", "component": "net"}, "labels": LABELS,
+                 "metrics": [{"name": "top1", "unit": "%", "higher_is_better": True}]},
+        "preprocessing": {"color": "L", "pad_to_multiple_of": 1},
+        "artifacts": [{"format": "onnx", "precision": "fp32", "file": "linear.onnx",
+                       "sha256": sha256_file(out / "linear.onnx"), "bytes": size_bytes(out / "linear.onnx"),
+                       "static_shape": True, "input_shape": [1, 1, 28, 28]}],
+    }).save(out / "manifest.yaml")
+    return out

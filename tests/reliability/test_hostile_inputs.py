@@ -104,3 +104,28 @@ def test_batch_of_only_bad_files_writes_nothing(conv_dir, tmp_path, edgezoo):
 def test_read_image_gives_the_same_pixels_for_a_file_and_its_symlink(tmp_path):
     path = make(tmp_path, *ODD["symlink-to-picture"][:2])
     assert np.array_equal(read_image(path), read_image(os.path.realpath(path)))
+
+
+def test_a_classifier_labels_the_good_pictures_of_a_mixed_folder(tmp_path, edgezoo):
+    pytest.importorskip("onnxruntime")
+    from reliability_helpers import classifier_export
+
+    model = classifier_export(tmp_path / "linear-test")
+    folder = tmp_path / "in"
+    for case in ("zero-byte-png", "png-bomb-100000x100000"):
+        make(folder, *BAD[case])
+    for case in ("mode-L", "mode-CMYK-jpeg"):
+        make(folder, *ODD[case][:2])
+    code, out, err = edgezoo("run", model, folder)
+    assert code == 2, (out, err)
+    labelled = [line for line in out.splitlines() if line.startswith(str(folder))]
+    assert len(labelled) == 2 and all("top-5" in line for line in labelled), out
+    assert len([line for line in err.splitlines() if line.startswith("edgezoo: error:")]) == 2
+    code, out, err = edgezoo("batch", model, folder, "-o", tmp_path / "answers", "--workers", 1)
+    assert code == 2, (out, err)
+    answers = sorted(p.name for p in (tmp_path / "answers").iterdir() if not p.name.startswith("."))
+    assert answers == ["cmyk.json", "grey.json"]
+    import json
+
+    answer = json.loads((tmp_path / "answers" / "grey.json").read_text())
+    assert answer["label"] in __import__("reliability_helpers").LABELS and len(answer["top"]) == 5
