@@ -90,15 +90,16 @@ def exclusive_export(export: Callable[..., Any]) -> Callable[..., Any]:
         out_dir = bound.arguments.get("out_dir") or default_artifact_dir(bound.arguments["name"])
         created = not Path(out_dir).expanduser().exists()
         out = prepare_out_dir(out_dir)
-        try:
-            with export_lock(out, exclusive=True):
-                remove_leftovers(out)
+        with export_lock(out, exclusive=True):
+            remove_leftovers(out)
+            try:
                 return export(*args, **kwargs)
-        except BaseException:
-            # refused before writing anything (an unknown model, a bad option): leave no empty folder
-            if created and out.is_dir() and not any(out.iterdir()):
-                remove_path(out)
-            raise
+            except BaseException:
+                # refused before writing anything (an unknown model, a bad option): leave no empty
+                # folder; inside the lock, so no export that waited for it has started there yet
+                if created and out.is_dir() and not any(out.iterdir()):
+                    remove_path(out)
+                raise
 
     return locked
 
