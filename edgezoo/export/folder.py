@@ -88,7 +88,8 @@ def exclusive_export(export: Callable[..., Any]) -> Callable[..., Any]:
 
         bound = signature.bind(*args, **kwargs)
         out_dir = bound.arguments.get("out_dir") or default_artifact_dir(bound.arguments["name"])
-        created = not Path(out_dir).expanduser().exists()
+        missing = [p for p in (Path(out_dir).expanduser().absolute(), *Path(out_dir).expanduser().absolute().parents)
+                   if not p.exists()]  # the folders this call creates, deepest first
         out = prepare_out_dir(out_dir)
         with export_lock(out, exclusive=True):
             remove_leftovers(out)
@@ -97,8 +98,9 @@ def exclusive_export(export: Callable[..., Any]) -> Callable[..., Any]:
             except BaseException:
                 # refused before writing anything (an unknown model, a bad option): leave no empty
                 # folder; inside the lock, so no export that waited for it has started there yet
-                if created and out.is_dir() and not any(out.iterdir()):
-                    remove_path(out)
+                for folder in missing:
+                    with contextlib.suppress(OSError):  # only while empty
+                        folder.rmdir()
                 raise
 
     return locked

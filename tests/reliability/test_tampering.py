@@ -121,3 +121,9 @@ def test_verify_of_something_that_is_no_export_is_one_line(what, code, tmp_path,
             (target / "manifest.yaml").write_text("")
     status, out, err = edgezoo("verify", target)
     assert status == code and err.startswith("edgezoo: error:") and err.count("\n") == 1, (out, err)
+
+
+def test_an_export_refused_before_writing_leaves_no_folder(tmp_path, edgezoo):
+    pytest.importorskip("torch")
+    code, _, err = edgezoo("export", "no-such-model", "-o", tmp_path / "a" / "b")
+    assert code == 2 and err.count("\n") == 1 and not (tmp_path / "a").exists()
