@@ -37,7 +37,7 @@ def test_eight_threads_sharing_one_session_get_identical_outputs(conv_dir, backe
 # `promote`, `Manifest.save`) on ONNX built without torch, so many commits fit in
 # seconds: each commit replaces the artifact with one of two different nets (seed 0 or 1).
 WRITER = r"""
-import sys, time
+import sys, time, json
 from pathlib import Path
 sys.path.insert(0, sys.argv[3])
 from artifacts import conv_onnx
@@ -45,18 +45,22 @@ from edgezoo.export.folder import promote, staging_dir
 from edgezoo.files import sha256_file, size_bytes
 from edgezoo.manifests import load_manifest
 from edgezoo.runtimes.store import export_lock
-out, rounds = Path(sys.argv[1]), int(sys.argv[2])
-for i in range(rounds):
+out, seconds = Path(sys.argv[1]), float(sys.argv[2])
+start = time.time()
+commits = 0
+while time.time() < start + seconds:
     with export_lock(out, exclusive=True), staging_dir(out) as stage:
         manifest = load_manifest(out)
         staged = stage / "static.onnx"
-        conv_onnx(staged, 64, seed=i % 2)
+        conv_onnx(staged, 64, seed=commits % 2)
         promote(staged, out / "static.onnx")
         time.sleep(0.01)  # the window a reader must never see: new file, old manifest entry
         art = manifest.artifacts[0]
         manifest.artifacts = [art.model_copy(update={"sha256": sha256_file(out / "static.onnx"),
                                                      "bytes": size_bytes(out / "static.onnx")})]
         manifest.save(out / "manifest.yaml")
+    commits += 1
+print(json.dumps({"commits": commits, "start": start, "end": time.time()}))
 """
 
 READER = r"""
@@ -65,14 +69,16 @@ import numpy as np
 from edgezoo import runtimes
 out, seconds = sys.argv[1], float(sys.argv[2])
 picture = np.random.default_rng(1).random((64, 64, 3)).astype(np.float32)
-seen, errors, deadline = set(), [], time.monotonic() + seconds
-while time.monotonic() < deadline:
+seen, errors, loads, start = set(), [], 0, time.time()
+while time.time() < start + seconds:
     try:
         session = runtimes.load(out, artifact="static.onnx", backend="onnxruntime", prefer=["cpu"])
         seen.add(round(float(session(picture).sum()), 3))
+        loads += 1
     except Exception as exc:
         errors.append(f"{type(exc).__name__}: {exc}")
-print(json.dumps({"seen": sorted(seen), "errors": errors[:5], "error_count": len(errors)}))
+print(json.dumps({"seen": sorted(seen), "errors": errors[:5], "error_count": len(errors), "loads": loads,
+                  "start": start, "end": time.time()}))
 """
 
 
@@ -90,21 +96,21 @@ def test_writers_and_readers_of_one_store_never_see_a_half_state(conv_dir, tmp_p
     manifest.save(store / "manifest.yaml")
     env = env_for_subprocess()
     helpers = str(Path(__file__).resolve().parents[1] / "runtimes")
-    writers = [subprocess.Popen([sys.executable, "-c", WRITER, str(store), "40", helpers], env=env,
+    writers = [subprocess.Popen([sys.executable, "-c", WRITER, str(store), "8", helpers], env=env,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    readers = [subprocess.Popen([sys.executable, "-c", READER, str(store), "8"], env=env, stdout=subprocess.PIPE,
                                 stderr=subprocess.PIPE, text=True) for _ in range(2)]
-    readers = [subprocess.Popen([sys.executable, "-c", READER, str(store), "12"], env=env, stdout=subprocess.PIPE,
-                                stderr=subprocess.PIPE, text=True) for _ in range(2)]
-    for w in writers:
-        assert w.wait(timeout=300) == 0, w.stderr.read()[-2000:]
-    results = []
-    for r in readers:
-        out, err = r.communicate(timeout=300)
-        assert r.returncode == 0, err[-2000:]
-        results.append(json.loads(out))
-    for result in results:
+    done = []
+    for process in writers + readers:
+        out, err = process.communicate(timeout=300)
+        assert process.returncode == 0, err[-2000:]
+        done.append(json.loads(out))
+    commits, reads = done[:2], done[2:]
+    assert max(r["start"] for r in done) < min(r["end"] for r in done)  # all four ran at the same time
+    assert all(w["commits"] > 0 for w in commits) and all(r["loads"] > 0 for r in reads), done
+    for result in reads:
         assert result["error_count"] == 0, result["errors"]
-        assert result["seen"], result
-    seen = set().union(*(r["seen"] for r in results))
+    seen = set().union(*(r["seen"] for r in reads))
     assert len(seen) <= 2, seen  # only ever one of the two whole nets
     assert not list(store.glob(".edgezoo-staging-*"))
 
