@@ -1,7 +1,7 @@
 """Throughput of `edgezoo batch` against workers, for the local process pool and Ray.
 
     python benchmarks/bench_batch.py [--model maxim-tiny-denoise] [--images 24] [--side 256]
-        [--workers 1,2] [--engines local,ray] [--json-out FILE]
+        [--workers 1,2] [--engines local,ray] [--rounds 2] [--json-out FILE]
 
 Makes ``--images`` pictures (crops of the bundled sample photo, ``--side`` pixels) and
 runs the model's export over them with each engine and worker count, exactly as
@@ -9,7 +9,9 @@ runs the model's export over them with each engine and worker count, exactly as
 session of the planned artifact, threads = cores / workers), into a fresh output folder
 each time. Reports the wall time of the run (worker start-up, Ray's included) and of
 the images alone (first output to last), images per second and the speed-up over one
-worker. Prints a table and writes JSON with the device profile. Needs an export of the
+worker. Worker counts alternate within an engine for ``--rounds`` rounds and each row is
+the median round, so a change in the load of a shared host hits every count alike; the
+1-minute load average before each run is recorded. Prints a table and writes JSON with the device profile. Needs an export of the
 model in the store (`edgezoo export MODEL --format onnx`); Ray is skipped where it is
 not installed.
 """
@@ -51,6 +53,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--side", type=int, default=256)
     parser.add_argument("--workers", default="1,2")
     parser.add_argument("--engines", default="local,ray")
+    parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--json-out", type=Path, default=ROOT / "benchmarks" / "results" / "bench_batch.json")
     args = parser.parse_args(argv)
 
@@ -78,26 +81,37 @@ def main(argv: list[str] | None = None) -> int:
             if engine == "ray":
                 ray.init(num_cpus=cores, include_dashboard=False, log_to_driver=False, configure_logging=False,
                          runtime_env={"env_vars": {"PYTHONPATH": str(ROOT)}})
-            for workers in [int(w) for w in args.workers.split(",")]:
-                out = Path(tmp) / f"out-{engine}-{workers}"
-                spec = SessionSpec(export_dir=str(chosen.export_dir.resolve()), artifact=chosen.artifact.file,
-                                   backend=chosen.backend, kind=chosen.kind, precision=chosen.artifact.precision,
-                                   label=chosen.label, threads=max(1, cores // workers),
-                                   image_size=(args.side, args.side))
-                items = [BatchItem(i, str(p), str(out / p.name)) for i, p in enumerate(pictures)]
-                stamps: list[float] = []
-                started = time.perf_counter()
-                summary = run_batch(items, spec, out, chosen.artifact.sha256, engine=engine, workers=workers,
-                                    progress=lambda result: stamps.append(time.perf_counter()))
-                wall = time.perf_counter() - started
-                assert summary.done == len(items) and not summary.failures, summary.failures
-                # first output to last: the steady state, without worker start-up (n-1 intervals)
-                steady = (len(stamps) - 1) / (stamps[-1] - stamps[0]) if len(stamps) > 1 else None
-                rows.append({"engine": engine, "workers": workers, "threads_per_worker": spec.threads,
-                             "images": len(items), "wall_s": round(wall, 2),
-                             "images_per_s": round(len(items) / wall, 2),
-                             "steady_images_per_s": round(steady, 2) if steady else None})
-                print(f"{engine} x{workers}: {rows[-1]}", flush=True)
+            runs: dict[int, list[dict]] = {}
+            for round_ in range(args.rounds):
+                for workers in [int(w) for w in args.workers.split(",")]:
+                    out = Path(tmp) / f"out-{engine}-{workers}-{round_}"
+                    spec = SessionSpec(export_dir=str(chosen.export_dir.resolve()), artifact=chosen.artifact.file,
+                                       backend=chosen.backend, kind=chosen.kind, precision=chosen.artifact.precision,
+                                       label=chosen.label, threads=max(1, cores // workers),
+                                       image_size=(args.side, args.side))
+                    items = [BatchItem(i, str(p), str(out / p.name)) for i, p in enumerate(pictures)]
+                    stamps: list[float] = []
+                    load = os.getloadavg()[0]
+                    started = time.perf_counter()
+                    summary = run_batch(items, spec, out, chosen.artifact.sha256, engine=engine, workers=workers,
+                                        progress=lambda result, stamps=stamps: stamps.append(time.perf_counter()))
+                    wall = time.perf_counter() - started
+                    assert summary.done == len(items) and not summary.failures, summary.failures
+                    # first output to last: the steady state, without worker start-up (n-1 intervals)
+                    steady = (len(stamps) - 1) / (stamps[-1] - stamps[0]) if len(stamps) > 1 else None
+                    runs.setdefault(workers, []).append({"wall_s": wall, "steady": steady, "load": load})
+                    print(f"{engine} x{workers} round {round_}: {wall:.1f} s, load {load:.1f}", flush=True)
+            for workers, done in runs.items():
+                walls = sorted(r["wall_s"] for r in done)
+                steadies = sorted(r["steady"] for r in done if r["steady"])
+                wall = float(np.median(walls))
+                steady = float(np.median(steadies)) if steadies else None
+                rows.append({"engine": engine, "workers": workers, "threads_per_worker": max(1, cores // workers),
+                             "images": len(pictures), "rounds": len(done), "wall_s": round(wall, 2),
+                             "wall_s_rounds": [round(w, 2) for w in walls],
+                             "images_per_s": round(len(pictures) / wall, 2),
+                             "steady_images_per_s": round(steady, 2) if steady else None,
+                             "load_average_1m": [round(r["load"], 2) for r in done]})
             if engine == "ray":
                 ray.shutdown()
     for row in rows:
