@@ -68,8 +68,8 @@ def test_verify_refuses_a_tampered_export_naming_the_file(damage, export, edgezo
 @pytest.mark.parametrize("manifest_text, reason", [
     ("name: [unclosed\n", "not valid YAML"),
     ("!!python/object/apply:os.system ['touch {pwned}']\n", "not valid YAML"),
-    ("name: x\nfamily: 3\n", ""),
-    ("\xff\xfe garbage", ""),
+    ("name: x\nfamily: 3\n", "manifest"),
+    ("\xff\xfe garbage", "manifest"),
 ])
 def test_a_hostile_manifest_is_refused_and_never_executed(manifest_text, reason, export, tmp_path, edgezoo):
     pwned = tmp_path / "pwned"
