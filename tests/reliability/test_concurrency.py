@@ -2,10 +2,8 @@
 processes exporting into and reading from one store at once never see a corrupted or
 half-visible artifact (the store's lock and rename protocol, `edgezoo.runtimes.store`)."""
 
-import os
 import subprocess
 import sys
-import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 

@@ -8,7 +8,7 @@ import concurrent.futures as futures
 import multiprocessing
 from typing import Any, Iterable, Iterator
 
-from edgezoo.errors import BadInputError, EdgezooError
+from edgezoo.errors import BadInputError
 from edgezoo.runtimes.batch.worker import BatchItem, SessionSpec, Worker, one_line
 
 RAY_HINT = "--engine ray needs Ray: pip install 'edgezoo[ray]' (or pip install 'ray[data]')"
@@ -68,9 +68,6 @@ def run_local(items: list[BatchItem], spec: SessionSpec, workers: int) -> Iterat
 
 
 def _broken_reason(exc: BaseException) -> str:
-    cause = exc.__cause__
-    if cause is not None and isinstance(cause, EdgezooError):
-        return one_line(cause)
     return f"a worker process died ({one_line(exc)})"
 
 
@@ -106,8 +103,11 @@ def run_ray(items: list[BatchItem], spec: SessionSpec, workers: int, address: st
     if not ray.is_initialized():
         ray.init(address=address, include_dashboard=False, log_to_driver=False,
                  configure_logging=False, runtime_env=_runtime_env())
+    import logging
+
+    logging.getLogger("ray.data").setLevel(logging.ERROR)  # the CLI draws its own progress and summary
     context = ray.data.DataContext.get_current()
-    context.enable_progress_bars = False  # the CLI draws its own
+    context.enable_progress_bars = False
     context.print_on_execution_start = False
     rows = [{"index": it.index, "input": it.input, "output": it.output} for it in items]
     dataset = ray.data.from_items(rows).map_batches(
