@@ -8,22 +8,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "runtimes"))
 sys.path.insert(0, str(HERE))
 
-from artifacts import conv_export  # noqa: E402
-
-
-
-@pytest.fixture(autouse=True)
-def _isolated_store(tmp_path, monkeypatch):
-    """No test reads or writes the user's artifact store."""
-    monkeypatch.setenv("EDGEZOO_CACHE", str(tmp_path / "cache"))
-    monkeypatch.delenv("EDGEZOO_ARTIFACTS", raising=False)
-
-
-@pytest.fixture(scope="session")
-def conv_dir(tmp_path_factory) -> Path:
-    """A convolution-only net (ONNX built without torch): a static 64x64 artifact, tiled, and a dynamic one."""
-    pytest.importorskip("onnxruntime")
-    return conv_export(tmp_path_factory.mktemp("conv") / "conv-test")
+from shared_fixtures import _isolated_store, conv_dir  # noqa: E402,F401 - fixtures
 
 
 @pytest.fixture(scope="session")
