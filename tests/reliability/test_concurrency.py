@@ -127,27 +127,34 @@ def test_four_processes_exporting_and_reading_one_store(tmp_path):
                                   stderr=subprocess.PIPE, text=True) for _ in range(2)]
     reader_code = r"""
 import sys, json, time
+from pathlib import Path
 import numpy as np
 from edgezoo import runtimes
-from edgezoo.errors import ManifestError
-store, errors, runs = sys.argv[1], [], 0
+from edgezoo.errors import ManifestError, UnknownModelError
+store, stop, errors, runs = sys.argv[1], Path(sys.argv[2]), [], 0
 picture = np.random.default_rng(1).random((28, 28)).astype(np.float32)
-deadline = time.monotonic() + float(sys.argv[2])
-while time.monotonic() < deadline:
+while True:
+    last = stop.exists()  # one more load after the exports ended
     try:
         session = runtimes.load("muller-resizer-fmnist-16", search=[store])
         assert session(picture).shape == (16, 16)
         runs += 1
-    except ManifestError:
+    except (ManifestError, UnknownModelError) as exc:
+        if runs:  # once it has loaded, the export never disappears again
+            errors.append(f"{type(exc).__name__}: {exc}")
         time.sleep(0.05)  # no export finished yet
     except Exception as exc:
         errors.append(f"{type(exc).__name__}: {exc}")
+    if last:
+        break
 print(json.dumps({"runs": runs, "errors": errors[:5]}))
 """
-    readers = [subprocess.Popen([sys.executable, "-c", reader_code, str(store), "90"], env=env,
+    stop = tmp_path / "stop"
+    readers = [subprocess.Popen([sys.executable, "-c", reader_code, str(store), str(stop)], env=env,
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(2)]
     for e in exporters:
         assert e.wait(timeout=600) == 0, e.stderr.read()[-2000:]
+    stop.touch()
     for r in readers:
         stdout, stderr = r.communicate(timeout=600)
         assert r.returncode == 0, stderr[-2000:]
