@@ -123,3 +123,29 @@ def test_a_batch_killed_midway_resumes_and_ends_as_a_clean_run(conv_dir, tmp_pat
     assert outputs(out) == outputs(tmp_path / "clean")
     assert not list(out.rglob("*.partial")) and not [p for p in out.iterdir() if p.name.startswith(".")
                                                       and p.name not in (JOURNAL_FILE, ".edgezoo-batch.lock")]
+
+
+def test_an_output_a_worker_journalled_is_skipped_though_the_driver_never_heard_of_it(conv_dir, tmp_path):
+    """Results reach the driver late (Ray Data hands them over in batches): a worker's
+    own journal line is enough for a rerun to skip the output."""
+    import dataclasses
+
+    from edgezoo import runtimes
+    from edgezoo.runtimes.batch import BatchItem, SessionSpec, Worker, run_batch
+    from edgezoo.runtimes.batch.journal import WORKER_JOURNALS
+    from edgezoo.runtimes.batch.runner import options_fingerprint
+
+    pictures = make_pictures(tmp_path / "in", 3)
+    out = tmp_path / "out"
+    option = runtimes.plan(runtimes.resolve(conv_dir), None).chosen
+    spec = SessionSpec(export_dir=str(conv_dir), artifact=option.artifact.file, backend=option.backend,
+                       kind=option.kind, precision="fp32", label=option.label, threads=1)
+    items = [BatchItem(i, str(p), str(out / p.name)) for i, p in enumerate(pictures)]
+    worker = Worker(dataclasses.replace(spec, out_dir=str(out.resolve()),
+                                        made_with=options_fingerprint(spec, option.artifact.sha256)))
+    assert worker.process(items[0])["ok"]  # as if the driver was killed before this result reached it
+    assert list((out / WORKER_JOURNALS).glob("*.jsonl"))
+    summary = run_batch(items, spec, out, option.artifact.sha256, workers=1)
+    assert (summary.skipped, summary.done) == (1, 2)
+    assert not (out / WORKER_JOURNALS).exists()  # merged into the main journal
+    assert len((out / JOURNAL_FILE).read_text().splitlines()) == 3

@@ -5,6 +5,7 @@ output as it lands, and sum up."""
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
 import time
 from dataclasses import dataclass, field
@@ -112,6 +113,7 @@ def run_batch(
         left = remove_leftovers(out)
         journal = Journal(out)
         made_with = options_fingerprint(spec, artifact_sha256)
+        spec = dataclasses.replace(spec, out_dir=str(out.resolve()), made_with=made_with)
         todo: list[BatchItem] = []
         skipped = 0
         for item in items:

@@ -4,8 +4,11 @@ file (an image, or a classifier's answer as JSON), reporting a one-line reason o
 from __future__ import annotations
 
 import json
+import os
+import socket
 import time
 from dataclasses import asdict, dataclass
+from pathlib import Path
 from typing import Any
 
 from edgezoo.errors import BadInputError, EdgezooError
@@ -37,6 +40,9 @@ class SessionSpec:
     image_size: tuple[int, int] = (256, 256)
     tile_overlap: int | None = None
     max_memory_mb: float | None = None
+    # set by run_batch: where each worker journals the outputs it lands, and their fingerprint
+    out_dir: str | None = None
+    made_with: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -89,6 +95,7 @@ class Worker:
             else:
                 atomic_write_text(item.output, json.dumps(answer, indent=1, sort_keys=True) + "\n")
             result["output_sha256"] = sha256_file(item.output)
+            self._journal(result)
             result["ok"] = True
         except BadInputError as exc:
             result.update(bad_input=True, error=one_line(exc))
@@ -99,3 +106,13 @@ class Worker:
             result["error"] = f"{item.input}: {one_line(exc)}"
         return result
 
+    def _journal(self, result: dict[str, Any]) -> None:
+        """Record a landed output in this worker's own journal file (see ``journal``)."""
+        if not self.spec.out_dir:
+            return
+        from edgezoo.runtimes.batch.journal import WORKER_JOURNALS, append_line, make_record
+
+        out = Path(self.spec.out_dir)
+        record = make_record(out, result["input"], result["output"], result["input_sha256"],
+                             result["output_sha256"], self.spec.made_with)
+        append_line(out / WORKER_JOURNALS / f"{socket.gethostname()}-{os.getpid()}.jsonl", record)
