@@ -24,6 +24,11 @@ class UnknownFormatError(BadInputError):
     """An export format or precision that edgezoo does not know."""
 
 
+class OutputWriteError(EdgezooError):
+    """An output could not be written (a full disk, a folder that turned read-only);
+    nothing partial was left."""
+
+
 class ArtifactIntegrityError(EdgezooError):
     """An artifact is missing, truncated, or its sha256 differs from its manifest."""
 

@@ -7,6 +7,7 @@ import hashlib
 import os
 import shutil
 import tempfile
+import threading
 from pathlib import Path
 from typing import Iterator
 
@@ -93,7 +94,8 @@ def atomic_path(final: str | os.PathLike) -> Iterator[Path]:
     so a reader never sees a half-written file or directory."""
     final = Path(final)
     final.parent.mkdir(parents=True, exist_ok=True)
-    tmp_dir = Path(tempfile.mkdtemp(prefix=f".{final.name}.", suffix=".partial", dir=final.parent))
+    # the name is cut so a long file name (up to the 255-byte limit) still fits in the temporary's
+    tmp_dir = Path(tempfile.mkdtemp(prefix=f".{final.name[:64]}.", suffix=".partial", dir=final.parent))
     tmp = tmp_dir / final.name
     try:
         yield tmp
@@ -116,3 +118,61 @@ def atomic_write_bytes(final: str | os.PathLike, data: bytes) -> Path:
 def atomic_write_text(final: str | os.PathLike, text: str) -> Path:
     """Write ``text`` (UTF-8) to ``final`` atomically and return the path."""
     return atomic_write_bytes(final, text.encode("utf-8"))
+
+
+# lock files this process holds exclusively: flock locks belong to an open file,
+# so a reader in the process that is writing must not ask again (it would wait on itself)
+_HELD_EXCLUSIVE: dict[Path, int] = {}  # lock file -> the thread that holds it
+
+
+@contextlib.contextmanager
+def folder_lock(folder: str | os.PathLike, exclusive: bool, name: str | None = None,
+                wait: bool = True) -> Iterator[bool]:
+    """Hold an advisory ``flock`` on ``folder`` itself (no file is created), or on the
+    file ``folder/name``: exclusive for a writer, shared for readers; waits for the other
+    kind. Yields whether a lock is held: False where none can be taken (no ``fcntl``, or
+    a folder that does not exist yet: nobody is writing it). Re-entrant for the thread
+    that holds it exclusively. With ``wait=False``, raises :class:`BlockingIOError` at
+    once if another process holds it."""
+    folder = Path(folder).resolve()
+    try:
+        import fcntl
+    except ImportError:  # Windows: no advisory locks; the rename protocol still holds
+        yield False
+        return
+    path = folder / name if name else folder
+    if _HELD_EXCLUSIVE.get(path) == threading.get_ident():
+        yield True
+        return
+    while True:
+        try:
+            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666 & ~_umask()) if name else os.open(path, os.O_RDONLY)
+        except OSError:  # a reader of a folder not there yet, or not its to open: nobody writes it
+            if exclusive:
+                raise
+            yield False
+            return
+        try:
+            fcntl.flock(fd, (fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH) | (0 if wait else fcntl.LOCK_NB))
+        except BaseException:
+            os.close(fd)
+            raise
+        try:  # the folder may have been removed (and made again) while this waited
+            if os.path.samestat(os.fstat(fd), os.stat(path)):
+                break
+        except OSError:
+            pass
+        os.close(fd)
+        if exclusive:
+            folder.mkdir(parents=True, exist_ok=True)
+    try:
+        if exclusive:
+            _HELD_EXCLUSIVE[path] = threading.get_ident()
+        try:
+            yield True
+        finally:
+            if exclusive:
+                _HELD_EXCLUSIVE.pop(path, None)
+            fcntl.flock(fd, fcntl.LOCK_UN)
+    finally:
+        os.close(fd)

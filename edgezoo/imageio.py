@@ -9,20 +9,30 @@ so what is restored and written is upright.
 
 from __future__ import annotations
 
+import struct
 from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from edgezoo.errors import BadInputError
+from edgezoo.errors import BadInputError, OutputWriteError
 from edgezoo.files import atomic_path
 
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".gif")  # a GIF: its first frame
 # formats that cannot store an alpha channel
 NO_ALPHA_SUFFIXES = (".jpg", ".jpeg")
 
 
+# what PIL raises on a damaged or hostile file, besides its own UnidentifiedImageError
+_DECODE_ERRORS = (UnidentifiedImageError, OSError, SyntaxError, ValueError, EOFError, struct.error,
+                  Image.DecompressionBombError)
+
+
 def _open_error(path: Path, exc: Exception) -> BadInputError:
+    if isinstance(exc, Image.DecompressionBombError):
+        return BadInputError(
+            f"{path} claims more pixels than edgezoo will decode ({exc.__class__.__name__}: over "
+            f"{2 * (Image.MAX_IMAGE_PIXELS or 0):,} pixels); give a smaller picture, or tile it first")
     return BadInputError(f"{path} is not a readable image ({exc.__class__.__name__}); give a PNG or JPEG")
 
 
@@ -64,7 +74,7 @@ def read_image(path: str | Path, keep_channels: bool = False) -> np.ndarray:
             img.load()
             upright = ImageOps.exif_transpose(img)
             return _pixels(upright, keep_channels)
-    except (UnidentifiedImageError, OSError, SyntaxError) as exc:
+    except _DECODE_ERRORS as exc:
         raise _open_error(path, exc) from None
 
 
@@ -73,7 +83,7 @@ def _header(path: Path) -> Image.Image:
         raise BadInputError(f"{path} does not exist")
     try:
         return Image.open(path)
-    except (UnidentifiedImageError, OSError, SyntaxError) as exc:
+    except _DECODE_ERRORS as exc:
         raise _open_error(path, exc) from None
 
 
@@ -125,8 +135,13 @@ def write_image(path: str | Path, image: np.ndarray) -> Path:
     if suffix == ".bmp" and array.ndim == 3 and array.shape[2] == 2:  # BMP has RGBA but no grey + alpha
         array = np.concatenate([np.repeat(array[:, :, :1], 3, axis=2), array[:, :, 1:]], axis=2)
     fmt = Image.registered_extensions()[suffix]
-    with atomic_path(path) as tmp:
-        Image.fromarray(array).save(tmp, format=fmt)
+    try:
+        with atomic_path(path) as tmp:
+            Image.fromarray(array).save(tmp, format=fmt)
+    except OSError as exc:  # the temporary is gone already (atomic_path): say what, not a traceback
+        reason = exc.strerror or exc.__class__.__name__
+        raise OutputWriteError(f"cannot write {path}: {reason}; free some space or write elsewhere "
+                               "(nothing partial was left)") from None
     return path
 
 

@@ -23,6 +23,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "bench": ("edgezoo.cli.runtime_cmds", "bench_cmd", "Measure latency of a model's artifacts here."),
     "plan": ("edgezoo.cli.runtime_cmds", "plan_cmd", "Choose variant, artifact and device for a latency budget."),
     "run": ("edgezoo.cli.runtime_cmds", "run_cmd", "Restore images with the runtime's choice."),
+    "batch": ("edgezoo.cli.batch_cmd", "batch_cmd", "Run a model over many pictures (process pool or Ray), resumable."),
     "generate": ("edgezoo.cli.generate_cmd", "generate_cmd", "Generate samples with a diffusion model's sampler."),
     "demo": ("edgezoo.cli.demo_cmd", "demo_cmd", "Export the default model everywhere and restore the sample photo."),
 }
@@ -53,6 +54,10 @@ def main(argv: list[str] | None = None) -> int:
     """Console entry point: maps edgezoo's typed errors to one line and an exit code."""
     from edgezoo.errors import EdgezooError
 
+    for stream in (sys.stdout, sys.stderr):
+        # a file name that is not UTF-8 (kept by Python as surrogates) is printed as its own bytes
+        if hasattr(stream, "reconfigure"):
+            stream.reconfigure(errors="surrogateescape")
     try:
         status = cli.main(args=argv, prog_name="edgezoo", standalone_mode=False)
     except click.exceptions.Abort:
@@ -67,7 +72,8 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         click.echo("edgezoo: interrupted; nothing partial was left behind", err=True)
         return 130
-    return 0
+    # without standalone mode, click returns a command's `Exit(code)` instead of exiting
+    return status if isinstance(status, int) else 0
 
 
 if __name__ == "__main__":

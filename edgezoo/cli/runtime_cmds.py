@@ -207,18 +207,30 @@ def _print_labels(session: Any, images: list[Path], as_json: bool) -> None:
     from edgezoo.imageio import read_image
 
     results = []
+    bad: dict[Path, str] = {}
     for path in images:
-        picture = read_image(path)  # upright, one error for an unreadable file, as the image path reads
+        try:
+            picture = read_image(path)  # upright, one error for an unreadable file, as the image path reads
+        except BadInputError as exc:
+            if len(images) == 1:
+                raise
+            bad[path] = str(exc)  # reported below; the other pictures are still classified
+            continue
         start = time.perf_counter()
         answer = session(picture)
         results.append({"input": str(path), **answer, "ms": round((time.perf_counter() - start) * 1000, 2)})
     if as_json:
-        echo_json({"plan": session.plan.to_dict(), "images": results})
-        return
-    _print_plan(session.plan)
-    for r in results:
-        top = ", ".join(f"{t['label']} {t['probability']:.1%}" for t in r["top"])
-        click.echo(f"{r['input']}: {r['label']}  (top-{len(r['top'])}: {top}; {r['ms']:.1f} ms)")
+        echo_json({"plan": session.plan.to_dict(), "images": results,
+                   "failed": [{"input": str(p), "reason": why} for p, why in bad.items()]})
+    else:
+        _print_plan(session.plan)
+        for r in results:
+            top = ", ".join(f"{t['label']} {t['probability']:.1%}" for t in r["top"])
+            click.echo(f"{r['input']}: {r['label']}  (top-{len(r['top'])}: {top}; {r['ms']:.1f} ms)")
+        for why in bad.values():
+            click.echo(f"edgezoo: error: {why}", err=True)
+    if bad:
+        raise click.exceptions.Exit(2)
 
 
 def _nearest_existing(path: Path) -> Path:
@@ -396,6 +408,18 @@ def run_cmd(target: str, inputs: tuple[str, ...], out: str | None, recursive: bo
     # every output problem is found before any inference
     targets = _output_paths(images, inputs, out_path, single)
     _check_can_write_into(out_path.parent if single else out_path, out)
+    # a picture whose header does not read is reported and left out; the others still run
+    bad: dict[Path, str] = {}
+    sizes: dict[Path, tuple[int, int]] = {}
+    for path in images:
+        try:
+            sizes[path] = image_size(path)
+        except BadInputError as exc:
+            if len(images) == 1:
+                raise
+            bad[path] = str(exc)
+    if not sizes:
+        raise BadInputError(f"none of the {len(images)} inputs is a readable image: {next(iter(bad.values()))}")
     if single and out_path.suffix.lower() in NO_ALPHA_SUFFIXES and has_alpha(images[0]):
         raise BadInputError(f"{images[0]} has transparency, which {out_path.suffix} cannot store; write a .png")
     if skipped:
@@ -403,15 +427,21 @@ def run_cmd(target: str, inputs: tuple[str, ...], out: str | None, recursive: bo
         click.echo(f"note: skipped {len(skipped)} subfolder(s) ({names}); add --recursive to restore their images too",
                    err=True)
     # the budget is per image the user gives: plan for the largest one unless told a size
-    plan_size = _size(size) if size else max((image_size(p) for p in images), key=lambda hw: hw[0] * hw[1])
+    plan_size = _size(size) if size else max(sizes.values(), key=lambda hw: hw[0] * hw[1])
     _resolve(target, list(search))  # an unknown name fails here, with advice
     session = runtimes.load(target, budget_ms, _prefer(prefer), backend, precision, list(search), plan_size,
                             threads=threads, artifact=artifact, max_memory_mb=max_memory_mb)
     results = []
     started = time.perf_counter()
-    for path, target_path in tqdm(list(zip(images, targets)), desc="restoring", unit="image", disable=None,
-                                  file=click.get_text_stream("stderr")):
-        image = read_image(path, keep_channels=True)
+    for path, target_path in tqdm([(p, t) for p, t in zip(images, targets) if p not in bad], desc="restoring",
+                                  unit="image", disable=None, file=click.get_text_stream("stderr")):
+        try:
+            image = read_image(path, keep_channels=True)
+        except BadInputError as exc:
+            if single:
+                raise
+            bad[path] = str(exc)
+            continue
         start = time.perf_counter()
         restored = session(image)
         ms = (time.perf_counter() - start) * 1000
@@ -422,13 +452,16 @@ def run_cmd(target: str, inputs: tuple[str, ...], out: str | None, recursive: bo
     describe = session.describe()
     if as_json:
         echo_json({"plan": session.plan.to_dict(), "runtime": describe["runtime"], "tiling": describe["tiling"],
-                   "images": results, "skipped_subfolders": [str(p) for p in skipped], "total_s": round(total, 3)})
+                   "images": results, "skipped_subfolders": [str(p) for p in skipped], "total_s": round(total, 3),
+                   "failed": [{"input": str(p), "reason": why} for p, why in bad.items()]})
+        if bad:
+            raise click.exceptions.Exit(2)
         return
     _print_plan(session.plan)
     runtime = describe["runtime"]
     click.echo(f"ran {len(results)} image(s) with {session.option.label} "
                f"[{_ran_on(runtime)}; {describe['tiling']}]: "
-               f"{sum(r['ms'] for r in results) / len(results):.1f} ms/image mean, {total:.2f} s total")
+               f"{sum(r['ms'] for r in results) / max(len(results), 1):.1f} ms/image mean, {total:.2f} s total")
     if runtime.get("fallback_to_cpu"):
         click.echo(f"warning: {session.option.device} fell back to the CPU (see `edgezoo bench`)", err=True)
     for r in results:
@@ -439,3 +472,9 @@ def run_cmd(target: str, inputs: tuple[str, ...], out: str | None, recursive: bo
         basis = "--size" if size else "the largest input"
         click.echo(f"note: the {budget_ms:g} ms budget was planned for a {h}x{w} image ({basis}); "
                    f"{len(over)} image(s) took longer than planned", err=True)
+    if bad:
+        for why in bad.values():
+            click.echo(f"edgezoo: error: {why}", err=True)
+        click.echo(f"edgezoo: {len(bad)} of {len(images)} input(s) could not be read; the others were written",
+                   err=True)
+        raise click.exceptions.Exit(2)

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
+import inspect
 import os
 import shutil
 import tempfile
@@ -72,6 +74,47 @@ def remove_if_nothing_kept(out: Path) -> bool:
     return True
 
 
+def exclusive_export(export: Callable[..., Any]) -> Callable[..., Any]:
+    """Decorate ``export_model(name, ..., out_dir=...)``: the export folder is made and
+    held under the store's exclusive lock (``edgezoo.runtimes.store.export_lock``) for the
+    whole run, so two exports of one folder take turns and a reader never loads an
+    artifact before its manifest entry; what a killed export left (staging folders,
+    ``.partial`` temporaries) is removed first."""
+    signature = inspect.signature(export)
+
+    @functools.wraps(export)
+    def locked(*args: Any, **kwargs: Any) -> Any:
+        from edgezoo.runtimes.store import default_artifact_dir, export_lock
+
+        bound = signature.bind(*args, **kwargs)
+        out_dir = bound.arguments.get("out_dir") or default_artifact_dir(bound.arguments["name"])
+        missing = [p for p in (Path(out_dir).expanduser().absolute(), *Path(out_dir).expanduser().absolute().parents)
+                   if not p.exists()]  # the folders this call creates, deepest first
+        out = prepare_out_dir(out_dir)
+        with export_lock(out, exclusive=True):
+            remove_leftovers(out)
+            try:
+                return export(*args, **kwargs)
+            except BaseException:
+                # refused before writing anything (an unknown model, a bad option): leave no empty
+                # folder; inside the lock, so no export that waited for it has started there yet
+                for folder in missing:
+                    with contextlib.suppress(OSError):  # only while empty
+                        folder.rmdir()
+                raise
+
+    return locked
+
+
+def remove_leftovers(out: Path) -> list[Path]:
+    """Remove what a killed writer left in ``out`` (its staging folders and atomic
+    writes' ``.partial`` temporaries); call only while holding the folder's exclusive lock."""
+    left = sorted([*out.glob(".edgezoo-staging-*"), *out.glob(".*.partial")])
+    for path in left:
+        remove_path(path)
+    return left
+
+
 @contextlib.contextmanager
 def staging_dir(out: Path) -> Iterator[Path]:
     """A hidden folder inside ``out`` (same filesystem, so moving out is a rename),
@@ -85,8 +128,11 @@ def staging_dir(out: Path) -> Iterator[Path]:
 
 def promote(staged: Path, final: Path) -> None:
     """Move a checked artifact (file, package directory, or IR pair) into place;
-    companions (an IR's ``.bin``) first, so the main file never points at nothing."""
-    remove_path(final)
+    companions (an IR's ``.bin``) first, so the main file never points at nothing. A
+    file replaces its old self in one rename (never a moment without it); a package
+    directory cannot, so the old one is removed first."""
+    if final.is_dir() and not final.is_symlink():
+        remove_path(final)
     for companion in companion_files(staged):
         if companion.exists():
             os.replace(companion, final.parent / companion.name)

@@ -28,6 +28,7 @@ from edgezoo.export.folder import (
     MANIFEST_FILE,
     WEIGHTS_FILE,
     check_folder_is_for,
+    exclusive_export,
     prepare_out_dir,
     promote,
     staging_dir,
@@ -91,6 +92,7 @@ class ExportEvent:
 ProgressFn = Callable[[ExportEvent], None]
 
 
+@exclusive_export
 def export_model(
     name: str,
     formats: str | Iterable[str] = FORMATS,

@@ -191,6 +191,14 @@ def verify_dir(
         directory = directory.parent
     if not directory.is_dir():
         raise BadInputError(f"{directory} is not a folder; pass the folder that `edgezoo export` wrote")
+    from edgezoo.runtimes.store import export_lock
+
+    with export_lock(directory, exclusive=False):  # an export into it finishes first
+        return _verify_locked(directory, seed, progress, quality_images)
+
+
+def _verify_locked(directory: Path, seed: int, progress: Callable[[int, int, str], None] | None,
+                   quality_images: dict[str, Any] | None) -> VerifyReport:
     manifest = load_manifest(directory)
     if not manifest.artifacts:
         raise ManifestError(f"{directory / 'manifest.yaml'} lists no artifacts; export some with `edgezoo export`")

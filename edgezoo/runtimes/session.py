@@ -13,6 +13,7 @@ thread-safe: they hold no per-call state and every backend runner is.
 
 from __future__ import annotations
 
+import contextlib
 import os
 from typing import Any, Sequence
 
@@ -27,7 +28,7 @@ from edgezoo.runtimes.inventory import Inventory
 from edgezoo.runtimes.planner import DEFAULT_IMAGE_SIZE, DEFAULT_PREFER, Plan, is_static, multiple_of, plan
 from edgezoo.runtimes.preprocess import fit_to_tensor
 from edgezoo.runtimes.serving import PAD_MODES, serve
-from edgezoo.runtimes.store import resolve
+from edgezoo.runtimes.store import ExportDir, export_lock, resolve
 
 _LAYOUTS = ("HWC", "CHW", "NHWC", "NCHW")
 
@@ -370,7 +371,19 @@ def load(
     failure is stated first in ``session.plan.reasons``; if every option fails, the
     first failure is raised.
     """
-    exports = resolve(name_or_dir, search)
+    with contextlib.ExitStack() as held:
+        # shared locks on the export dirs, then their manifests read again: an export
+        # that was committing meanwhile has finished, and none starts until the load is done
+        for export in resolve(name_or_dir, search):
+            held.enter_context(export_lock(export.path, exclusive=False))
+        exports = resolve(name_or_dir, search)
+        return _load_from(exports, budget_ms, prefer, backend, precision, image_size, inventory, threads, verify,
+                          tile_overlap, artifact, max_memory_mb)
+
+
+def _load_from(exports: list[ExportDir], budget_ms: float | None, prefer: Sequence[str], backend: str | None,
+               precision: str | None, image_size: tuple[int, int], inventory: Inventory | None, threads: int | None,
+               verify: bool, tile_overlap: int | None, artifact: str | None, max_memory_mb: float | None) -> Session:
     manifests = {(e.manifest.name, e.path): e.manifest for e in exports}
     exclude: dict[str, str] = {}
     failures: list[tuple[str, Exception]] = []

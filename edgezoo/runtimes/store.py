@@ -13,20 +13,35 @@ The contract (the export command, the demo and the runtime all follow it):
 * :func:`default_artifact_dir` is where ``edgezoo export MODEL`` and ``edgezoo demo``
   write when no ``--out`` is given: ``<first root>/<model>``, so the runtime finds what
   they wrote without any option.
+* Writers and readers of one export dir agree through an advisory lock (``flock``) on
+  the folder itself (:func:`export_lock`; no lock file): an export holds it exclusively
+  for its whole run (so two exports of one folder take turns, and neither loses the
+  other's manifest entries); loading a session and ``edgezoo verify`` hold it shared while
+  they read the manifest, hash the artifact and load it, so none of them sees an artifact
+  whose manifest entry is not yet written. Every file lands by rename in any case
+  (``edgezoo.files.atomic_path``, the export's staging folder), so a reader that ignores
+  the lock still never sees a half-written file.
 """
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import os
 from dataclasses import dataclass
 from pathlib import Path
 
 from edgezoo.errors import ManifestError, UnknownModelError
-from edgezoo.files import cache_root
+from edgezoo.files import cache_root, folder_lock
 from edgezoo.manifests import Manifest, load_manifest, packaged_manifest, packaged_names
 
 ARTIFACTS_ENV = "EDGEZOO_ARTIFACTS"
+
+
+def export_lock(folder: str | os.PathLike, exclusive: bool) -> contextlib.AbstractContextManager[bool]:
+    """The export dir's lock (see the module doc): ``exclusive`` for an export, shared
+    for readers. Yields whether a lock is held (none for a reader of a folder not there yet)."""
+    return folder_lock(folder, exclusive)
 
 
 def artifact_roots(search: list[str | os.PathLike] | None = None) -> list[Path]:
