@@ -25,6 +25,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "run": ("edgezoo.cli.runtime_cmds", "run_cmd", "Restore images with the runtime's choice."),
     "generate": ("edgezoo.cli.generate_cmd", "generate_cmd", "Generate samples with a diffusion model's sampler."),
     "demo": ("edgezoo.cli.demo_cmd", "demo_cmd", "Export the default model everywhere and restore the sample photo."),
+    "weights": ("edgezoo.cli.weights_cmds", "weights_group", "Import upstream checkpoints (offline) into the cache."),
 }
 
 
