@@ -13,15 +13,17 @@ import importlib
 import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
-
-import torch
+from typing import TYPE_CHECKING
 
 from edgezoo import __version__
 from edgezoo.errors import BadInputError, WeightsError, WeightsNotImportedError
-from edgezoo.files import atomic_write_text, sha256_file
-from edgezoo.zoo.upstream.sources import UPSTREAM, how_to_import
-from edgezoo.zoo.upstream.tfjs import TfjsGraph, read_graph
-from edgezoo.zoo.weights import cache_dir, load_weights, save_weights
+from edgezoo.files import atomic_write_text, cache_root, sha256_file
+from edgezoo.zoo.upstream.sources import UPSTREAM, NpmSource, how_to_import
+
+if TYPE_CHECKING:  # listing and reading records needs no torch (edgezoo info, weights list)
+    import torch
+
+    from edgezoo.zoo.upstream.tfjs import TfjsGraph
 
 
 @dataclass(frozen=True)
@@ -43,14 +45,16 @@ class ImportRecord:
 
 
 def imported_dir() -> Path:
-    return cache_dir() / "imported"
+    """Where imported weights live: beside the verified upstream checkpoints
+    (:func:`edgezoo.zoo.weights.cache_dir`), named here so that reading needs no torch."""
+    return cache_root() / "checkpoints" / "imported"
 
 
 def _record_path(name: str) -> Path:
     return imported_dir() / f"{name}.json"
 
 
-def _source(name: str):  # -> NpmSource
+def _source(name: str) -> NpmSource:
     if name not in UPSTREAM:
         known = ", ".join(sorted(UPSTREAM))
         raise BadInputError(f"'{name}' has no upstream weights to import; these do: {known}")
@@ -68,7 +72,7 @@ def read_record(name: str) -> ImportRecord | None:
         raise WeightsError(f"{path} is damaged ({exc}); import again: {how_to_import(name)}") from None
 
 
-def _check_package(name: str, graph: TfjsGraph) -> str:
+def _check_package(name: str, graph: "TfjsGraph") -> str:
     """The package's version; refuses another package's tarball."""
     expected = _source(name).package
     meta = graph.files.get("package.json")
@@ -85,7 +89,7 @@ def _check_package(name: str, graph: TfjsGraph) -> str:
     return str(info.get("version", "unknown"))
 
 
-def import_weights(name: str, source: str | Path) -> tuple[ImportRecord, TfjsGraph, torch.nn.Module]:
+def import_weights(name: str, source: str | Path) -> tuple[ImportRecord, "TfjsGraph", "torch.nn.Module"]:
     """Convert the upstream package at ``source`` into ``name``'s cached weights.
 
     Parameters
@@ -102,6 +106,8 @@ def import_weights(name: str, source: str | Path) -> tuple[ImportRecord, TfjsGra
         and the model with the imported weights loaded.
     """
     from edgezoo.zoo.registry import create_model
+    from edgezoo.zoo.upstream.tfjs import read_graph
+    from edgezoo.zoo.weights import save_weights
 
     upstream = _source(name)
     source = Path(source)
@@ -126,8 +132,10 @@ def import_weights(name: str, source: str | Path) -> tuple[ImportRecord, TfjsGra
     return record, graph, model.eval()
 
 
-def load_imported_weights(model: torch.nn.Module, name: str) -> torch.nn.Module:
+def load_imported_weights(model: "torch.nn.Module", name: str) -> "torch.nn.Module":
     """Load ``name``'s imported weights (sha256-checked) or say how to import them."""
+    from edgezoo.zoo.weights import load_weights
+
     record = read_record(name)
     path = imported_dir() / f"{name}.safetensors"
     if record is None or not path.is_file():

@@ -1,10 +1,12 @@
 """Import upstream MAXIM checkpoints from UpscalerJS's TF.js packages, and check them.
 
-UpscalerJS (``@upscalerjs/maxim-*``) runs the graph on RGB in [0, 1] and turns its
-single output (upstream's ``outputs[-1][-1]``, the last stage at full scale) into
-pixels by clipping to [0, 1], scaling by 255 and truncating to integers; its own
-``assets/result.png`` is that of ``assets/fixture.png``. :func:`fixture_psnr` repeats
-those steps with the imported model.
+UpscalerJS (``@upscalerjs/maxim-*``, ``divisibilityFactor`` 64) scales RGB to [0, 1],
+pads the bottom and right with zeros up to a multiple of 64, runs the graph, keeps the
+top-left crop of its single output (upstream's ``outputs[-1][-1]``, the last stage at
+full scale) and turns it into pixels by clipping to [0, 1], scaling by 255 and
+truncating to integers (UpscalerJS ``packages/upscalerjs/src/shared/upscale.ts`` and
+``tensor-utils.ts``). Its ``assets/result.png`` is that of ``assets/fixture.png``;
+:func:`fixture_psnr` repeats those steps with the imported model.
 """
 
 from __future__ import annotations
@@ -52,16 +54,19 @@ def upscalerjs_pixels(output: np.ndarray) -> np.ndarray:
     return np.floor(np.clip(output, 0.0, 1.0) * 255.0).astype(np.uint8)
 
 
-def _png(data: bytes) -> np.ndarray:
+def png_pixels(data: bytes) -> np.ndarray:
+    """uint8 RGB pixels of PNG bytes (alpha dropped, as UpscalerJS reads 3 channels)."""
     return np.asarray(Image.open(io.BytesIO(data)).convert("RGB"), dtype=np.uint8)
 
 
 @torch.no_grad()
 def restore_pixels(model: Maxim, pixels: np.ndarray) -> np.ndarray:
-    """Run ``model`` on uint8 RGB pixels as UpscalerJS does; uint8 RGB back. The sides
-    must already be a multiple of the model's input multiple (the fixtures are)."""
+    """Run ``model`` on uint8 RGB pixels as UpscalerJS does; uint8 RGB back."""
+    height, width = pixels.shape[:2]
+    multiple = model.cfg.multiple_of
     image = torch.from_numpy(pixels.astype(np.float32) / 255.0).permute(2, 0, 1)[None]
-    return upscalerjs_pixels(model(image)[0].permute(1, 2, 0).numpy())
+    image = torch.nn.functional.pad(image, (0, -width % multiple, 0, -height % multiple))  # zeros, bottom and right
+    return upscalerjs_pixels(model(image)[0, :, :height, :width].permute(1, 2, 0).numpy())
 
 
 def fixture_psnr(model: Maxim, graph: TfjsGraph) -> float:
@@ -69,18 +74,22 @@ def fixture_psnr(model: Maxim, graph: TfjsGraph) -> float:
     own result (both 8-bit)."""
     if FIXTURE not in graph.files or RESULT not in graph.files:
         raise BadInputError(f"the package has no {FIXTURE} and {RESULT}; pass the whole npm package, not models/")
-    ours = restore_pixels(model, _png(graph.files[FIXTURE]))
-    return psnr(_png(graph.files[RESULT]).astype(np.float64), ours.astype(np.float64), data_range=255.0)
+    ours = restore_pixels(model, png_pixels(graph.files[FIXTURE]))
+    return psnr(png_pixels(graph.files[RESULT]).astype(np.float64), ours.astype(np.float64), data_range=255.0)
 
 
 def write_maxim_package(model: Maxim, folder: str | Path, package: str, version: str = "0.0.0",
                         fixture: np.ndarray | None = None) -> Path:
     """Write ``model`` as an UpscalerJS-style TF.js package: ``package.json``,
-    ``models/model.json`` + shards laid out as jax2tf and the TF.js converter name them,
-    and, given uint8 ``fixture`` pixels, ``assets/fixture.png`` with the model's own
-    ``assets/result.png``. Returns the package folder."""
+    ``models/model.json`` + shards laid out as jax2tf and the TF.js converter name them
+    (without the last stage's coarse output convolutions, which a graph returning only
+    the final image does not reach), and, given uint8 ``fixture`` pixels,
+    ``assets/fixture.png`` with the model's own ``assets/result.png``. Returns the folder."""
     folder = Path(folder)
-    write_jax2tf_graph(flax_modules(model), folder / "models", root="Wrapper/backbone/")
+    last = model.cfg.num_stages - 1
+    unreachable = {f"stage_{last}_output_conv_{i}" for i in range(1, model.cfg.num_supervision_scales)}
+    modules = {k: v for k, v in flax_modules(model).items() if k not in unreachable}
+    write_jax2tf_graph(modules, folder / "models", root="Wrapper/backbone/")
     (folder / "package.json").write_text(json.dumps({"name": package, "version": version}))
     if fixture is not None:
         (folder / "assets").mkdir(parents=True, exist_ok=True)
