@@ -7,7 +7,9 @@ folder). For each: import it (into $EDGEZOO_CACHE, as `edgezoo weights import` d
 run the imported PyTorch model on the package's assets/fixture.png through UpscalerJS's
 pre- and post-processing, and report the PSNR against the package's assets/result.png
 (the upstream graph's own output), the share of pixels that differ, and the wall time
-of that one PyTorch call on this host (one run, not a latency benchmark). In case the
+of that one PyTorch call on this host (one run, not a latency benchmark). Independently
+of the package's pictures, it runs the upstream graph itself (edgezoo's numpy executor)
+and the imported model on the fixture's top-left 64 x 64 crop and reports their PSNR. In case the
 two pictures are not aligned (a package whose result was made from another crop), it
 also reports the translation that best aligns our output with result.png (FFT
 cross-correlation) and the PSNR over the overlap at that shift. Merges the rows into the
@@ -56,7 +58,7 @@ def main(argv: list[str] | None = None) -> int:
     from edgezoo.files import atomic_write_text
     from edgezoo.runtimes import device_profile
     from edgezoo.zoo.upstream.imported import import_weights
-    from edgezoo.zoo.upstream.maxim_import import FIXTURE, RESULT, png_pixels, restore_pixels
+    from edgezoo.zoo.upstream.maxim_import import FIXTURE, RESULT, graph_psnr, png_pixels, restore_pixels
     from edgezoo.zoo.upstream.sources import UPSTREAM
     from edgezoo.zoo.upstream.tfjs import read_graph
     from edgezoo.metrics import psnr
@@ -80,6 +82,9 @@ def main(argv: list[str] | None = None) -> int:
             "max_abs_difference": int(np.abs(reference.astype(int) - ours.astype(int)).max()),
             "pytorch_seconds_one_run": round(seconds, 2), "threads": torch.get_num_threads(),
         }
+        start = time.perf_counter()
+        rows[model_name]["graph_psnr_db_64px"] = round(graph_psnr(model, graph, 64), 2)
+        rows[model_name]["graph_seconds"] = round(time.perf_counter() - start, 1)
         dy, dx, shifted = best_translation(ours, reference)
         rows[model_name]["best_alignment"] = {"dy": dy, "dx": dx, "overlap_psnr_db": round(shifted, 3)}
     profile = device_profile()
@@ -92,7 +97,7 @@ def main(argv: list[str] | None = None) -> int:
     }
     atomic_write_text(args.json_out, json.dumps(result, indent=2) + "\n")
     echo_table(result["rows"], ["model", "package", "fixture", "fixture_psnr_db", "pixels_differing",
-                                "max_abs_difference", "pytorch_seconds_one_run"])
+                                "max_abs_difference", "graph_psnr_db_64px", "pytorch_seconds_one_run"])
     print(f"device profile: {profile.id}; wrote {args.json_out}")
     return 0
 

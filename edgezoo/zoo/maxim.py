@@ -176,7 +176,9 @@ class MaximStage(nn.Module):
         global_channels = bottom
         for i in reversed(range(cfg.depth)):
             width = cfg.width(i)
-            self.skip_signal.append(nn.ModuleList(ScaleProjection(cfg.width(j), width, j - i, cfg.downscale) for j in range(cfg.depth)))
+            self.skip_signal.append(nn.ModuleList(
+                ScaleProjection(cfg.width(j), width, j - i, cfg.downscale) for j in range(cfg.depth)
+            ))
             self.skip_gating.append(
                 CrossGating(width, width * cfg.depth, global_channels, *cfg.sizes(i), upsample_y=True)
             )

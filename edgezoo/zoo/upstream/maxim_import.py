@@ -78,6 +78,25 @@ def fixture_psnr(model: Maxim, graph: TfjsGraph) -> float:
     return psnr(png_pixels(graph.files[RESULT]).astype(np.float64), ours.astype(np.float64), data_range=255.0)
 
 
+@torch.no_grad()
+def graph_psnr(model: Maxim, graph: TfjsGraph, side: int | None = None) -> float:
+    """PSNR (dB, float outputs in [0, 1] scale) of ``model`` against the upstream graph
+    itself, run by :mod:`edgezoo.zoo.upstream.graph_numpy` on the top-left ``side`` x
+    ``side`` crop of the package's fixture (a seeded random image when the package has
+    none). ``side`` defaults to the model's input multiple (64: minutes on a CPU)."""
+    from edgezoo.zoo.upstream.graph_numpy import run_graph
+
+    side = side or model.cfg.multiple_of
+    if FIXTURE in graph.files:
+        pixels = png_pixels(graph.files[FIXTURE])[:side, :side]
+    else:
+        pixels = np.random.default_rng(0).integers(0, 256, (side, side, 3), dtype=np.uint8)
+    image = pixels.astype(np.float32) / 255.0
+    reference = run_graph(graph, {"xs_0": image[None]})[0]
+    ours = model(torch.from_numpy(image).permute(2, 0, 1)[None])[0].permute(1, 2, 0).numpy()
+    return psnr(reference, ours)
+
+
 def write_maxim_package(model: Maxim, folder: str | Path, package: str, version: str = "0.0.0",
                         fixture: np.ndarray | None = None) -> Path:
     """Write ``model`` as an UpscalerJS-style TF.js package: ``package.json``,
