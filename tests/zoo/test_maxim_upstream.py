@@ -188,3 +188,43 @@ def test_a_real_upscalerjs_package_reproduces_its_own_fixture(real_import):
 def test_a_real_import_matches_the_upstream_graph_run_by_numpy(real_import):
     _, graph, model = real_import
     assert graph_psnr(model, graph, 64) >= 40.0
+
+
+def _node(name, op, inputs=(), **attr):
+    return {"name": name, "op": op, "input": list(inputs), "attr": attr}
+
+
+def test_the_numpy_graph_executor_follows_tensorflows_op_definitions():
+    import base64
+
+    from edgezoo.zoo.upstream.graph_numpy import run_graph
+    from edgezoo.zoo.upstream.tfjs import TfjsGraph
+
+    rng = np.random.default_rng(0)
+    x, grad, y = (rng.random(shape, np.float32) for shape in ((1, 8, 6, 3), (1, 3, 2, 5), (1, 8, 6, 3)))
+    kernel, dense = rng.random((4, 4, 3, 5), np.float32), rng.random((5, 2), np.float32)
+    ints = lambda *v: {"list": {"i": [str(i) for i in v]}}  # noqa: E731
+    text = lambda s: {"s": base64.b64encode(s.encode()).decode()}  # noqa: E731
+    stride2 = ints(1, 2, 2, 1)
+    nodes = [
+        _node("x", "Placeholder"), _node("g", "Placeholder"), _node("k", "Const"), _node("d", "Const"),
+        _node("sizes", "Const"), _node("b", "Const"), _node("e", "Const"), _node("s", "Const"),
+        _node("conv", "Conv2D", ["x", "k"], strides=stride2, padding=text("SAME"), data_format=text("NHWC")),
+        _node("valid", "Conv2D", ["x", "k"], strides=stride2, padding=text("VALID"), data_format=text("NHWC")),
+        _node("dense", "Einsum", ["conv", "d"], equation=text("abcg,gf->abcf")),
+        _node("back", "Conv2DBackpropInput", ["sizes", "k", "g"], strides=stride2, padding=text("VALID")),
+        _node("row", "StridedSlice", ["x", "b", "e", "s"], begin_mask={"i": "1"}, shrink_axis_mask={"i": "4"}),
+    ]
+    weights = {"k": kernel, "d": dense, "sizes": np.array([1, 8, 6, 3], np.int32),
+               "b": np.array([0, 0, 0], np.int32), "e": np.array([1, 4, 3], np.int32), "s": np.array([1, 2, 2], np.int32)}
+    graph = TfjsGraph(nodes={n["name"]: n for n in nodes}, weights=weights)
+    run = lambda output, image=x: run_graph(graph, {"x": image, "g": grad}, output)  # noqa: E731
+    conv = run("conv")
+    reference = torch.nn.functional.conv2d(torch.from_numpy(x).permute(0, 3, 1, 2),
+                                           torch.from_numpy(kernel).permute(3, 2, 0, 1), stride=2, padding=1)
+    np.testing.assert_allclose(conv, reference.permute(0, 2, 3, 1).numpy(), rtol=1e-5)  # SAME: one pixel a side
+    np.testing.assert_allclose(run("dense"), conv @ dense, rtol=1e-5)
+    np.testing.assert_array_equal(run("row"), x[:, 0:4:2, 0])
+    back = run("back")  # the adjoint of the VALID stride-2 convolution: <conv(y), g> == <y, back(g)>
+    assert back.shape == y.shape
+    np.testing.assert_allclose(float((run("valid", y) * grad).sum()), float((y * back).sum()), rtol=1e-4)
