@@ -53,14 +53,14 @@ def _conv2d(node: dict[str, Any], x: np.ndarray, kernel: np.ndarray) -> np.ndarr
         raise BadInputError(f"{node['name']}: only NHWC undilated Conv2D is supported")
     stride = _attr(node, "strides")[1:3]
     padding = _attr(node, "padding")
-    t = torch.from_numpy(np.ascontiguousarray(x)).permute(0, 3, 1, 2)
+    t = torch.from_numpy(np.require(x, requirements=("C", "W"))).permute(0, 3, 1, 2)
     if padding == "SAME":
         (top, bottom), (left, right) = (_same_padding(t.shape[2 + i], kernel.shape[i], stride[i]) for i in range(2))
         t = F.pad(t, (left, right, top, bottom))
     elif padding == "EXPLICIT":
         pads = _attr(node, "explicit_paddings")
         t = F.pad(t, (pads[4], pads[5], pads[2], pads[3]))
-    weight = torch.from_numpy(np.ascontiguousarray(kernel)).permute(3, 2, 0, 1)  # HWIO -> OIHW
+    weight = torch.from_numpy(np.require(kernel, requirements=("C", "W"))).permute(3, 2, 0, 1)  # HWIO -> OIHW
     return torch.nn.functional.conv2d(t, weight, stride=tuple(stride)).permute(0, 2, 3, 1).numpy()
 
 
@@ -73,8 +73,8 @@ def _conv2d_backprop_input(node: dict[str, Any], sizes: np.ndarray, kernel: np.n
         raise BadInputError(f"{node['name']}: only VALID Conv2DBackpropInput is supported")
     stride = tuple(_attr(node, "strides")[1:3])
     n, h, w, c = (int(v) for v in sizes)
-    weight = torch.from_numpy(np.ascontiguousarray(kernel)).permute(3, 2, 0, 1)  # forward conv's OIHW
-    g = torch.from_numpy(np.ascontiguousarray(grad)).permute(0, 3, 1, 2)
+    weight = torch.from_numpy(np.require(kernel, requirements=("C", "W"))).permute(3, 2, 0, 1)  # forward conv's OIHW
+    g = torch.from_numpy(np.require(grad, requirements=("C", "W"))).permute(0, 3, 1, 2)
     out = torch.nn.grad.conv2d_input((n, c, h, w), weight, g, stride=stride)
     return out.permute(0, 2, 3, 1).numpy()
 
