@@ -62,5 +62,12 @@ class WeightsError(EdgezooError):
     """Weights are missing, corrupt, or would need the network."""
 
 
+class WeightsNotImportedError(WeightsError):
+    """A model's weights come from an upstream package that was not imported here yet;
+    the message says how to fetch and import it."""
+
+    exit_code = 2
+
+
 class FigureMismatchError(EdgezooError):
     """A figure recomputed from shipped weights differs from the one its manifest records."""

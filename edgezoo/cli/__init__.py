@@ -26,6 +26,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "batch": ("edgezoo.cli.batch_cmd", "batch_cmd", "Run a model over many pictures (process pool or Ray), resumable."),
     "generate": ("edgezoo.cli.generate_cmd", "generate_cmd", "Generate samples with a diffusion model's sampler."),
     "demo": ("edgezoo.cli.demo_cmd", "demo_cmd", "Export the default model everywhere and restore the sample photo."),
+    "weights": ("edgezoo.cli.weights_cmds", "weights_group", "Import upstream checkpoints (offline) into the cache."),
 }
 
 

@@ -71,7 +71,7 @@ def export_cmd(model: str, formats: str, precisions: str, int8_mode: str, calibr
         bar.close()
         if created:
             remove_if_nothing_kept(out)
-        raise WeightsError(f"{exc} (or pass --untrained to export a random initialisation)") from None
+        raise type(exc)(f"{exc} (or pass --untrained to export a random initialisation)") from None
     except BaseException:
         bar.close()
         if created:

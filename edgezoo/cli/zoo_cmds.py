@@ -117,6 +117,8 @@ def info_cmd(model: str, as_json: bool) -> None:
         click.echo(f"  labels: {', '.join(spec.labels)}")
     click.echo(f"  config: {json.dumps(card['config'])}")
     weights = card["weights"]
+    from edgezoo.zoo.upstream.sources import UPSTREAM, how_to_import
+
     if weights:
         click.echo(f"  weights: {weights['file']} sha256 {weights['sha256'][:12]}… ({weights['trained_on']})")
         training = weights.get("training")
@@ -125,6 +127,13 @@ def info_cmd(model: str, as_json: bool) -> None:
             click.echo(f"  training run: seed {training['seed']}, {len(training['photos'])} photos recorded by sha256, "
                        f"code commit {training.get('code_commit') or 'not recorded'}, "
                        f"log {training.get('log') or 'not recorded'}{how}; replay: {training['command']}")
+    elif entry.name in UPSTREAM:
+        from edgezoo.zoo.upstream.imported import read_record
+
+        record, source = read_record(entry.name), UPSTREAM[entry.name]
+        click.echo(f"  weights: imported from {record.package} {record.version}, sha256 {record.weights_sha256[:12]}…"
+                   if record else f"  weights: upstream ({source.package}, {source.dataset}), not imported here: "
+                   f"{how_to_import(entry.name)}")
     elif entry.protocol.name == "restore" and entry.task in _restoration_recipes():
         click.echo(f"  weights: none shipped: train them with `edgezoo train {entry.name} --images DIR` (clean photos; "
                    "scripts/fetch_photos.sh fetches some), or build untrained with create_model(..., pretrained=False)")

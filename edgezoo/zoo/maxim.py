@@ -3,15 +3,18 @@
 A PyTorch reference of the published architecture: UNet stages of multi-axis gated MLP
 blocks and residual channel attention, cross-gating blocks fusing multi-scale skips,
 optional multi-stage refinement with supervised attention. Module order and sizes follow
-the upstream JAX definition so that its checkpoints can be mapped on. Two deliberate
-changes keep every converter happy: partitions use rank <= 4 tensors, and downscaling
-inside the graph is an area filter (upstream: antialiased bilinear).
+the upstream JAX definition so that its checkpoints can be mapped on
+(:mod:`edgezoo.zoo.upstream.maxim_names`). Partitions use rank <= 4 tensors, which
+every converter accepts. Downscaling follows the config: an area filter by default
+(edge variants), or upstream's antialiased bilinear for features and nearest pixels for
+the input pyramid (paper sizes, which load the official checkpoints).
 """
 
 from __future__ import annotations
 
 import torch
 from torch import nn
+from torch.nn import functional as F
 
 from edgezoo.zoo.layers import (
     CrossGating,
@@ -78,15 +81,55 @@ class BottleneckBlock(nn.Module):
         return x + shortcut
 
 
+def triangle_taps(factor: int) -> torch.Tensor:
+    """The 2*factor taps of a bilinear (triangle) filter stretched by ``factor``, for
+    output pixel i over input pixels factor*i - factor/2 ... factor*i + 3*factor/2 - 1:
+    what jax.image.resize(method="bilinear", antialias=True) weighs when it shrinks."""
+    offsets = torch.arange(-(factor // 2), 3 * factor // 2, dtype=torch.float64)
+    return (1.0 - (offsets - (factor - 1) / 2).abs() / factor).float()
+
+
+class AntialiasedDownscale(nn.Module):
+    """Shrink by 2**-exponent as upstream's antialiased bilinear resize: a separable
+    triangle filter at stride ``factor``, renormalised at the borders where taps fall
+    outside the image (as jax does), written as two depthwise convolutions."""
+
+    def __init__(self, exponent: int) -> None:
+        super().__init__()
+        self.factor = 2 ** -exponent
+        taps = triangle_taps(self.factor)
+        self.register_buffer("kernel", torch.outer(taps, taps)[None, None], persistent=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        channels, size = x.shape[1], self.kernel.shape[-1]
+        pad = self.factor // 2
+        summed = F.conv2d(x, self.kernel.expand(channels, 1, size, size), stride=self.factor, padding=pad,
+                          groups=channels)
+        coverage = F.conv2d(torch.ones_like(x[:1, :1]), self.kernel, stride=self.factor, padding=pad)
+        return summed / coverage
+
+
+def shrink_pyramid(image: torch.Tensor, exponent: int, mode: str) -> torch.Tensor:
+    """The input at 2**-exponent scale: area average, or upstream's nearest pixel (jax
+    picks pixel factor*i + factor/2, the one right of centre)."""
+    if mode == "nearest":
+        factor = 2 ** exponent
+        return image[:, :, factor // 2::factor, factor // 2::factor]
+    return resize_by_power_of_two(image, -exponent)
+
+
 class ScaleProjection(nn.Module):
     """Resize by a power of two, then a pointwise projection (upstream UpSampleRatio)."""
 
-    def __init__(self, cin: int, cout: int, exponent: int) -> None:
+    def __init__(self, cin: int, cout: int, exponent: int, downscale: str = "area") -> None:
         super().__init__()
         self.exponent = exponent
+        self.shrink = AntialiasedDownscale(exponent) if exponent < 0 and downscale == "antialias" else None
         self.proj = conv1x1(cin, cout)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.shrink is not None:
+            return self.proj(self.shrink(x))
         return self.proj(resize_by_power_of_two(x, self.exponent))
 
 
@@ -133,7 +176,9 @@ class MaximStage(nn.Module):
         global_channels = bottom
         for i in reversed(range(cfg.depth)):
             width = cfg.width(i)
-            self.skip_signal.append(nn.ModuleList(ScaleProjection(cfg.width(j), width, j - i) for j in range(cfg.depth)))
+            self.skip_signal.append(nn.ModuleList(
+                ScaleProjection(cfg.width(j), width, j - i, cfg.downscale) for j in range(cfg.depth)
+            ))
             self.skip_gating.append(
                 CrossGating(width, width * cfg.depth, global_channels, *cfg.sizes(i), upsample_y=True)
             )
@@ -142,7 +187,8 @@ class MaximStage(nn.Module):
             width = cfg.width(i)
             # skip_features are ordered deepest first: index j holds level depth-1-j
             self.decoder_signal.append(nn.ModuleList(
-                ScaleProjection(cfg.width(cfg.depth - 1 - j), width, cfg.depth - j - 1 - i) for j in range(cfg.depth)
+                ScaleProjection(cfg.width(cfg.depth - 1 - j), width, cfg.depth - j - 1 - i, cfg.downscale)
+                for j in range(cfg.depth)
             ))
             below = cfg.width(min(i + 1, cfg.depth - 1))  # the bottleneck keeps the deepest width
             self.upsamplers.append(nn.ConvTranspose2d(below, width, 2, stride=2))
@@ -214,7 +260,7 @@ class Maxim(nn.Module):
 
     def forward_all(self, image: torch.Tensor) -> list[list[torch.Tensor]]:
         shortcuts = [image] + [
-            resize_by_power_of_two(image, -i) for i in range(1, self.cfg.num_supervision_scales)
+            shrink_pyramid(image, i, self.cfg.pyramid) for i in range(1, self.cfg.num_supervision_scales)
         ]
         sam_features: list[torch.Tensor] = []
         encs_prev: list[torch.Tensor] = []

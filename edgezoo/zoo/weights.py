@@ -96,7 +96,15 @@ def shipped_weights_path(name: str) -> tuple[Path, str]:
 
 
 def load_shipped_weights(model: torch.nn.Module, name: str) -> torch.nn.Module:
-    """Load and verify the weights that ship with edgezoo for ``name``."""
+    """Load and verify the weights that ship with edgezoo for ``name``, or for a model
+    whose weights come from upstream, the ones imported into the cache
+    (``edgezoo weights import``)."""
+    from edgezoo.zoo.upstream.sources import UPSTREAM
+
+    if name in UPSTREAM:
+        from edgezoo.zoo.upstream.imported import load_imported_weights
+
+        return load_imported_weights(model, name)
     path, sha256 = shipped_weights_path(name)
     return load_weights(model, path, sha256)
 

@@ -34,7 +34,9 @@ def test_create_model_returns_eval_mode_and_rejects_overrides_with_pretrained():
 
 
 def test_pretrained_without_shipped_weights_says_how_to_get_them():
-    with pytest.raises(WeightsError, match="edgezoo train maxim-s3-denoise"):  # a task the recipe trains
+    with pytest.raises(WeightsError, match="edgezoo train maxim-s1-denoise"):  # a task the recipe trains
+        create_model("maxim-s1-denoise", pretrained=True)
+    with pytest.raises(WeightsError, match="edgezoo weights import maxim-s3-denoise"):  # official upstream weights
         create_model("maxim-s3-denoise", pretrained=True)
     with pytest.raises(WeightsError, match="edgezoo train maxim-s3-dehaze"):  # every restoration task has one
         create_model("maxim-s3-dehaze", pretrained=True)

@@ -31,6 +31,17 @@ class MaximConfig:
     lrelu_slope: float = 0.2
     in_channels: int = 3
     out_channels: int = 3
+    # How the graph shrinks features (skip fusion) and the input (multi-scale pyramid).
+    # "area" (average pooling) is the edge default; upstream uses jax.image.resize:
+    # antialiased bilinear for features, nearest for the pyramid.
+    downscale: str = "area"
+    pyramid: str = "area"
+
+    def __post_init__(self) -> None:
+        if self.downscale not in ("area", "antialias"):
+            raise ValueError(f"downscale must be 'area' or 'antialias', not {self.downscale!r}")
+        if self.pyramid not in ("area", "nearest"):
+            raise ValueError(f"pyramid must be 'area' or 'nearest', not {self.pyramid!r}")
 
     def sizes(self, level: int) -> tuple[tuple[int, int], tuple[int, int]]:
         """(block, grid) sizes at UNet level ``level``. Upstream uses the low-res
@@ -57,7 +68,8 @@ class MaximConfig:
 
 # --- variants ------------------------------------------------------------------------
 # Edge sizes: 8x8 blocks and grids everywhere keep the spatial Dense layers small (64
-# tokens) and the input multiple at 32. Paper sizes: upstream S-1..S-3 and M-1..M-3.
+# tokens) and the input multiple at 32. Paper sizes: upstream S-1..S-3 and M-1..M-3,
+# resizing as upstream does so that the official checkpoints map on exactly.
 
 TINY = MaximConfig(
     features=16, depth=2, num_stages=1, num_groups=1, num_bottleneck_blocks=1,
@@ -96,10 +108,26 @@ for _task, _what in _TASKS.items():
     for _size, _kw in _PAPER_SIZES.items():
         _cfg = MaximConfig(
             features=32 if _size[0] == "s" else 64, depth=3, num_bottleneck_blocks=2,
-            num_supervision_scales=3, **_kw,
+            num_supervision_scales=3, downscale="antialias", pyramid="nearest", **_kw,
         )
         register_model(
             f"maxim-{_size}-{_task}", family="maxim", task=_task, builder=BUILDER, config=_cfg, paper=PAPER,
             input_spec=InputSpec(multiple_of=_cfg.multiple_of), description=f"MAXIM-{_size.upper()} paper size: {_what}",
             tags=("paper",),
         )
+
+# Upstream checkpoints without a task name of their own (edgezoo.zoo.upstream.sources):
+# dehazing comes trained on indoor or on outdoor scenes, and FiveK retouching is an
+# enhancement of well-exposed photos. Same MAXIM-2S architecture as maxim-s2-*.
+_S2 = MaximConfig(features=32, depth=3, num_bottleneck_blocks=2, num_supervision_scales=3, downscale="antialias",
+                  pyramid="nearest", **_PAPER_SIZES["s2"])
+for _name, _task, _what in (
+    ("maxim-s2-dehaze-indoor", "dehaze", "haze removal, official weights trained on RESIDE indoor scenes"),
+    ("maxim-s2-dehaze-outdoor", "dehaze", "haze removal, official weights trained on RESIDE outdoor scenes"),
+    ("maxim-s2-retouch", "enhance", "photo retouching, official weights trained on MIT-Adobe FiveK"),
+):
+    register_model(
+        _name, family="maxim", task=_task, builder=BUILDER, config=_S2, paper=PAPER,
+        input_spec=InputSpec(multiple_of=_S2.multiple_of), description=f"MAXIM-S2 paper size: {_what}",
+        tags=("paper",),
+    )
