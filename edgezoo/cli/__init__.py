@@ -24,6 +24,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "plan": ("edgezoo.cli.runtime_cmds", "plan_cmd", "Choose variant, artifact and device for a latency budget."),
     "run": ("edgezoo.cli.runtime_cmds", "run_cmd", "Restore images with the runtime's choice."),
     "generate": ("edgezoo.cli.generate_cmd", "generate_cmd", "Generate samples with a diffusion model's sampler."),
+    "bundle": ("edgezoo.cli.bundle_cmd", "bundle_cmd", "Bundle a model's artifacts for an Android, iOS or Linux app."),
     "demo": ("edgezoo.cli.demo_cmd", "demo_cmd", "Export the default model everywhere and restore the sample photo."),
 }
 
