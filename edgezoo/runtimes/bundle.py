@@ -87,7 +87,8 @@ class Bundle:
         return replay(sampler["tables"][key], network, shape, rng or np.random.default_rng(0))
 
 
-def _sha256(path: Path) -> str:
+def file_sha256(path: Path) -> str:
+    """The plain sha256 of one file's bytes (what ``sha256sum`` prints)."""
     digest = hashlib.sha256()
     with open(path, "rb") as handle:
         for chunk in iter(lambda: handle.read(1 << 20), b""):
@@ -125,7 +126,7 @@ def verify_bundle(folder: Path) -> dict[str, Any]:
         path = folder / name
         if not path.is_file():
             problems.append(f"{name} is missing")
-        elif _sha256(path) != digest:
+        elif file_sha256(path) != digest:
             problems.append(f"{name} has been altered (sha256 differs from {SUMS_FILE})")
     try:
         contract = json.loads(contract_path.read_text(encoding="utf-8"))

@@ -309,7 +309,7 @@ class _Builder:
             if image and not is_output:  # pixels p become (p - mean) / std = p * scale + low
                 scale = (high - low) / 255.0
                 return TensorDescription(t["name"], text + " (NCHW: not a bitmap layout; see contract.json)",
-                                         mean=[-low / scale], std=[1 / scale], stats_min=[low], stats_max=[high])
+                                         mean=[0.0 - low / scale + 0.0], std=[1 / scale], stats_min=[low], stats_max=[high])
             return TensorDescription(t["name"], text, stats_min=[low] if t.get("range") else [],
                                      stats_max=[high] if t.get("range") else [],
                                      labels_file="labels.txt" if is_output and labels and t.get("role") == "logits" else None)

@@ -10,10 +10,10 @@ from typing import Any
 
 from edgezoo import __version__
 from edgezoo.manifests.schema import Artifact, Manifest
+from edgezoo.runtimes.bundle import CONTRACT_FILE
 from edgezoo.runtimes.serving import tile_layout
 from edgezoo.runtimes.tiling import round_up
 
-CONTRACT_FILE = "contract.json"
 CONTRACT_VERSION = 1
 
 BLEND = {

@@ -7,29 +7,20 @@ every other file's sha256, so an altered file is found by ``sha256sum -c`` or by
 
 from __future__ import annotations
 
-import hashlib
 import os
 import shutil
 import zipfile
 from pathlib import Path
 
 from edgezoo.files import atomic_path
+from edgezoo.runtimes.bundle import SUMS_FILE, file_sha256
 
-SUMS_FILE = "SHA256SUMS"
 ZIP_DATE = (1980, 1, 1, 0, 0, 0)
 
 
 def bundle_files(folder: Path) -> list[str]:
     """Every file under ``folder`` as a sorted list of POSIX paths relative to it."""
     return sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file())
-
-
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def write_sums(folder: Path) -> str:

@@ -90,22 +90,14 @@ def metadata_flatbuffer(model: ModelDescription) -> bytes:
         content = b.EndObject()
         units = None
         if t.mean and t.std:
-            mean, std = _floats(b, t.mean), _floats(b, t.std)
-            b.StartObject(2)  # NormalizationOptions
-            b.PrependUOffsetTRelativeSlot(0, mean, 0)
-            b.PrependUOffsetTRelativeSlot(1, std, 0)
-            options = b.EndObject()
+            options = _two_float_vectors(b, t.mean, t.std)  # NormalizationOptions {mean, std}
             b.StartObject(2)  # ProcessUnit
             b.PrependUint8Slot(0, PROCESS_NORMALIZATION, 0)
             b.PrependUOffsetTRelativeSlot(1, options, 0)
             units = _offsets(b, [b.EndObject()])
         stats = None
         if t.stats_min and t.stats_max:
-            high, low = _floats(b, t.stats_max), _floats(b, t.stats_min)
-            b.StartObject(2)  # Stats
-            b.PrependUOffsetTRelativeSlot(0, high, 0)
-            b.PrependUOffsetTRelativeSlot(1, low, 0)
-            stats = b.EndObject()
+            stats = _two_float_vectors(b, t.stats_max, t.stats_min)  # Stats {max, min}
         files = None
         if t.labels_file:
             file_name, file_text = b.CreateString(t.labels_file), b.CreateString("class names, one a line, in output order")
@@ -146,6 +138,15 @@ def _offsets(b: flatbuffers.Builder, offsets: list[int]) -> int:
     for offset in reversed(offsets):
         b.PrependUOffsetTRelative(offset)
     return b.EndVector()
+
+
+def _two_float_vectors(b: flatbuffers.Builder, first: Sequence[float], second: Sequence[float]) -> int:
+    """A table whose fields 0 and 1 are float vectors (NormalizationOptions, Stats)."""
+    a, c = _floats(b, first), _floats(b, second)
+    b.StartObject(2)
+    b.PrependUOffsetTRelativeSlot(0, a, 0)
+    b.PrependUOffsetTRelativeSlot(1, c, 0)
+    return b.EndObject()
 
 
 def _floats(b: flatbuffers.Builder, values: Sequence[float]) -> int:
