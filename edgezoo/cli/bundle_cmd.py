@@ -17,8 +17,11 @@ from edgezoo.cli.output import echo_json
 @click.option("--out", "-o", "out", required=True, type=click.Path(),
               help="A folder, or FILE.zip for a deterministic zip.")
 @click.option("--no-export", is_flag=True, help="Fail instead of exporting missing artifacts.")
+@click.option("--bench/--no-bench", default=True, show_default=True,
+              help="Measure the latency of artifacts not yet measured on this device profile (saved in the store).")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
-def bundle_cmd(model: str, platform: str, precisions: str, out: str, no_export: bool, as_json: bool) -> None:
+def bundle_cmd(model: str, platform: str, precisions: str, out: str, no_export: bool, bench: bool,
+               as_json: bool) -> None:
     """Bundle MODEL (or a TASK's first exported model, or an export dir) for an app.
 
     Writes the platform's artifacts, contract.json (tensors with roles, pre/post-processing,
@@ -35,7 +38,8 @@ def bundle_cmd(model: str, platform: str, precisions: str, out: str, no_export: 
         if not as_json:
             click.echo(text, err=True)
 
-    result = build_bundle(model, platform, out, precisions.split(","), export_missing=not no_export, say=say)
+    result = build_bundle(model, platform, out, precisions.split(","), export_missing=not no_export, say=say,
+                          bench=bench)
     if as_json:
         echo_json({"path": str(result.path), "model": result.model, "platform": result.platform,
                    "files": result.files, "zip_sha256": result.sha256, "exported": result.exported,

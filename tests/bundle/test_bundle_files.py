@@ -150,18 +150,45 @@ def test_zip_entry_outside_the_folder_is_refused(linux_bundle, tmp_path):
     assert not (tmp_path / "escaped.txt").exists()
 
 
-def test_cli_bundle_and_bad_input(maxim_dir, python, tmp_path):
+def test_cli_bundle_measures_latency_and_refuses_bad_input(maxim_dir, python, tmp_path):
     import subprocess
 
+    from edgezoo.runtimes.profile import device_profile
+
+    store = Path(shutil.copytree(maxim_dir, tmp_path / "store"))  # the CLI records latency in the store
     run = [python, "-m", "edgezoo", "bundle"]
-    ok = subprocess.run(run + [str(maxim_dir), "--platform", "linux", "-o", str(tmp_path / "b.zip"), "--json"],
+    ok = subprocess.run(run + [str(store), "--platform", "linux", "-o", str(tmp_path / "b.zip"), "--json"],
                         capture_output=True, text=True, timeout=300)
     assert ok.returncode == 0, ok.stderr[-2000:]
     report = json.loads(ok.stdout)
     assert report["zip_sha256"] and "contract.json" not in report["files"]
+    with zipfile.ZipFile(tmp_path / "b.zip") as archive:
+        contract = json.loads(archive.read("contract.json"))
+    for entry in contract["artifacts"]:
+        rows = [row for row in entry["latency"] if row["device_profile"] == device_profile().id]
+        assert rows and all(row["p50_ms"] > 0 for row in rows), entry["latency"]
     bad = subprocess.run(run + ["no-such-model", "--platform", "linux", "-o", str(tmp_path / "x.zip")],
                          capture_output=True, text=True, timeout=120)
     assert bad.returncode == 2 and len(bad.stderr.strip().splitlines()) == 1 and not (tmp_path / "x.zip").exists()
     platform = subprocess.run(run + [str(maxim_dir), "--platform", "windows", "-o", str(tmp_path / "y")],
                               capture_output=True, text=True, timeout=120)
     assert platform.returncode == 2 and not (tmp_path / "y").exists()
+
+
+def test_an_output_that_is_not_a_bundle_is_never_replaced(maxim_dir, tmp_path):
+    from edgezoo.errors import BadInputError
+    from edgezoo.export.bundle import build_bundle
+
+    photo = tmp_path / "photo.png"
+    photo.write_bytes(b"not a bundle")
+    folder = tmp_path / "work"
+    folder.mkdir()
+    (folder / "notes.txt").write_text("mine")
+    archive = tmp_path / "other.zip"
+    with zipfile.ZipFile(archive, "w") as z:
+        z.writestr("a.txt", "x")
+    for out in (photo, folder, archive):
+        with pytest.raises(BadInputError):
+            build_bundle(maxim_dir, "linux", out)
+    assert photo.read_bytes() == b"not a bundle" and (folder / "notes.txt").read_text() == "mine"
+    assert zipfile.ZipFile(archive).namelist() == ["a.txt"]

@@ -40,10 +40,32 @@ def check_platform(platform: str) -> str:
     return platform
 
 
+def check_out(out: Path) -> Path:
+    """``out`` if a bundle may be written there: a new path, an old bundle (replaced),
+    or an empty folder; :class:`BadInputError` rather than replacing anything else."""
+    from edgezoo.runtimes.bundle import CONTRACT_FILE
+
+    if not out.exists():
+        return out
+    if out.is_dir():
+        if (out / CONTRACT_FILE).is_file() or not any(out.iterdir()):
+            return out
+        raise BadInputError(f"{out} is a folder that holds other files, not a bundle: choose a new folder or a .zip")
+    if is_zip_target(out):
+        import zipfile
+
+        if zipfile.is_zipfile(out):
+            with zipfile.ZipFile(out) as archive:
+                if CONTRACT_FILE in archive.namelist():
+                    return out
+        raise BadInputError(f"{out} exists and is not a bundle: choose another name")
+    raise BadInputError(f"{out} is a file: give a folder or a name ending in .zip")
+
+
 def build_bundle(
     name: str | os.PathLike, platform: str, out: str | os.PathLike, precisions: Iterable[str] = ("fp32",),
     search: list[str | os.PathLike] | None = None, export_missing: bool = True,
-    say: Callable[[str], None] | None = None,
+    say: Callable[[str], None] | None = None, bench: bool = False,
 ) -> BundleResult:
     """Bundle model (or task, or export dir) ``name`` for ``platform`` into ``out``.
 
@@ -66,6 +88,9 @@ def build_bundle(
         store) instead of failing.
     say : callable, optional
         Progress lines.
+    bench : bool
+        Measure the latency of the platform's artifacts that have none for this
+        device profile yet (recorded in the store's manifest, then in the contract).
 
     Returns
     -------
@@ -76,8 +101,11 @@ def build_bundle(
     check_platform(platform)
     precs = list(parse_precisions(",".join(precisions) if not isinstance(precisions, str) else precisions))
     say = say or (lambda text: None)
-    out = Path(out)
+    out = check_out(Path(out))
     export_dir, manifest, exported = _export_with_artifacts(name, platform, precs, search, export_missing, say)
+    notes = []
+    if bench:
+        manifest, notes = _bench_unmeasured(export_dir, manifest, platform, precs, say)
     with tempfile.TemporaryDirectory(prefix=".bundle-", dir=_stage_parent(out)) as tmp:
         stage = Path(tmp) / "bundle"
         stage.mkdir()
@@ -100,7 +128,35 @@ def build_bundle(
         else:
             write_folder(stage, out)
             sha = None
-    return BundleResult(out, manifest.name, platform, files, exported, sha, builder.notes)
+    return BundleResult(out, manifest.name, platform, files, exported, sha, notes + builder.notes)
+
+
+BENCH_BACKENDS = {"tflite": "litert", "onnx": "onnxruntime", "openvino": "openvino"}
+
+
+def _bench_unmeasured(folder: Path, manifest: Manifest, platform: str, precs: list[str],
+                      say: Callable[[str], None]) -> tuple[Manifest, list[str]]:
+    """Measure, on this host's CPU, the latency of the platform's artifacts that have no
+    figure for this device profile (``edgezoo bench``'s measurement, saved in the store)."""
+    from edgezoo.runtimes.latency import bench_export
+    from edgezoo.runtimes.profile import device_profile
+    from edgezoo.runtimes.store import open_export_dir
+
+    profile = device_profile().id
+    notes = []
+    for fmt in PLATFORMS[platform]:
+        backend = BENCH_BACKENDS.get(fmt)
+        todo = [a for p in precs for a in _artifacts(manifest, fmt, p)
+                if not any(lat.device_profile == profile for lat in a.latency)]
+        if not todo:
+            continue
+        if backend is None:
+            notes.append(f"{fmt} latency is not measured here (it needs an Apple device)")
+            continue
+        say(f"measuring {fmt} latency on {profile}")
+        bench_export(open_export_dir(folder), backend=backend, device="cpu", runs=10, warmup=2, save=True)
+        manifest = open_export_dir(folder).manifest
+    return manifest, notes
 
 
 def _stage_parent(out: Path) -> Path:
