@@ -68,16 +68,23 @@ def pre_and_post(manifest: Manifest) -> tuple[dict[str, Any], dict[str, Any]]:
     spec = manifest.model_spec()
     low, high = prep.clip_output
     pre = {**prep.model_dump(mode="json"),
-           "from_pixels": f"x = pixel * {prep.scale:.10g} + {low:g} (pixels 0-255, {prep.color}), "
+           "from_pixels": f"x = pixel * {prep.scale:.10g}{_minus(-low)} (pixels 0-255, {prep.color}), "
                           f"layout {prep.layout}, batch of 1"}
+    # y: the network's output (a sampler's: the final sample)
     if spec.protocol == "classify":
         post = {"outputs": "logits", "to_probabilities": "softmax over the class axis", "labels": "labels[i] names class i"}
     elif spec.program.kind == "sampler":
         lo, hi = (spec.program.sampler or {}).get("sample_range", [low, high])
-        post = {"clip": [lo, hi], "to_pixels": f"pixel = round((clip(x, {lo:g}, {hi:g}) - {lo:g}) / {hi - lo:g} * 255)"}
+        post = {"clip": [lo, hi], "to_pixels": f"pixel = round((clip(y, {lo:g}, {hi:g}){_minus(lo)}) / {hi - lo:g} * 255)"}
     else:
-        post = {"clip": [low, high], "to_pixels": f"pixel = round((clip(x, {low:g}, {high:g}) - {low:g}) * {1 / prep.scale:.10g})"}
+        post = {"clip": [low, high],
+                "to_pixels": f"pixel = round((clip(y, {low:g}, {high:g}){_minus(low)}) * {1 / prep.scale:.10g})"}
     return pre, post
+
+
+def _minus(value: float) -> str:
+    """`` - v`` written for a formula (`` + 1`` for -1, nothing for 0)."""
+    return "" if value == 0 else (f" + {-value:g}" if value < 0 else f" - {value:g}")
 
 
 def expected_degradation(manifest: Manifest) -> dict[str, Any] | None:

@@ -68,7 +68,7 @@ def _image_sequence(contract: dict[str, Any]) -> list[str]:
                   f"session = onnxruntime.InferenceSession(\"{art['file']}\")  # or openvino: core.compile_model(\"*.xml\")",
                   f"x = pixels.astype(float32) * {contract['preprocessing']['scale']:.8g}  # HWC -> 1 x C x H x W",
                   f"y = session.run([\"{out}\"], {{\"{inp}\": x}})[0]",
-                  f"picture = {contract['postprocessing'].get('to_pixels', 'softmax(y)')}",
+                  str(contract["postprocessing"].get("to_pixels", "probabilities = softmax(y)")),
                   "```"]
     if tile_line:
         lines += ["", tile_line]
@@ -96,7 +96,8 @@ def _sampler_sequence(contract: dict[str, Any], sampler: dict[str, Any]) -> list
         "    x0 = clip(x0_from_sample[k] * x + x0_from_output[k] * out, -clip_sample, clip_sample)",
         "    x = next_from_x0[k] * x0 + next_from_sample[k] * x",
         "    if fresh_noise[k]: x += noise_std[k] * standard normal",
-        f"picture = {contract['postprocessing'].get('to_pixels')}",
+        "y = x  // the final sample",
+        str(contract["postprocessing"].get("to_pixels")),
         "```",
     ]
 
