@@ -302,6 +302,9 @@ class _Builder:
                     note="the float model wrapped in torch before conversion: uint8 pixels in, "
                          "uint8 pixels out (image outputs), scaling and clipping inside the graph")
         self.entries[-1]["serving"] = self.entries[-2].get("serving")
+        self.entries[-1]["latency"] = []
+        self.entries[-1]["latency_note"] = ("not measured: the same network as the float artifact, plus the uint8 "
+                                            "conversions in the graph; see the float artifact's figures")
 
     def _add_coreml(self, artifact: Artifact) -> None:
         from edgezoo.export.bundle.app_signature import ImageOutputModule, image_roles
