@@ -25,6 +25,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "run": ("edgezoo.cli.runtime_cmds", "run_cmd", "Restore images with the runtime's choice."),
     "batch": ("edgezoo.cli.batch_cmd", "batch_cmd", "Run a model over many pictures (process pool or Ray), resumable."),
     "generate": ("edgezoo.cli.generate_cmd", "generate_cmd", "Generate samples with a diffusion model's sampler."),
+    "bundle": ("edgezoo.cli.bundle_cmd", "bundle_cmd", "Bundle a model's artifacts for an Android, iOS or Linux app."),
     "demo": ("edgezoo.cli.demo_cmd", "demo_cmd", "Export the default model everywhere and restore the sample photo."),
     "weights": ("edgezoo.cli.weights_cmds", "weights_group", "Import upstream checkpoints (offline) into the cache."),
 }

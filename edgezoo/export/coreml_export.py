@@ -21,9 +21,15 @@ DEPLOYMENT_TARGET = "iOS16"  # ML Programs with fp32 compute; macOS 13 / iOS 16 
 
 def convert(
     model: Any, example: Any, out_path: str | Path, metadata: dict[str, Any], precision: str = "fp32",
+    image_io: bool = False,
 ) -> dict[str, str]:
     """Convert ``model`` traced on ``example`` (inputs by contract name) to the ``.mlpackage`` ``out_path``
-    atomically; return tool versions."""
+    atomically; return tool versions.
+
+    ``image_io``: inputs and outputs with the ``image`` role become Core ML images
+    (``CVPixelBuffer`` in an app) instead of multi-arrays: an input image's pixels are
+    scaled into the contract's range by Core ML, and ``model`` must return image outputs
+    as pixel values in [0, 255] (an app bundle wraps the network to do so)."""
     check_precision(FORMAT, precision, PRECISIONS)
     names, outputs = input_names(metadata["io"]), output_names(metadata["io"])
     require_tool("coremltools", FORMAT, "coreml")
@@ -36,11 +42,18 @@ def convert(
     tensors = example_tensors(example, names)
     program = torch.export.export(ContractModule(model, names, outputs).eval(), tuple(tensors.values()))
     program = program.run_decompositions({})
+    specs = {t["name"]: t for t in metadata["io"]["inputs"] + metadata["io"]["outputs"]}
+
+    def is_image(name: str) -> bool:
+        return image_io and specs.get(name, {}).get("role") == "image"
+
     mlmodel = ct.convert(
         program,
-        inputs=[ct.TensorType(name=n, shape=tuple(t.shape), dtype=np.dtype(str(t.dtype).removeprefix("torch.")).type)
+        inputs=[_image_type(ct, n, tuple(t.shape), specs[n]) if is_image(n) else
+                ct.TensorType(name=n, shape=tuple(t.shape), dtype=np.dtype(str(t.dtype).removeprefix("torch.")).type)
                 for n, t in tensors.items()],
-        outputs=[ct.TensorType(name=n) for n in outputs],
+        outputs=[ct.ImageType(name=n, color_layout=_color_layout(ct, specs[n])) if is_image(n) else ct.TensorType(name=n)
+                 for n in outputs],
         convert_to="mlprogram",
         compute_precision=ct.precision.FLOAT32,
         minimum_deployment_target=getattr(ct.target, DEPLOYMENT_TARGET),
@@ -52,11 +65,23 @@ def convert(
     mlmodel.version = str(metadata.get("edgezoo_version", ""))
     io = metadata.get("io", {})
     for spec in io.get("inputs", []):
-        mlmodel.input_description[spec["name"]] = _describe(spec)
+        mlmodel.input_description[spec["name"]] = _describe_image(spec) if is_image(spec["name"]) else _describe(spec)
     for spec in io.get("outputs", []):
-        mlmodel.output_description[spec["name"]] = _describe(spec)
+        mlmodel.output_description[spec["name"]] = _describe_image(spec) if is_image(spec["name"]) else _describe(spec)
     save_package(mlmodel, out_path)
     return tool_versions("torch", "coremltools", target=DEPLOYMENT_TARGET)
+
+
+def _color_layout(ct: Any, spec: dict[str, Any]) -> Any:
+    return ct.colorlayout.GRAYSCALE if spec.get("color") == "L" else ct.colorlayout.RGB
+
+
+def _image_type(ct: Any, name: str, shape: tuple[int, ...], spec: dict[str, Any]) -> Any:
+    """An image input whose 0-255 pixels Core ML maps into the contract's range."""
+    low, high = spec.get("range") or (0.0, 1.0)
+    scale = (high - low) / 255.0
+    bias = low if spec.get("color") == "L" else [low] * int(shape[1])
+    return ct.ImageType(name=name, shape=shape, scale=scale, bias=bias, color_layout=_color_layout(ct, spec))
 
 
 def save_package(mlmodel: Any, out_path: str | Path) -> Path:
@@ -76,6 +101,11 @@ def save_package(mlmodel: Any, out_path: str | Path) -> Path:
 def _describe(spec: dict[str, Any]) -> str:
     low, high = spec.get("range") or (0.0, 1.0)
     return f"{spec.get('color', 'RGB')} {spec.get('layout', 'NCHW')} {spec.get('dtype', 'float32')} in [{low:g}, {high:g}], shape {spec['shape']}"
+
+
+def _describe_image(spec: dict[str, Any]) -> str:
+    sides = "x".join(str(d) for d in spec["shape"][-2:])
+    return f"{'grey' if spec.get('color') == 'L' else 'RGB'} image, {sides} pixels"
 
 
 def inspect_package(path: str | Path) -> dict[str, Any]:
@@ -98,7 +128,9 @@ def inspect_package(path: str | Path) -> dict[str, Any]:
         return [(f.name, [int(d) for d in f.type.multiArrayType.shape]) for f in features]
 
     user = dict(spec.description.metadata.userDefined)
+    features = list(spec.description.input) + list(spec.description.output)
     return {
+        "feature_types": {f.name: f.type.WhichOneof("Type") for f in features},
         "inputs": tensors(spec.description.input),
         "outputs": tensors(spec.description.output),
         "metadata": parse_metadata(user.get(METADATA_KEY), Path(path).name),

@@ -27,33 +27,52 @@ def convert(
     check_precision(FORMAT, precision, PRECISIONS)
     names, outputs = input_names(metadata["io"]), output_names(metadata["io"])
     require_tool("litert_torch", FORMAT, "tflite")
-    import litert_torch
 
     from edgezoo.export.signature import ContractModule, example_tensors
 
     wrapped = ContractModule(model, names, outputs, named_outputs=True).eval()
-    edge_model = litert_torch.convert(wrapped, sample_kwargs=example_tensors(example, names))
-    content = edge_model.model_content()
+    write_converted(wrapped, example_tensors(example, names), out_path, metadata)
+    return tool_versions("torch", "litert-torch", "ai-edge-litert")
+
+
+def write_converted(module: Any, sample_kwargs: dict[str, Any], out_path: str | Path, metadata: dict[str, Any]) -> Path:
+    """Convert ``module`` (its ``forward`` takes ``sample_kwargs`` by name and returns a
+    dict by output name) with litert-torch and write it, with ``metadata`` embedded, to
+    ``out_path`` atomically. The step :func:`convert` ends with, shared by callers that
+    wrap the model differently (an app bundle's uint8 NHWC signature)."""
+    require_tool("litert_torch", FORMAT, "tflite")
+    import litert_torch
+
+    content = litert_torch.convert(module, sample_kwargs=sample_kwargs).model_content()
     with atomic_path(out_path) as tmp:
         tmp.write_bytes(bytes(embed_metadata(content, metadata_json(metadata))))
-    return tool_versions("torch", "litert-torch", "ai-edge-litert")
+    return Path(out_path)
 
 
 def embed_metadata(flatbuffer: bytes, text: str) -> bytearray:
     """Return the model with ``text`` stored as metadata ``edgezoo`` (replacing an old one)."""
+    return embed_metadata_entry(flatbuffer, METADATA_KEY, text.encode("utf-8"))
+
+
+def embed_metadata_entry(flatbuffer: bytes, name: str, payload: bytes, description: str | None = None) -> bytearray:
+    """Return the model with ``payload`` stored as metadata entry ``name`` (replacing an
+    old one of that name); ``description`` replaces the model's description (else an
+    empty one becomes ``edgezoo``)."""
     from ai_edge_litert import schema_py_generated as schema
     from ai_edge_litert.tools import flatbuffer_utils
 
     model = flatbuffer_utils.read_model_from_bytearray(bytearray(flatbuffer))
-    model.metadata = [m for m in (model.metadata or []) if _name(m.name) != METADATA_KEY]
+    model.metadata = [m for m in (model.metadata or []) if _name(m.name) != name]
     buffer = schema.BufferT()
-    buffer.data = np.frombuffer(text.encode("utf-8"), dtype=np.uint8)
+    buffer.data = np.frombuffer(payload, dtype=np.uint8)
     model.buffers.append(buffer)
     entry = schema.MetadataT()
-    entry.name = METADATA_KEY
+    entry.name = name
     entry.buffer = len(model.buffers) - 1
     model.metadata.append(entry)
-    if not model.description:
+    if description is not None:
+        model.description = description
+    elif not model.description:
         model.description = "edgezoo"
     return flatbuffer_utils.convert_object_to_bytearray(model)
 

@@ -29,7 +29,8 @@ print(",".join(sorted(set(ran))))
 
 
 def test_importing_the_runtime_pulls_in_nothing_heavy(python):
-    code = "import sys, edgezoo.runtimes, edgezoo.cli.runtime_cmds, edgezoo.runtimes.batch, edgezoo.cli.batch_cmd\nprint([m for m in sys.argv[1:] if m in sys.modules])"
+    code = ("import sys, edgezoo.runtimes, edgezoo.cli.runtime_cmds, edgezoo.runtimes.batch, edgezoo.cli.batch_cmd, "
+            "edgezoo.runtimes.bundle, edgezoo.runtimes.sampler_table\nprint([m for m in sys.argv[1:] if m in sys.modules])")
     result = subprocess.run([python, "-c", code, *HEAVY], capture_output=True, text=True, timeout=120)
     assert result.returncode == 0 and result.stdout.strip() == "[]", result.stdout + result.stderr
 
