@@ -295,7 +295,8 @@ def _train_classifier(model: str, out: str, epochs: int | None, batch: int | Non
 @click.option("--weights", type=click.Path(exists=True, dir_okay=False), help="Weights to score (default: shipped).")
 @click.option("--sigmas", default=None, help="Noise levels on the 0-255 scale.  [default: 15,25,50; with --check: "
               "every level the manifest records]")
-@click.option("--baselines/--no-baselines", default=True, show_default=True, help="Also score CBM3D (slow, cached).")
+@click.option("--baselines/--no-baselines", default=True, show_default=True,
+              help="Also score the task's classical baselines (CBM3D for denoising: slow, cached).")
 @click.option("--check", is_flag=True, help="Recompute every figure of the shipped manifest (parameters, FLOPs, "
               "PSNR and SSIM per photo and sigma of the model, the noisy input and CBM3D) and exit 1 naming the "
               "first one that differs beyond the tolerance (PSNR 0.002 dB, SSIM 0.0002, FLOPs 0.1%). With "
@@ -309,8 +310,10 @@ def _train_classifier(model: str, out: str, epochs: int | None, batch: int | Non
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 def eval_cmd(model: str, weights: str | None, sigmas: str | None, baselines: bool, check: bool, photos: str | None,
              steps: int | None, samples: int, as_json: bool) -> None:
-    """Measure MODEL's quality on data never used for training: a denoiser's PSNR/SSIM on
-    the evaluation photos (served inside its contract, as the runtime serves it), a
+    """Measure MODEL's quality on data never used for training: a restoration model's
+    PSNR/SSIM on the evaluation photos (served inside its contract, as the runtime serves
+    it; a denoiser at each noise level, the others on their task's degradation) beside the
+    degraded input and the task's classical baselines, a
     classifier's top-1 on the Fashion-MNIST test images, a generator's FD-fmnist,
     precision, recall and copy check of its samples against them."""
     from edgezoo.errors import BadInputError
@@ -323,8 +326,9 @@ def eval_cmd(model: str, weights: str | None, sigmas: str | None, baselines: boo
     if get_entry(model).protocol.name == "generate":
         _eval_generator(model, weights, check, steps, samples, as_json)
         return
-    if get_entry(model).task != "denoise":
-        raise BadInputError(f"evaluation is implemented for the denoise and classify tasks; {model} is {get_entry(model).task}")
+    if sigmas and get_entry(model).task != "denoise":
+        raise BadInputError(f"--sigmas is for denoisers; {model} is measured on its task's degradation "
+                            f"({get_entry(model).task}): drop --sigmas")
     try:
         levels = tuple(float(s) for s in sigmas.split(",")) if sigmas else None
     except ValueError:
@@ -337,13 +341,12 @@ def eval_cmd(model: str, weights: str | None, sigmas: str | None, baselines: boo
         return
     if photos:
         raise BadInputError("--photos goes with --check")
-    from edgezoo.zoo.evaluate import evaluate_denoiser, torch_restorer
+    from edgezoo.zoo.release import measure
 
     net = create_model(model, pretrained=weights is None)
     if weights:
         load_weights(net, weights)
-    results = evaluate_denoiser(torch_restorer(net, get_entry(model).input_spec.multiple_of), sigmas=levels or (15, 25, 50),
-                                baselines=baselines, progress=say)
+    _, _, results = measure(model, net, levels or (15, 25, 50), progress=say, baselines=baselines)
     if as_json:
         echo_json([r.model_dump() for r in results])
         return

@@ -1,13 +1,12 @@
 """Image restoration (denoise, deblur, derain, dehaze, enhance): an image in, the
 restored image of the same size out, served in tiles; quality as PSNR and SSIM.
 
-int8 is judged on denoising PSNR at sigma 25: within 0.3 dB of the fp32 artifact, on
-the bundled selection photos for the choice and on the evaluation photos for the record.
-Every task has a degradation model (:mod:`edgezoo.zoo.degradations`), so calibration
-uses views of the selection photos degraded as the task's inputs are (noise of sigma
-0-50 for denoising) and :meth:`RestoreProtocol.measure_quality` scores every task; the
-other tasks' int8 is gated on parity alone until they have trained weights whose
-quality a gate can be set against.
+int8 is judged on task PSNR (denoising at sigma 25, the other tasks on their seeded
+degradation): within 0.3 dB of the fp32 artifact, on the bundled selection photos for
+the choice and on the evaluation photos for the record. Every task has a degradation
+model (:mod:`edgezoo.zoo.degradations`), so calibration uses views of the selection
+photos degraded as the task's inputs are (noise of sigma 0-50 for denoising) and
+:meth:`RestoreProtocol.measure_quality` scores every task.
 """
 
 from __future__ import annotations
@@ -31,7 +30,7 @@ from edgezoo.tasks.base import (
 
 INT8_TOLERANCE_DB = 0.3  # int8 may lose at most this much task PSNR against fp32
 QUALITY_SIGMA = 25.0  # denoising is gated at sigma 25 (0-255 scale)
-GATED_TASKS = ("denoise",)  # restoration tasks whose int8 is gated on task PSNR (the others: parity alone, for now)
+GATED_TASKS = ("denoise", "deblur", "derain", "dehaze", "enhance")  # int8 gated on task PSNR
 
 
 class RestoreProtocol(TaskProtocol):

@@ -43,6 +43,16 @@ def gflops_per_mpix(model: torch.nn.Module, height: int = 256, width: int = 256,
     return round(counter.get_total_flops() / 1e9 / (height * width / 1e6), 2)
 
 
+def _training_degradation(cfg: dict) -> str:
+    """How the recipe degraded its patches, in words."""
+    task = get_entry(cfg["model"]).task
+    if task == "denoise":
+        return f"Gaussian sigma uniform in [0, {cfg['sigma_max']:g}]"
+    from edgezoo.zoo.degradations import DEGRADATIONS
+
+    return DEGRADATIONS[task].label
+
+
 def _recipe(run_dir: Path) -> tuple[str, int | None]:
     config_file = run_dir / "config.json"
     if not config_file.is_file():
@@ -50,7 +60,7 @@ def _recipe(run_dir: Path) -> tuple[str, int | None]:
     cfg = json.loads(config_file.read_text())
     recipe = (
         f"edgezoo train {cfg['model']} --images DIR --steps {cfg['steps']} (batch {cfg['batch']}, "
-        f"{cfg['patch']} px patches, Gaussian sigma uniform in [0, {cfg['sigma_max']:g}], multiscale Charbonnier, "
+        f"{cfg['patch']} px patches, {_training_degradation(cfg)}, multiscale Charbonnier, "
         f"AdamW lr {cfg['lr']:g} cosine to {cfg['min_lr']:g}, seed {cfg['seed']}"
         + (f", on {cfg['device']}" if cfg.get("device", "cpu") != "cpu" else "")
         + (", from the weights of an earlier run" if cfg.get("init_from") else "")
@@ -90,12 +100,15 @@ def training_record(run_dir: Path, name: str) -> TrainingRecord | None:
     )
 
 
-def _best_step(run_dir: Path) -> int | None:
+def _best_step(run_dir: Path, task: str) -> int | None:
+    from edgezoo.zoo.train import validation_key
+
     log = run_dir / "log.jsonl"
     if not log.is_file():
         return None
+    key = validation_key(task)
     records = [json.loads(line) for line in log.read_text().splitlines() if line.strip()]
-    best = max(records, key=lambda r: r.get("val_psnr_sigma25", float("-inf")), default=None)
+    best = max((r for r in records if key in r), key=lambda r: r[key], default=None)
     return int(best["step"]) if best else None
 
 
@@ -103,16 +116,21 @@ def measure(
     name: str, model: torch.nn.Module, sigmas: tuple[float, ...] = (15, 25, 50),
     progress: Callable[[str], None] | None = None, names: set[str] | None = None, baselines: bool = True,
 ) -> tuple[int, float, list[QualityResult]]:
-    """(parameters, GFLOPs per megapixel, quality per sigma) of ``model`` as registered
-    under ``name``: every figure a manifest records, computed the one way release and
-    ``edgezoo eval --check`` both use (photos served inside the model's contract)."""
-    from edgezoo.zoo.evaluate import evaluate_denoiser, torch_restorer
+    """(parameters, GFLOPs per megapixel, quality) of ``model`` as registered under
+    ``name``: every figure a manifest records, computed the one way release and
+    ``edgezoo eval --check`` both use (photos served inside the model's contract).
+    A denoiser is measured at each of ``sigmas``; a model of another restoration task
+    once, on its task's degradation (``sigmas`` does not apply)."""
+    from edgezoo.zoo.evaluate import evaluate_denoiser, evaluate_restorer, torch_restorer
 
     entry = get_entry(name)
     params = sum(p.numel() for p in model.parameters())
     flops = gflops_per_mpix(model, *entry.export_size, entry.input_spec.channels)
-    quality = evaluate_denoiser(torch_restorer(model, entry.input_spec.multiple_of), sigmas=sigmas,
-                                progress=progress, names=names, baselines=baselines)
+    restorer = torch_restorer(model, entry.input_spec.multiple_of)
+    if entry.task == "denoise":
+        quality = evaluate_denoiser(restorer, sigmas=sigmas, progress=progress, names=names, baselines=baselines)
+    else:
+        quality = [evaluate_restorer(entry.task, restorer, names=names, baselines=baselines, progress=progress)]
     return params, flops, quality
 
 
@@ -128,11 +146,12 @@ def release(
     Parameters
     ----------
     name : str
-        A registered denoising model.
+        A registered restoration model.
     run_dir : path
         A training run folder (``edgezoo train`` output for this model).
     sigmas : tuple of float
-        Noise levels at which quality is measured.
+        Noise levels at which a denoiser's quality is measured (other tasks are
+        measured once, on their degradation).
     dtype : {"float32", "float16"}
         How the shipped file stores the weights; quality is measured on the model as
         loaded from that file, so a float16 file's rounding is in the figures.
@@ -154,7 +173,7 @@ def release(
     sha = save_weights(model, target, metadata={"model": name}, dtype=getattr(torch, dtype))
     load_weights(model, target, sha)  # score what ships
     recipe, steps = _recipe(run_dir)
-    best_step = _best_step(run_dir)
+    best_step = _best_step(run_dir, entry.task)
     params, flops, quality = measure(name, model, sigmas, progress)
     note = f"checkpoint of step {best_step} (best on held-out pool photos)" if best_step else None
     for result in quality:
@@ -190,7 +209,7 @@ def remeasure(name: str, progress: Callable[[str], None] | None = None) -> Manif
 
     manifest = packaged_manifest(name)
     model = create_model(name, pretrained=True)  # verified against the manifest's sha256
-    sigmas = tuple(_sigma(q) for q in manifest.quality) or (15, 25, 50)
+    sigmas = (tuple(_sigma(q) for q in manifest.quality) or (15, 25, 50)) if manifest.task == "denoise" else ()
     params, flops, quality = measure(name, model, sigmas, progress)
     notes = {q.degradation: q.note for q in manifest.quality}
     for result in quality:
@@ -264,8 +283,9 @@ def check_manifest(
     baselines: bool = True, progress: Callable[[str], None] | None = None, weights: str | Path | None = None,
 ) -> CheckReport:
     """Recompute every figure of the shipped manifest of ``name`` from the shipped weights
-    and compare: parameters (exact), GFLOPs per megapixel, and per sigma the PSNR and SSIM
-    of the model, the noisy input and CBM3D on each photo and their means.
+    and compare: parameters (exact), GFLOPs per megapixel, and per recorded result (a
+    denoiser's: per sigma) the PSNR and SSIM of the model, the degraded input and the
+    classical baselines on each photo and their means.
 
     With ``weights`` (a replay of the recorded recipe) those weights are scored instead,
     and only what a replay must reproduce is compared: parameters, FLOPs and each sigma's
@@ -276,7 +296,8 @@ def check_manifest(
     Parameters
     ----------
     sigmas : tuple of float, optional
-        Check only these recorded noise levels (default: all).
+        A denoiser: check only these recorded noise levels (default: all). Other tasks
+        have one result, on their degradation, and take none.
     names : set of str, optional
         Check only these photos (their noise is as in the full set); the means, which
         need every photo, are then not compared.
@@ -292,12 +313,20 @@ def check_manifest(
     from edgezoo.manifests import packaged_manifest
 
     manifest = packaged_manifest(name)
-    recorded = {_sigma(q): q for q in manifest.quality}
-    if sigmas is None:
-        sigmas = tuple(recorded)
-    missing = [s for s in sigmas if s not in recorded]
-    if missing:
-        raise ManifestError(f"the manifest of {name} records no result at sigma {', '.join(f'{s:g}' for s in missing)}")
+    denoiser = manifest.task == "denoise"
+    if denoiser:
+        recorded = {_sigma(q): q for q in manifest.quality}
+        if sigmas is None:
+            sigmas = tuple(recorded)
+        missing = [s for s in sigmas if s not in recorded]
+        if missing:
+            raise ManifestError(f"the manifest of {name} records no result at sigma {', '.join(f'{s:g}' for s in missing)}")
+        wanted = [recorded[s] for s in sigmas]
+    else:
+        if sigmas:
+            raise ManifestError(f"{name} is measured on its task's degradation ({manifest.task}), not at noise levels: "
+                                "drop the noise levels")
+        wanted = list(manifest.quality)
     if weights is not None and names is not None:
         raise ManifestError("a replay is checked on the means over every photo: drop the photo subset")
     if weights is None:
@@ -305,20 +334,21 @@ def check_manifest(
     else:
         model = load_weights(create_model(name, pretrained=False).eval(), weights)
         baselines = False
-    params, flops, quality = measure(name, model, sigmas, progress, names, baselines)
+    params, flops, quality = measure(name, model, sigmas or (), progress, names, baselines)
     report = CheckReport(name)
     report.compare("params", manifest.params, params, 0)
     if manifest.gflops_per_mpix is not None:
         report.compare("gflops_per_mpix", manifest.gflops_per_mpix, flops,
                        max(0.01, GFLOPS_RELATIVE_TOLERANCE * manifest.gflops_per_mpix))
-    for sigma, result in zip(sigmas, quality):
-        old = recorded[sigma]
+    for old, result in zip(wanted, quality):
+        where = f"sigma {_sigma(old):g}" if denoiser else manifest.task
         if result.seed != old.seed or result.degradation != old.degradation:
-            raise ManifestError(f"{name}: recorded result {old.degradation} seed {old.seed} cannot be recomputed")
+            raise ManifestError(f"{name}: recorded result {old.degradation} seed {old.seed} cannot be recomputed "
+                                f"(the code now measures {result.degradation} seed {result.seed})")
         if weights is not None:
-            report.compare(f"sigma {sigma:g}, replay, mean PSNR dB", old.mean.psnr_db, result.mean.psnr_db,
+            report.compare(f"{where}, replay, mean PSNR dB", old.mean.psnr_db, result.mean.psnr_db,
                            REPLAY_PSNR_TOLERANCE_DB)
-            report.compare(f"sigma {sigma:g}, replay, mean SSIM", old.mean.ssim, result.mean.ssim, REPLAY_SSIM_TOLERANCE)
+            report.compare(f"{where}, replay, mean SSIM", old.mean.ssim, result.mean.ssim, REPLAY_SSIM_TOLERANCE)
             continue
         rows: list[tuple[str, dict, dict]] = [("model", old.per_image, result.per_image)]
         for baseline, scores in result.baselines_per_image.items():
@@ -326,14 +356,14 @@ def check_manifest(
         for who, before, now in rows:
             for photo, score in now.items():
                 if photo not in before:
-                    raise ManifestError(f"{name}: sigma {sigma:g} records no {who} score for {photo}")
-                _compare_score(report, f"sigma {sigma:g}, {who}, {photo}", before[photo], score)
+                    raise ManifestError(f"{name}: {where} records no {who} score for {photo}")
+                _compare_score(report, f"{where}, {who}, {photo}", before[photo], score)
         if names is None:
-            _compare_score(report, f"sigma {sigma:g}, model, mean", old.mean, result.mean)
+            _compare_score(report, f"{where}, model, mean", old.mean, result.mean)
             for baseline, score in result.baselines.items():
                 if baseline not in old.baselines:
-                    raise ManifestError(f"{name}: sigma {sigma:g} records no {baseline} mean")
-                _compare_score(report, f"sigma {sigma:g}, {baseline}, mean", old.baselines[baseline], score)
+                    raise ManifestError(f"{name}: {where} records no {baseline} mean")
+                _compare_score(report, f"{where}, {baseline}, mean", old.baselines[baseline], score)
     return report
 
 

@@ -101,7 +101,7 @@ def test_shape_rules_are_machine_readable_and_checked():
 def test_each_protocol_states_its_int8_gate_in_its_own_metric_and_unit():
     denoise, deblur, classify = (protocol_for(t).int8_tolerance(t) for t in ("denoise", "deblur", "classify"))
     assert (denoise.metric, denoise.unit, denoise.tolerance) == ("psnr_db", "dB", 0.3)
-    assert deblur is None  # no degradation model here: int8 is gated on parity alone, and says so
+    assert (deblur.metric, deblur.tolerance) == ("psnr_db", 0.3)  # every restoration task on its degradation
     assert (classify.metric, classify.unit, classify.tolerance) == ("top1", "%", 0.3)
     assert classify.key_suffix == "pct" and denoise.key_suffix == "db"
 

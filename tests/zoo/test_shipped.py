@@ -16,6 +16,7 @@ from edgezoo.zoo.weights import shipped_weights_path
 SHIPPED = packaged_names()
 DENOISERS = [n for n in SHIPPED if packaged_manifest(n).task == "denoise"]
 CLASSIFIERS = [n for n in SHIPPED if packaged_manifest(n).task == "classify"]
+TASK_RESTORERS = [n for n in SHIPPED if packaged_manifest(n).task in ("deblur", "derain", "dehaze", "enhance")]
 
 
 def test_the_default_model_ships_trained_weights():
@@ -71,6 +72,24 @@ def test_recorded_figures_are_recomputed_on_one_photo_and_sigma(name, tmp_path, 
     monkeypatch.setenv("EDGEZOO_CACHE", str(tmp_path))
     report = check_manifest(name, sigmas=(25,), names={"chelsea"})
     assert report.compared == 2 + 3 * 2  # params, FLOPs; PSNR and SSIM of model, noisy, CBM3D
+    assert report.passed, [d.message() for d in report.differences]
+
+
+@pytest.mark.parametrize("name", TASK_RESTORERS)
+def test_a_task_model_beats_its_input_and_baselines_and_its_figures_are_recomputed_on_one_photo(name, tmp_path,
+                                                                                              monkeypatch):
+    """A deblur/derain/dehaze/enhance model ships only where it beats the degraded input and
+    its task's classical baselines on the mean; ``eval --check`` recomputes coffee's figures:
+    parameters, FLOPs, and PSNR/SSIM of the model, the input and each baseline."""
+    from edgezoo.zoo.baselines import BASELINES
+
+    manifest = packaged_manifest(name)
+    (result,) = manifest.quality
+    assert set(result.baselines) == {"degraded", *BASELINES[manifest.task]}
+    assert all(result.mean.psnr_db > score.psnr_db for score in result.baselines.values())
+    monkeypatch.setenv("EDGEZOO_CACHE", str(tmp_path))
+    report = check_manifest(name, names={"coffee"})
+    assert report.compared == 2 + 2 * (2 + len(BASELINES[manifest.task]))
     assert report.passed, [d.message() for d in report.differences]
 
 

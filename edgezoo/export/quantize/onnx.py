@@ -253,8 +253,8 @@ def measured_sensitive(
     from edgezoo.export.quantize.calibration import validation_pairs
     from edgezoo.tasks.restore import GATED_TASKS
 
-    if task not in GATED_TASKS:  # the budget is denoising PSNR against clean photos
-        raise ValueError(f"the measured remedy estimates denoising PSNR; it has no estimate for task '{task}'")
+    if task not in GATED_TASKS:  # the budget is task PSNR against clean photos
+        raise ValueError(f"the measured remedy estimates restoration PSNR; it has no estimate for task '{task}'")
 
     def session(path: Path) -> Any:
         options = ort.SessionOptions()
