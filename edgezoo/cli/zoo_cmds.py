@@ -161,6 +161,9 @@ def info_cmd(model: str, as_json: bool) -> None:
               help="Steps between scores on the held-out photos (the best one ships).")
 @click.option("--holdout-photos", default=2, show_default=True,
               help="Last photos of the sorted pool held out to choose the checkpoint.")
+@click.option("--photo-shrink", default=2, show_default=True, type=click.IntRange(1, 16),
+              help="Restoration models: shrink each photo by this factor (area filter) before cutting patches; "
+                   "larger means more detail per patch, as blur kernels of a few pixels need.")
 @click.option("--threads", type=int, default=None, help="torch threads (default: all cores).")
 @click.option("--device", default="cpu", show_default=True, help="torch device to train on, e.g. cuda.")
 @click.option("--init-from", type=click.Path(exists=True, dir_okay=False), help="Start from these weights.")
@@ -182,8 +185,8 @@ def info_cmd(model: str, as_json: bool) -> None:
 @click.pass_context
 def train_cmd(ctx: click.Context, model: str, images: tuple[str, ...], out: str, steps: int, batch: int, patch: int,
               lr: float, min_lr: float, warmup: int, sigma_max: float, seed: int, checkpoint_every: int, val_every: int,
-              holdout_photos: int, threads: int | None, device: str, init_from: str | None, lineage: str | None,
-              resume: bool, epochs: int | None, reweight: str, eg_lr: float, label_noise: float,
+              holdout_photos: int, photo_shrink: int, threads: int | None, device: str, init_from: str | None,
+              lineage: str | None, resume: bool, epochs: int | None, reweight: str, eg_lr: float, label_noise: float,
               pool_patches: int | None, target_corruption: float) -> None:
     """Train MODEL with the zoo's recipe for its task, resumable. Restoration models
     train on --images photos (the run's config.json records every option, the command
@@ -223,7 +226,8 @@ def train_cmd(ctx: click.Context, model: str, images: tuple[str, ...], out: str,
         raise BadInputError(f"--patch must be a multiple of {entry.input_spec.multiple_of} for {model}")
     cfg = TrainConfig(model=model, images=list(images), out=out, steps=steps, batch=batch, patch=patch, lr=lr,
                       min_lr=min_lr, warmup=warmup, sigma_max=sigma_max, seed=seed, checkpoint_every=checkpoint_every,
-                      val_every=val_every, holdout_photos=holdout_photos, threads=threads, init_from=init_from,
+                      val_every=val_every, holdout_photos=holdout_photos, photo_shrink=photo_shrink, threads=threads,
+                      init_from=init_from,
                       device=device, pool_patches=pool_patches, target_corruption=target_corruption,
                       reweight=reweight, eg_lr=eg_lr, extra={"lineage": lineage} if lineage else {})
     try:

@@ -58,6 +58,7 @@ class TrainConfig:
     checkpoint_every: int = 200
     val_every: int = 500
     holdout_photos: int = 2
+    photo_shrink: int = 2  # photos are shrunk by this factor before patches are cut (the scale patches see)
     threads: int | None = None
     init_from: str | None = None
     device: str = "cpu"
@@ -323,7 +324,7 @@ def train(cfg: TrainConfig, resume: bool = True, log: Callable[[str], None] = pr
     run_dir.mkdir(parents=True, exist_ok=True)
     last, best = run_dir / "last.pt", run_dir / "best.safetensors"
 
-    named = load_named_photo_pool(cfg.images)
+    named = load_named_photo_pool(cfg.images, shrink=cfg.photo_shrink)
     photos = [photo for _, photo in named]
     train_pool, held_out = photos[: -cfg.holdout_photos], photos[-cfg.holdout_photos :]
     val_clean, val_noisy = (_validation_set(held_out, cfg.seed) if entry.task == "denoise"
