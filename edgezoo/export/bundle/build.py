@@ -103,6 +103,7 @@ def build_bundle(
     say = say or (lambda text: None)
     out = check_out(Path(out))
     export_dir, manifest, exported = _export_with_artifacts(name, platform, precs, search, export_missing, say)
+    _check_what_ships(export_dir, manifest, platform, precs)
     notes = []
     if bench:
         manifest, notes = _bench_unmeasured(export_dir, manifest, platform, precs, say)
@@ -172,6 +173,15 @@ def _artifact_digest(file: str, files: dict[str, dict[str, Any]]) -> dict[str, A
         return {"sha256": files[file]["sha256"], "bytes": files[file]["bytes"]}
     inside = {k: v for k, v in files.items() if k.startswith(file + "/")}
     return {"sha256": None, "bytes": sum(v["bytes"] for v in inside.values()), "package_files": sorted(inside)}
+
+
+def _check_what_ships(export_dir: Path, manifest: Manifest, platform: str, precs: list[str]) -> None:
+    """The weights and every artifact the bundle takes match the manifest's size and
+    sha256, before anything is staged: a tampered export is refused, not shipped."""
+    from edgezoo.export.verify import check_integrity
+
+    shipped = [a for p in precs for fmt in PLATFORMS[platform] for a in _artifacts(manifest, fmt, p)]
+    check_integrity(export_dir, manifest.model_copy(update={"artifacts": shipped}))
 
 
 def _artifacts(manifest: Manifest, fmt: str, precision: str) -> list[Artifact]:
