@@ -82,18 +82,25 @@ def test_a_hostile_manifest_is_refused_and_never_executed(manifest_text, reason,
     assert not pwned.exists()
 
 
+# pickle may be read only from the pipe between `export` and the worker processes it starts
+# (python -m edgezoo.export.parallel): no file, socket or user input is ever unpickled
+PRIVATE_PIPES = {"edgezoo/export/parallel.py"}
+
+
 def test_the_code_parses_yaml_only_with_safe_load_and_json_with_json():
     unsafe = re.compile(r"yaml\.(load|unsafe_load|full_load|load_all)\(|yaml\.Loader|pickle\.loads?\(|marshal\.loads?\(|"
                         r"(?<![.\w])(eval|exec)\(")
-    hits = [f"{p.relative_to(ROOT)}:{n}" for p in (ROOT / "edgezoo").rglob("*.py")
+    hits = [f"{p.relative_to(ROOT).as_posix()}:{n}" for p in (ROOT / "edgezoo").rglob("*.py")
             for n, line in enumerate(p.read_text().splitlines(), 1) if unsafe.search(line)]
-    assert hits == []
+    assert [hit for hit in hits if hit.split(":")[0] not in PRIVATE_PIPES] == []
+    for file in PRIVATE_PIPES:  # one reader each, on a pipe to a process the same code started
+        assert [hit for hit in hits if hit.startswith(file + ":")] and len([h for h in hits if h.startswith(file)]) == 1
     assert any("yaml.safe_load" in p.read_text() for p in (ROOT / "edgezoo" / "manifests").rglob("*.py"))
 
 
 # torch.load (pickle) may appear only where `edgezoo train` resumes its own run folder
 TRAINING_RESUME = {"edgezoo/zoo/train.py", "edgezoo/zoo/train_classifier.py", "edgezoo/zoo/train_diffusion.py",
-                   "edgezoo/zoo/release_classifier.py"}
+                   "edgezoo/zoo/train_conditional.py", "edgezoo/zoo/release_classifier.py"}
 
 
 def test_weights_load_only_from_safetensors(tmp_path):
