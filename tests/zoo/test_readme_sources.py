@@ -222,3 +222,20 @@ def test_the_muller_table_is_muller_fmnist_json():
                                   "eg_denoise.json", "eg_fmnist.json", "maxvit_precision.json", "muller_fmnist.json"])
 def test_every_results_file_is_named_in_the_readme(name):
     assert f"results/{name}" in README or f"results/{name.split('.')[0]}.{{json" in README
+
+
+def test_the_restoration_task_table_is_the_shipped_manifests():
+    rows = _table("model | degradation (per photo) | degraded input | classical baseline | model")
+    assert {_model(row[0]) for row in rows} == {"maxim-tiny-deblur", "maxim-tiny-derain", "maxim-tiny-dehaze",
+                                                "maxim-tiny-enhance"}
+    for row in rows:
+        manifest = packaged_manifest(_model(row[0]))
+        [result] = manifest.quality
+        baselines = {name: score for name, score in result.baselines.items() if name != "degraded"}
+        printed = {"degraded": _numbers(row[2]), "model": _numbers(row[4])}
+        for psnr, ssim in zip(*[iter(_numbers(row[3]))] * 2):  # each baseline in the cell: PSNR / SSIM
+            matches = [name for name, score in baselines.items() if _agrees(psnr, score.psnr_db) and _agrees(ssim, score.ssim)]
+            assert matches, (row[0], psnr, ssim, baselines)
+        for (psnr, ssim), score in ((printed["degraded"], result.baselines["degraded"]), (printed["model"], result.mean)):
+            assert _agrees(psnr, score.psnr_db) and _agrees(ssim, score.ssim), (row[0], psnr, ssim, score)
+        assert _number(row[5]) == manifest.weights.steps
