@@ -4,20 +4,18 @@ bundle exports it on demand), and the smallest diffusion UNet at a tiny width.""
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "runtimes"))
+from shared_fixtures import _isolated_store  # noqa: E402,F401 - the autouse fixture: no test touches the user's store
 
 MAXIM = "maxim-tiny-denoise"
 SIZE = 64
 DIFFUSION = "ddpm-unet-fmnist-xs"
 DIFFUSION_SMALL_CONFIG = dict(width=4, blocks=1)
-
-
-@pytest.fixture(autouse=True)
-def _isolated_store(tmp_path, monkeypatch):
-    monkeypatch.setenv("EDGEZOO_CACHE", str(tmp_path / "cache"))
-    monkeypatch.delenv("EDGEZOO_ARTIFACTS", raising=False)
 
 
 @pytest.fixture(scope="session")
