@@ -217,9 +217,7 @@ def test_the_muller_table_is_muller_fmnist_json():
         assert all(_agrees(printed, gain) for printed, gain in zip(_numbers(row[3]), gains)), row
 
 
-@pytest.mark.parametrize("name", ["bench_backends.json", "bench_precision.json", "bench_plan_denoise.json",
-                                  "diffusion_budget.json", "diffusion_ladder.json", "diffusion_precision.json",
-                                  "eg_denoise.json", "eg_fmnist.json", "maxvit_precision.json", "muller_fmnist.json"])
+@pytest.mark.parametrize("name", sorted(p.name for p in RESULTS.glob("*.json")))
 def test_every_results_file_is_named_in_the_readme(name):
     assert f"results/{name}" in README or f"results/{name.split('.')[0]}.{{json" in README
 
@@ -239,3 +237,17 @@ def test_the_restoration_task_table_is_the_shipped_manifests():
         for (psnr, ssim), score in ((printed["degraded"], result.baselines["degraded"]), (printed["model"], result.mean)):
             assert _agrees(psnr, score.psnr_db) and _agrees(ssim, score.ssim), (row[0], psnr, ssim, score)
         assert _number(row[5]) == manifest.weights.steps
+
+
+def test_the_per_op_profile_figures_are_profile_ops_json():
+    profile = json.loads((RESULTS / "profile_ops.json").read_text())
+    assert profile["device_profile"] in README
+    [maxim] = [m for m in profile["models"] if m["model"] == "maxim-tiny-denoise"]
+    rows = maxim["rows"]
+    share = re.search(r"convolutions and matmuls are \*\*(\d+)%\*\* of the\s+fp32 call \(([\d.]+) ms\)", README)
+    assert share and _agrees(share.group(1), 100 * rows["fp32"]["compute_share"]) and _agrees(share.group(2), rows["fp32"]["p50_ms"])
+    bound = re.search(r"at most \*\*([\d.]+)x\*\* faster", README)
+    assert bound and _agrees(bound.group(1), maxim["amdahl_bound_if_compute_were_free"])
+    slower = re.search(r"Real static QDQ int8 is slower: ([\d.]+) ms \(every op quantized\) and\s+([\d.]+) ms", README)
+    assert slower and _agrees(slower.group(1), rows["int8 (every op)"]["p50_ms"])
+    assert _agrees(slower.group(2), rows["int8 (conv and linear)"]["p50_ms"])
