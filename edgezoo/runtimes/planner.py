@@ -511,6 +511,9 @@ def _decider(chosen: Option, others: list[Option], rank: dict[str, int], prefer:
         return f"device preference: {chosen.kind} before {runner_up.kind} in prefer={','.join(prefer)}"
     if runner_up.estimated != chosen.estimated:
         return f"a measured latency, where {runner_up.target.key}'s is only estimated"
+    if _fmt(chosen.p90_ms) == _fmt(runner_up.p90_ms):
+        return (f"nothing: p90 {_fmt(chosen.p90_ms)} for it and for the next best ({runner_up.artifact.key} on "
+                f"{runner_up.target.key}), so the first option listed is kept; `edgezoo bench` would measure them")
     return (f"speed: p90 {_fmt(chosen.p90_ms)} vs {_fmt(runner_up.p90_ms)} for the next best "
             f"({runner_up.artifact.key} on {runner_up.target.key})")
 
@@ -521,6 +524,8 @@ def _tie_rule(chosen: Option, other: Option, rank: dict[str, int], prefer: Seque
         return f"device preference ({chosen.kind} before {other.kind} in prefer={','.join(prefer)})"
     if other.estimated != chosen.estimated:
         return "a measured latency before an estimated one"
+    if _fmt(chosen.p90_ms) == _fmt(other.p90_ms):
+        return "nothing: equal p90, so the first option listed is kept"
     return f"the faster p90 ({_fmt(chosen.p90_ms)} vs {_fmt(other.p90_ms)})"
 
 

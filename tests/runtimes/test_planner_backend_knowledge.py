@@ -132,3 +132,13 @@ def test_host_rate_says_when_the_host_is_busy():
     assert HostRate(now_gflops=40.0, best_gflops=100.0).loaded
     assert not HostRate(now_gflops=80.0, best_gflops=100.0).loaded
     assert HostRate(now_gflops=80.0, best_gflops=100.0).share == pytest.approx(0.8)
+
+
+def test_an_exact_tie_says_nothing_broke_it():
+    m = manifest("m", 30.0, [artifact("onnx", latency=[latency("onnxruntime", "cpu", 256, 100.0),
+                                                       latency("openvino", "CPU", 256, 100.0)])], gflops=10)
+    p = plan([m], None, inventory=CPU, profile=PROFILE, measured_elsewhere=[])
+    tie = next(r for r in p.reasons if r.startswith("a tie"))
+    assert "wins on nothing: p90 100.0 ms for it and for the next best" in tie and "first option listed" in tie
+    [tied] = p.rejected
+    assert "the tie was broken by nothing: equal p90" in tied.reason and "faster" not in tied.reason
