@@ -47,9 +47,9 @@ def test_unknown_command_is_a_usage_error(python):
 
 
 def test_info_says_how_to_train_a_restoration_model_that_ships_no_weights(python):
-    result = run_cli(python, "info", "maxim-tiny-deblur")
+    result = run_cli(python, "info", "maxim-small-deblur")
     assert result.returncode == 0, result.stderr
-    assert "weights: none shipped: train them with `edgezoo train maxim-tiny-deblur --images DIR`" in result.stdout
+    assert "weights: none shipped: train them with `edgezoo train maxim-small-deblur --images DIR`" in result.stdout
     listed = json.loads(run_cli(python, "list", "--task", "deblur", "--json").stdout)
-    assert {"name": "maxim-tiny-deblur", "weights": "-", "quality": None}.items() <= {
-        k: v for r in listed if r["name"] == "maxim-tiny-deblur" for k, v in r.items()}.items()
+    assert {"name": "maxim-small-deblur", "weights": "-", "quality": None}.items() <= {
+        k: v for r in listed if r["name"] == "maxim-small-deblur" for k, v in r.items()}.items()

@@ -197,10 +197,10 @@ def test_export_refuses_a_foreign_manifest_and_leaves_no_empty_folder(capfd, tmp
     assert (folder / "manifest.yaml").read_text() == foreign and sorted(p.name for p in folder.iterdir()) == ["manifest.yaml"]
 
     monkeypatch.setenv("EDGEZOO_CACHE", str(tmp_path / "cache"))
-    code, _, err = cli(capfd, "export", "maxim-tiny-deblur", "--format", "onnx")  # no shipped weights: fails
+    code, _, err = cli(capfd, "export", "maxim-small-deblur", "--format", "onnx")  # no shipped weights: fails
     line = one_line_error(code, err, 1)
-    assert "--untrained" in line and "edgezoo train maxim-tiny-deblur" in line  # deblurring has a recipe now
-    assert not (tmp_path / "cache" / "artifacts" / "maxim-tiny-deblur").exists()
+    assert "--untrained" in line and "edgezoo train maxim-small-deblur" in line  # deblurring has a recipe
+    assert not (tmp_path / "cache" / "artifacts" / "maxim-small-deblur").exists()
 
 
 # 7 --------------------------------------------------------------------------------------
@@ -210,13 +210,17 @@ def test_suggestions_name_real_commands(capfd, conv_dir, photo, tmp_path):
     line = one_line_error(code, err, 2)
     assert "did you mean maxim-tiny-denoise" in line and "edgezoo export maxim-tiny-denoise --format all" in line
     assert "maxim-tiny-denoize --format" not in line
-    code, _, err = cli(capfd, "plan", "deblur")
+    code, _, err = cli(capfd, "plan", "deblur")  # a task with a shipped model: export that one
     line = one_line_error(code, err, 1)
-    assert "edgezoo export deblur" not in line
-    if have("torch"):  # the zoo's registry knows the task's models
-        assert "`edgezoo export maxim-tiny-deblur --untrained`" in line and "shipped weights" in line
+    assert "edgezoo export deblur" not in line and "`edgezoo export maxim-tiny-deblur --format all`" in line
     commands = re.findall(r"`(edgezoo [a-z]+ [^`]*)`", line)
     assert commands and all(c.split()[2] != "deblur" for c in commands)
+    code, _, err = cli(capfd, "plan", "conditional-deblur")  # a task none of whose models ships weights
+    line = one_line_error(code, err, 1)
+    if have("torch"):  # the zoo's registry knows the task's models
+        assert "`edgezoo export codi-tiny-deblur --untrained`" in line and "shipped weights" in line
+    commands = re.findall(r"`(edgezoo [a-z]+ [^`]*)`", line)
+    assert commands and all(c.split()[2] != "conditional-deblur" for c in commands)
     code, _, err = cli(capfd, "plan", "conv-tset", "--search", conv_dir.parent)  # a near miss of an export
     assert one_line_error(code, err, 2).endswith("did you mean conv-test?")
     if have("torch"):  # a zoo model the store has never seen is no typo of a shipped one
