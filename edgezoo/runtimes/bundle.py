@@ -20,6 +20,9 @@ from edgezoo.errors import ArtifactIntegrityError, BadInputError
 
 CONTRACT_FILE = "contract.json"
 SUMS_FILE = "SHA256SUMS"
+# What a bundle may unpack to: the largest bundle here is under 100 MB, and an app's models are
+# far below this; a zip that claims more is refused before anything is written (a zip bomb)
+MAX_UNPACKED_BYTES = 4 * 1024**3
 
 
 @dataclass
@@ -100,6 +103,10 @@ def safe_extract(archive: zipfile.ZipFile, into: Path) -> None:
     """Unpack ``archive`` into ``into``, refusing any entry that would land outside it
     (``../``, absolute paths, drive letters) or that is a link."""
     root = into.resolve()
+    claimed = sum(info.file_size for info in archive.infolist())
+    if claimed > MAX_UNPACKED_BYTES:
+        raise ArtifactIntegrityError(f"bundle unpacks to {claimed / 1024**3:.1f} GiB, more than the "
+                                     f"{MAX_UNPACKED_BYTES / 1024**3:.0f} GiB a bundle may hold; refused")
     for info in archive.infolist():
         name = PurePosixPath(info.filename)
         target = (into / info.filename).resolve()
@@ -154,14 +161,32 @@ def open_bundle(path: str | os.PathLike, into: str | os.PathLike | None = None) 
             raise ArtifactIntegrityError(f"{path.name} is not a zip file (damaged or not a bundle)") from None
         if into is None:
             tmp = tempfile.TemporaryDirectory(prefix="edgezoo-bundle-")
-            into = tmp.name
+            into = Path(tmp.name) / "bundle"
         folder = Path(into)
-        folder.mkdir(parents=True, exist_ok=True)
-        with archive:
+        if folder.exists() and (not folder.is_dir() or any(folder.iterdir())):
+            raise BadInputError(f"{folder} is not an empty folder: unpack a bundle into a new one")
+        folder.parent.mkdir(parents=True, exist_ok=True)
+        # unpacked and verified beside the target, then renamed: a refused zip leaves nothing behind
+        stage = Path(tempfile.mkdtemp(prefix=f".{folder.name}.unpacking-", dir=folder.parent))
+        try:
+            with archive:
+                try:
+                    safe_extract(archive, stage)
+                except (zipfile.BadZipFile, EOFError) as exc:  # a CRC or length that does not match
+                    raise ArtifactIntegrityError(f"{path.name} is damaged or altered: {exc}") from None
             try:
-                safe_extract(archive, folder)
-            except (zipfile.BadZipFile, EOFError) as exc:  # a CRC or length that does not match: altered bytes
-                raise ArtifactIntegrityError(f"{path.name} is damaged or altered: {exc}") from None
+                contract = verify_bundle(stage)
+            except ArtifactIntegrityError as exc:  # name the zip, not the staging folder
+                raise ArtifactIntegrityError(str(exc).replace(str(stage), str(path))) from None
+            if folder.exists():
+                folder.rmdir()
+            stage.rename(folder)
+        except BaseException:
+            import shutil
+
+            shutil.rmtree(stage, ignore_errors=True)
+            raise
+        return Bundle(folder, contract, tmp)
     elif path.is_dir():
         folder = path
     else:

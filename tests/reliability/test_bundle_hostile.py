@@ -73,7 +73,19 @@ def _zip(entries: dict[str, bytes]) -> bytes:
     return buffer.getvalue()
 
 
+def _claiming(size: int) -> bytes:
+    """Two tiny entries whose central directory claims ``size`` bytes each (a zip bomb's
+    promise, without writing gigabytes to make one)."""
+    data = bytearray(_zip({"contract.json": b"{}", "big.bin": b"x"}))
+    start = 0
+    while (at := data.find(b"PK\x01\x02", start)) >= 0:
+        data[at + 24:at + 28] = size.to_bytes(4, "little")  # the entry's uncompressed size
+        start = at + 4
+    return bytes(data)
+
+
 HOSTILE_ZIPS = {
+    "claims-6-gib": _claiming(3 * 1024**3),
     "zero-bytes": b"",
     "random-bytes": bytes(range(256)) * 8,
     "png-named-zip": b"\x89PNG\r\n\x1a\n" + b"\0" * 64,
@@ -99,3 +111,17 @@ def test_a_hostile_bundle_zip_is_refused_by_the_runtime_loader(name, tmp_path):
     assert str(refused.value) and "\n" not in str(refused.value).strip()
     assert not (tmp_path / "inside" / "escaped.txt").exists() and not (tmp_path / "escaped.txt").exists()
     assert not Path("/tmp/edgezoo-absolute.txt").exists()
+    assert list((tmp_path / "inside").iterdir()) == [] if (tmp_path / "inside").exists() else True  # nothing half-unpacked
+
+
+def test_a_bundle_is_unpacked_only_into_an_empty_folder(tmp_path):
+    from edgezoo.errors import BadInputError
+    from edgezoo.runtimes.bundle import open_bundle
+
+    (tmp_path / "b.zip").write_bytes(HOSTILE_ZIPS["empty-zip"])
+    busy = tmp_path / "busy"
+    busy.mkdir()
+    (busy / "mine.txt").write_text("mine")
+    with pytest.raises(BadInputError, match="not an empty folder"):
+        open_bundle(tmp_path / "b.zip", into=busy)
+    assert [p.name for p in busy.iterdir()] == ["mine.txt"]
