@@ -153,11 +153,22 @@ def _weights_info(out: Path, name: str, entry: Any, model: Any, pretrained: bool
     if supplied:
         trained_on, recipe = "supplied by the caller", "unknown"
     elif pretrained:
-        from edgezoo.manifests import packaged_manifest
+        from edgezoo.zoo.upstream.sources import UPSTREAM
 
-        shipped = packaged_manifest(name).weights
-        if shipped is not None:
-            trained_on, recipe, licence, steps = shipped.trained_on, shipped.recipe, shipped.licence, shipped.steps
+        if name in UPSTREAM:  # the paper's weights, imported into the cache (`edgezoo weights import`)
+            from edgezoo.zoo.upstream.imported import read_record
+
+            record = read_record(name)
+            assert record is not None  # the model was built from them
+            trained_on = (f"{record.dataset}: the official weights, imported from {record.package} "
+                          f"{record.version} (source sha256 {record.source_sha256[:16]}...)")
+            recipe = "upstream's own training; converted to TF.js by UpscalerJS, imported by `edgezoo weights import`"
+        else:
+            from edgezoo.manifests import packaged_manifest
+
+            shipped = packaged_manifest(name).weights
+            if shipped is not None:
+                trained_on, recipe, licence, steps = shipped.trained_on, shipped.recipe, shipped.licence, shipped.steps
     return Weights(file=WEIGHTS_FILE, sha256=sha, bytes=size_bytes(out / WEIGHTS_FILE), params=params,
                    trained_on=trained_on, recipe=recipe, licence=licence, steps=steps)
 

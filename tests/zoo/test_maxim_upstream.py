@@ -17,7 +17,7 @@ from edgezoo.zoo import registry
 from edgezoo.zoo.maxim import AntialiasedDownscale, Maxim, shrink_pyramid
 from edgezoo.zoo.registry import InputSpec, create_model, register_model
 from edgezoo.zoo.upstream import sources
-from edgezoo.zoo.upstream.imported import import_weights, read_record
+from edgezoo.zoo.upstream.imported import import_weights, imported_dir, read_record
 from edgezoo.zoo.upstream.maxim_import import fixture_psnr, graph_psnr, write_maxim_package
 from edgezoo.zoo.upstream.tfjs import pack_npm, read_graph
 from edgezoo.zoo.variants.maxim import MaximConfig
@@ -228,3 +228,34 @@ def test_the_numpy_graph_executor_follows_tensorflows_op_definitions():
     back = run("back")  # the adjoint of the VALID stride-2 convolution: <conv(y), g> == <y, back(g)>
     assert back.shape == y.shape
     np.testing.assert_allclose(float((run("valid", y) * grad).sum()), float((y * back).sum()), rtol=1e-4)
+
+
+@pytest.mark.slow  # about 6 minutes here: the package fixture, an ONNX export and its parity
+def test_imported_weights_export_like_shipped_ones(small_model_name, small_package, tmp_path, monkeypatch):
+    """An imported model goes through the same export, gates and runtime as any other; its
+    manifest says where the weights came from."""
+    from edgezoo import runtimes
+    from edgezoo.export.pipeline import export_model
+
+    monkeypatch.setenv("EDGEZOO_EXPORT_WORKERS", "1")  # the test's registry entry lives in this process
+    _, _, tarball = small_package
+    import_weights(small_model_name, tarball)
+    side = SMALL.multiple_of
+    manifest = export_model(small_model_name, formats="onnx", out_dir=tmp_path / "export", height=side, width=side,
+                            dynamic=False, measure_quality=False)
+    assert "imported from @edgezoo-test/maxim-small 1.2.3" in manifest.weights.trained_on
+    from safetensors.numpy import load_file
+
+    shipped = load_file(tmp_path / "export" / manifest.weights.file)
+    cached = load_file(imported_dir() / f"{small_model_name}.safetensors")
+    assert shipped.keys() == cached.keys()  # the export carries exactly the imported tensors
+    assert all(np.array_equal(shipped[key], cached[key]) for key in cached)
+    [artifact] = manifest.artifacts
+    assert artifact.parity.executed and artifact.parity.psnr_db >= 100.0
+    x = np.random.default_rng(2).random((side, side, 3), dtype=np.float32)
+    reference = create_model(small_model_name).eval()
+    with torch.no_grad():
+        expected = reference(torch.from_numpy(x.transpose(2, 0, 1)[None].copy()))
+    expected = (expected[-1] if isinstance(expected, (list, tuple)) else expected)[0].numpy().transpose(1, 2, 0)
+    got = runtimes.load(tmp_path / "export")(x)
+    assert np.abs(np.clip(expected, 0, 1) - got).max() < 1e-4
