@@ -43,9 +43,9 @@ def _image_sequence(contract: dict[str, Any]) -> list[str]:
                  "contract.json says." if tiled else "")
     labels = " Class names: `labels` in contract.json, in output order." if contract.get("labels") else ""
     lines = ["## Calling sequence", ""]
+    art = _first(contract, "uint8_nhwc" if platform == "android" else None)
+    inp, out = art["inputs"][0]["name"], art["outputs"][0]["name"]
     if platform == "android":
-        art = _first(contract, "uint8_nhwc")
-        inp, out = art["inputs"][0]["name"], art["outputs"][0]["name"]
         lines += ["```kotlin",
                   f"val interpreter = Interpreter(loadModelFile(\"{art['file']}\"))  // LiteRT / TFLite",
                   f"// input '{inp}': uint8 NHWC {art['inputs'][0]['shape']} (Bitmap pixels, RGB)",
@@ -54,16 +54,12 @@ def _image_sequence(contract: dict[str, Any]) -> list[str]:
                   "interpreter.runSignature(mapOf(\"" + inp + "\" to input), mapOf(\"" + out + "\" to output))",
                   "```"]
     elif platform == "ios":
-        art = _first(contract)
-        inp, out = art["inputs"][0]["name"], art["outputs"][0]["name"]
         lines += ["```swift",
                   f"let model = try MLModel(contentsOf: compiledURL)  // MLModel.compileModel(at: \"{art['file']}\")",
                   f"let input = try MLDictionaryFeatureProvider(dictionary: [\"{inp}\": MLFeatureValue(pixelBuffer: tile)])",
                   f"let result = try model.prediction(from: input).featureValue(for: \"{out}\")",
                   "```"]
     else:
-        art = _first(contract)
-        inp, out = art["inputs"][0]["name"], art["outputs"][0]["name"]
         lines += ["```python",
                   f"session = onnxruntime.InferenceSession(\"{art['file']}\")  # or openvino: core.compile_model(\"*.xml\")",
                   f"x = pixels.astype(float32) * {contract['preprocessing']['scale']:.8g}  # HWC -> 1 x C x H x W",
