@@ -251,3 +251,19 @@ def test_the_per_op_profile_figures_are_profile_ops_json():
     slower = re.search(r"Real static QDQ int8 is slower: ([\d.]+) ms \(every op quantized\) and\s+([\d.]+) ms", README)
     assert slower and _agrees(slower.group(1), rows["int8 (every op)"]["p50_ms"])
     assert _agrees(slower.group(2), rows["int8 (conv and linear)"]["p50_ms"])
+
+
+def test_the_int8_speedup_figures_are_int8_speedup_json():
+    result = json.loads((RESULTS / "int8_speedup.json").read_text())
+    assert result["device_profile"] in README and "avx512_vnni" in result["cpu"]["cpu_flags"]
+    assert result["met_in_both_runs"] and all(r["int8_speedup_p50"] >= result["target_speedup"] for r in result["runs"])
+    printed = re.search(r"is \*\*([\d.]+)x\*\* and\s+\*\*([\d.]+)x\*\* faster than the fastest fp32", README)
+    assert printed, "the README's int8 speed-up sentence is missing"
+    for figure, run in zip(printed.groups(), result["runs"]):
+        assert _agrees(figure, run["int8_speedup_p50"])
+        assert run["best_int8"]["file"].endswith("-int8.tflite")
+    p50 = re.search(r"\(p50 ([\d.]+) ms against LiteRT fp32's ([\d.]+) ms", README)
+    first = result["runs"][0]
+    assert p50 and _agrees(p50.group(1), first["best_int8"]["p50_ms"]) and _agrees(p50.group(2), first["best_fp32"]["p50_ms"])
+    [gate] = [g for g in result["int8_gates"] if g["file"].endswith("-int8.tflite")]
+    assert gate["quality_passed"] and f"FD-fmnist {gate['quality_fd_fmnist']}" in README
