@@ -196,7 +196,11 @@ def _returns_labels(target: str, search: list[str]) -> bool:
     except Exception:  # the image path reports it with its own message
         return False
 
+    from edgezoo.runtimes.planner import refine_program
+
     def answers_with_image(manifest: Any) -> bool:
+        if refine_program(manifest) is not None:  # predict-and-refine: a picture, whatever the step graph outputs
+            return True
         outputs = manifest.model_spec().component().outputs
         return bool(outputs) and outputs[0].role == "image"
 

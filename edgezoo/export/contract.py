@@ -14,10 +14,20 @@ from edgezoo.manifests.schema import SCHEMA_VERSION, IOContract, Preprocessing
 METADATA_KEY = "edgezoo"  # the key (or metadata name) under which every format stores the JSON
 
 
-def io_contract(entry: Any, height: int, width: int, dynamic: bool = False) -> IOContract:
-    """The I/O contract of the component the model's program calls, at ``height`` x
-    ``width`` (symbolic ``"H"``/``"W"`` sides with ``dynamic``), from its task protocol."""
-    return entry.protocol.io(entry, height, width, dynamic)
+def io_contract(entry: Any, height: int, width: int, dynamic: bool = False, component: str | None = None) -> IOContract:
+    """The I/O contract of a component (default: the one the model's program calls), at
+    ``height`` x ``width`` of the model's input (symbolic ``"H"``/``"W"`` sides with
+    ``dynamic``), from its task protocol."""
+    if component is None:
+        return entry.protocol.io(entry, height, width, dynamic)
+    return entry.protocol.io(entry, height, width, dynamic, component)
+
+
+def exported_components(entry: Any) -> list[str | None]:
+    """The components an export builds artifacts of: each by name for a model of several
+    (a predictor and a denoiser), else [None], the one the program calls."""
+    components = entry.spec().components
+    return [c.name for c in components] if len(components) > 1 else [None]
 
 
 def input_names(io: dict[str, Any] | IOContract) -> list[str]:
@@ -44,9 +54,12 @@ def preprocessing(entry: Any) -> Preprocessing:
 
 def artifact_metadata(
     entry: Any, io: IOContract, prep: Preprocessing, fmt: str, precision: str, weights_sha256: str | None = None,
+    component: str | None = None,
 ) -> dict[str, Any]:
-    """What an artifact says about itself: model, task, contract, precision, provenance."""
+    """What an artifact says about itself: model, component (of a model of several),
+    task, contract, precision, provenance."""
     return {
+        **({"component": component} if component else {}),
         "schema_version": SCHEMA_VERSION,
         "edgezoo_version": __version__,
         "model": entry.name,

@@ -64,11 +64,14 @@ def parse_precisions(spec: str | Iterable[str]) -> tuple[str, ...]:
     return tuple(p for p in PRECISIONS if p in wanted)
 
 
-def artifact_filename(model: str, fmt: str, precision: str, height: int, width: int, dynamic: bool = False) -> str:
+def artifact_filename(model: str, fmt: str, precision: str, height: int, width: int, dynamic: bool = False,
+                      component: str | None = None) -> str:
     """``maxim-tiny-denoise-256x256-fp32.onnx``; a dynamic-shape artifact says ``dynamic``
-    instead of its size."""
+    instead of its size; one component of a model of several names it
+    (``dvsr-tiny-deblur-predictor-128x128-fp32.onnx``)."""
     shape = "dynamic" if dynamic else f"{height}x{width}"
-    return f"{model}-{shape}-{precision}{SUFFIXES[fmt]}"
+    part = f"-{component}" if component else ""
+    return f"{model}{part}-{shape}-{precision}{SUFFIXES[fmt]}"
 
 
 def supported_precisions(fmt: str) -> tuple[str, ...]:

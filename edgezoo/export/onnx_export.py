@@ -4,6 +4,8 @@
 
 from __future__ import annotations
 
+import re
+
 from pathlib import Path
 from typing import Any
 
@@ -70,7 +72,13 @@ def _dynamic_shapes(
         for axis, dim in enumerate(shape):
             if isinstance(dim, str):
                 if dim not in dims:
-                    dims[dim] = m * torch.export.Dim(dim, min=1, max=MAX_SIDE // m)
+                    # "4H": four times H (a x4 output's side), derived from H's dim
+                    scaled = re.fullmatch(r"(\d+)([A-Za-z_]\w*)", dim)
+                    base = scaled.group(2) if scaled else dim
+                    if base not in dims:
+                        dims[base] = m * torch.export.Dim(base, min=1, max=MAX_SIDE // m)
+                    if scaled:
+                        dims[dim] = int(scaled.group(1)) * dims[base]
                 per_input[axis] = dims[dim]
         shapes[name] = per_input or None
         example = tensors[name]

@@ -15,7 +15,7 @@ import numpy as np
 from edgezoo.errors import ParityError
 from edgezoo.manifests.schema import Parity, TensorSpec
 from edgezoo.metrics import max_abs_error, parity_psnr
-from edgezoo.tasks.feeds import IMAGE_ROLES, concrete_shape, example_feeds, symbols, tensor_specs
+from edgezoo.tasks.feeds import IMAGE_ROLES, concrete_shape, example_feeds, symbol_size, symbols, tensor_specs
 
 PARITY_THRESHOLDS_DB: dict[str, float] = {"fp32": 60.0, "fp16": 40.0, "int8": 30.0}
 PSNR_CAP_DB = 200.0  # identical outputs have infinite PSNR; reported as this cap
@@ -133,9 +133,10 @@ def parity_inputs(
 
 
 def _sizes(specs: Sequence[TensorSpec], height: int, width: int) -> dict[str, int]:
-    """Sizes of the symbolic dims: ``H`` and ``W`` are the picture's sides."""
+    """Sizes of the symbolic dims: ``H`` and ``W`` are the picture's sides (a multiple
+    such as ``4H``, a x4 output's side, follows from them)."""
     named = {"H": height, "W": width}
-    unknown = [s for s in symbols(specs) if s not in named]
+    unknown = [s for s in symbols(specs) if symbol_size(s, named) is None]
     if unknown:
         raise ParityError(f"parity inputs need sizes for the symbolic dims {unknown}")
     return named

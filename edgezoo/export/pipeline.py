@@ -23,7 +23,7 @@ from typing import Any, Callable, Iterable, Sequence
 
 from edgezoo.errors import BadInputError, EdgezooError, ExportError, ParityError
 from edgezoo.export.capture import captured_output, torch_threads
-from edgezoo.export.contract import artifact_metadata, io_contract, preprocessing
+from edgezoo.export.contract import artifact_metadata, exported_components, io_contract, preprocessing
 from edgezoo.export.folder import (
     MANIFEST_FILE,
     WEIGHTS_FILE,
@@ -65,10 +65,12 @@ class ExportJob:
     file: str
     dynamic: bool = False
     keep: bool = True
+    component: str | None = None  # of a model of several components; None: the program's one
 
     @property
     def label(self) -> str:
-        return (f"{self.format} {self.precision}" + (" dynamic" if self.dynamic else "")
+        return ((f"{self.component} " if self.component else "") + f"{self.format} {self.precision}"
+                + (" dynamic" if self.dynamic else "")
                 + ("" if self.keep else " (source of fp16/int8, not kept)"))
 
 
@@ -180,7 +182,8 @@ def export_model(
     precs = parse_precisions(precisions)
     int8_mode = check_int8_mode(int8_mode)
     height, width = check_size(entry, height, width)
-    jobs = plan_jobs(name, fmts, precs, height, width, dynamic and not entry.input_spec.fixed_size)
+    jobs = plan_jobs(name, fmts, precs, height, width, dynamic and not entry.input_spec.fixed_size,
+                     exported_components(entry))
     if out_dir is None:
         from edgezoo.runtimes.store import default_artifact_dir
 
@@ -299,7 +302,7 @@ class _Settings:
     calibration_images: list[Any] | None
 
     def run(self, entry: Any, model: Any, out: Path, stage: Path) -> "_Run":
-        return _Run(entry, model, _example(entry, self.height, self.width), out, self, stage)
+        return _Run(entry, model, out, self, stage)
 
 
 def _progress_for(emit: ProgressFn, index: int, total: int, job: ExportJob) -> Callable[[str], None]:
@@ -317,29 +320,50 @@ class _Run:
 
     entry: Any
     model: Any
-    example: Any
     out: Path
     settings: _Settings
     stage: Path | None = None
-    sources: dict[tuple[str, bool], Path] = dataclasses.field(default_factory=dict)
-    source_errors: dict[tuple[str, bool], str] = dataclasses.field(default_factory=dict)
-    parity_sets: dict[bool, tuple[list, list]] = dataclasses.field(default_factory=dict)
+    sources: dict[tuple[str | None, str, bool], Path] = dataclasses.field(default_factory=dict)
+    source_errors: dict[tuple[str | None, str, bool], str] = dataclasses.field(default_factory=dict)
+    parity_sets: dict[tuple[str | None, bool], tuple[list, list]] = dataclasses.field(default_factory=dict)
+    flops: dict[str, float] = dataclasses.field(default_factory=dict)
 
-    def parity_set(self, dynamic: bool) -> tuple[list, list]:
-        """(parity inputs, reference outputs) for a static or a dynamic artifact."""
-        if dynamic not in self.parity_sets:
-            component = self.entry.spec().component()
+    def module(self, component: str | None) -> Any:
+        """The PyTorch module of one component (the whole model for the program's only one)."""
+        return self.model if component is None else self.model.components()[component]
+
+    def component_gflops(self, component: str | None) -> float | None:
+        """GFLOPs per megapixel of a component's first input (None for the program's only
+        component: the manifest's model figure stands for it)."""
+        if component is None:
+            return None
+        if component not in self.flops:
+            from edgezoo.zoo.flops import gflops_per_mpix_of
+
+            example = _example(io_contract(self.entry, self.settings.height, self.settings.width, False, component))
+            self.flops[component] = gflops_per_mpix_of(self.module(component), example)
+        return self.flops[component]
+
+    def io(self, job: ExportJob) -> Any:
+        return io_contract(self.entry, self.settings.height, self.settings.width, job.dynamic, job.component)
+
+    def parity_set(self, dynamic: bool, component: str | None = None) -> tuple[list, list]:
+        """(parity inputs, reference outputs) for a static or a dynamic artifact of a component."""
+        if (component, dynamic) not in self.parity_sets:
             cfg = self.settings
+            # at the export size for a static artifact (a x4 model's output sides are then numbers)
+            tensors = (self.entry.spec() if dynamic else self.entry.spec(cfg.height, cfg.width)).component(component)
             inputs = inputs_for_artifact(cfg.height, cfg.width, self.entry.input_spec.multiple_of, not dynamic,
-                                         EXPORT_SEED, tensors=component.inputs)
-            outputs = [t.name for t in component.outputs]
-            self.parity_sets[dynamic] = (inputs, reference_outputs(self.model, inputs, outputs))
-        return self.parity_sets[dynamic]
+                                         EXPORT_SEED, tensors=tensors.inputs)
+            outputs = [t.name for t in tensors.outputs]
+            self.parity_sets[(component, dynamic)] = (inputs, reference_outputs(self.module(component), inputs,
+                                                                                outputs))
+        return self.parity_sets[(component, dynamic)]
 
     def build(self, job: ExportJob, manifest: Manifest, say: Callable[[str], None]) -> Artifact | None:
         """The job's manifest entry, or None for an fp32 source that is not kept."""
         assert self.stage is not None
-        key = (job.format, job.dynamic)
+        key = (job.component, job.format, job.dynamic)
         if job.precision == "fp32":
             try:
                 return self._fp32(job, manifest)
@@ -350,12 +374,12 @@ class _Run:
         if source is None:
             why = self.source_errors.get(key, "it was not built")
             raise ExportError(f"{job.label} is made from the fp32 {job.format} artifact, which failed: {why}")
-        io = io_contract(self.entry, self.settings.height, self.settings.width, dynamic=job.dynamic)
-        inputs, refs = self.parity_set(job.dynamic)
+        io = self.io(job)
+        inputs, refs = self.parity_set(job.dynamic, job.component)
         reduced = ReducedJob(
-            source=source, model=self.model,
+            source=source, model=self.module(job.component),
             metadata=artifact_metadata(self.entry, io, preprocessing(self.entry), job.format, job.precision,
-                                       self.settings.weights_sha),
+                                       self.settings.weights_sha, job.component),
             expected_io=io.model_dump(mode="json"), tile=(self.settings.height, self.settings.width),
             multiple_of=self.entry.input_spec.multiple_of, task=self.entry.task, parity_inputs=inputs,
             references=refs,
@@ -369,23 +393,35 @@ class _Run:
             reduced.calibration_label = (f"{count} views of {len(self.settings.calibration_images)} caller-supplied "
                                          "pictures, used as given")
         artifact = build_reduced_artifact(job.format, job.precision, job.file, job.dynamic, reduced, self.stage,
-                                          self.out, self.settings.quality, int8_mode=self.settings.int8_mode,
+                                          self.out, self._quality(job), int8_mode=self.settings.int8_mode,
                                           allow_degraded=self.settings.allow_degraded, say=say)
         remove_path(self.out / f"{job.file}.error.log")  # from an earlier failed attempt
-        return artifact
+        if job.component is None:
+            return artifact
+        return artifact.model_copy(update={"component": job.component,
+                                           "gflops_per_mpix": self.component_gflops(job.component)})
+
+    def _quality(self, job: ExportJob) -> QualityPlan:
+        """The task-quality plan of a job: a component of a model of several is one step
+        of its program, which has no task figure on its own (the skip is recorded)."""
+        if job.component is None or not self.settings.quality.enabled:
+            return self.settings.quality
+        return dataclasses.replace(self.settings.quality, skip=(
+            f"{job.component} is one component of {self.entry.name}'s program: task quality is measured "
+            f"through the whole program (`edgezoo eval {self.entry.name}`), not per component"))
 
     def _fp32(self, job: ExportJob, manifest: Manifest) -> Artifact | None:
-        key = (job.format, job.dynamic)
+        key = (job.component, job.format, job.dynamic)
         if not job.keep:  # a source only: an intact one from an earlier export of these weights will do
             previous = next((a for a in manifest.artifacts if a.file == job.file), None)
             if previous is not None:
                 self.sources[key] = self.out / previous.file
                 return None
         assert self.stage is not None
-        staged, tools, report, io = _convert_and_check(job, self.entry, self.model, self.example, self.stage,
-                                                       self.out, self.settings.weights_sha, self.settings.height,
-                                                       self.settings.width,
-                                                       self.parity_set(job.dynamic))
+        staged, tools, report, io = _convert_and_check(job, self.entry, self.module(job.component),
+                                                       _example(self.io(dataclasses.replace(job, dynamic=False))), self.stage, self.out,
+                                                       self.io(job), self.settings.weights_sha,
+                                                       self.parity_set(job.dynamic, job.component))
         if not job.keep:
             self.sources[key] = staged
             return None
@@ -393,7 +429,7 @@ class _Run:
             checks = gate(staged, job.format, job.file)  # before the move, like parity: a rejected file never lands
         quality = None
         # measured before the move: an artifact whose measurement fails never reaches the folder
-        if self.settings.quality.enabled and report.executed:
+        if self._quality(job).enabled and report.executed:
             tile = None if job.dynamic else (self.settings.height, self.settings.width)
             quality = artifact_quality(staged, job.format, "fp32", tile, self.entry.input_spec.multiple_of,
                                        self.settings.quality)
@@ -402,6 +438,7 @@ class _Run:
         self.sources[key] = final
         remove_path(self.out / f"{job.file}.error.log")  # from an earlier failed attempt
         return Artifact(
+            component=job.component, gflops_per_mpix=self.component_gflops(job.component),
             format=job.format, precision=job.precision, file=job.file, sha256=sha256_file(final),
             bytes=size_bytes(final), static_shape=not job.dynamic, input_shape=list(io.inputs[0].shape),
             tool_versions=tools, parity=report.to_parity(), quality=quality, validators=checks,
@@ -434,13 +471,14 @@ def check_size(entry: Any, height: int | None, width: int | None) -> tuple[int, 
 
 def plan_jobs(
     name: str, fmts: Iterable[str], precs: Iterable[str], height: int, width: int, dynamic: bool,
+    components: Sequence[str | None] = (None,),
 ) -> list[ExportJob]:
     """Every artifact to build, checked up front (unsupported precisions fail here,
-    before any conversion). Per format: fp32 first (kept, or only built as the source
-    of fp16/int8), its dynamic-shape variant, then fp16 and int8 from them."""
+    before any conversion). Per format and component: fp32 first (kept, or only built as
+    the source of fp16/int8), its dynamic-shape variant, then fp16 and int8 from them."""
     precs = tuple(precs)
     jobs = []
-    for fmt in fmts:
+    for fmt, component in ((f, c) for f in fmts for c in components):
         module = converter(fmt)
         supported = supported_precisions(fmt)
         for precision in precs:
@@ -457,8 +495,8 @@ def plan_jobs(
                     keep = "fp32" in precs
                 else:
                     keep = True
-                file = artifact_filename(name, fmt, precision, height, width, is_dynamic)
-                jobs.append(ExportJob(fmt, precision, file, is_dynamic, keep))
+                file = artifact_filename(name, fmt, precision, height, width, is_dynamic, component)
+                jobs.append(ExportJob(fmt, precision, file, is_dynamic, keep, component))
     return jobs
 
 
@@ -476,25 +514,26 @@ def build_reference(name: str, pretrained: bool, seed: int = 0) -> Any:
         return create_model(name, pretrained=False)
 
 
-def _example(entry: Any, height: int, width: int) -> dict[str, Any]:
-    """The tracing inputs by contract name, from the one place inputs come from."""
+def _example(io: Any) -> dict[str, Any]:
+    """The tracing inputs of a static I/O contract by name, from the one place inputs come from."""
     import torch
 
     from edgezoo.tasks.feeds import example_feeds
 
-    feeds = example_feeds(io_contract(entry, height, width).inputs, rng=EXPORT_SEED)
+    feeds = example_feeds(io.inputs, rng=EXPORT_SEED)
     return {name: torch.from_numpy(value) for name, value in feeds.items()}
 
 
 def _convert_and_check(
-    job: ExportJob, entry: Any, model: Any, example: Any, stage: Path, out: Path, weights_sha: str,
-    height: int, width: int, parity_set: tuple[list, list],
+    job: ExportJob, entry: Any, model: Any, example: Any, stage: Path, out: Path, io: Any, weights_sha: str,
+    parity_set: tuple[list, list],
 ) -> tuple[Path, dict[str, str], Any, Any]:
-    """Convert the fp32 artifact into ``stage`` and pass it through the parity gate:
-    (staged path, tool versions, parity report, I/O contract); raises on a miss."""
+    """Convert the fp32 artifact of a job's component (``model``, with ``io``) into
+    ``stage`` and pass it through the parity gate: (staged path, tool versions, parity
+    report, I/O contract); raises on a miss."""
     module = converter(job.format)
-    io = io_contract(entry, height, width, dynamic=job.dynamic)
-    metadata = artifact_metadata(entry, io, preprocessing(entry), job.format, job.precision, weights_sha)
+    metadata = artifact_metadata(entry, io, preprocessing(entry), job.format, job.precision, weights_sha,
+                                 job.component)
     staged = stage / job.file
     kwargs = {"dynamic_multiple_of": entry.input_spec.multiple_of} if job.dynamic else {}
     with captured_output() as log, torch_threads(1), timed(f"convert {job.format}"):

@@ -206,24 +206,28 @@ def _verify_locked(directory: Path, seed: int, progress: Callable[[int, int, str
     model = rebuild_reference(directory, manifest)
     checks = []
     multiple_of = manifest.io.inputs[0].multiple_of or 1
-    component = manifest.model_spec().component()
-    outputs = [(t.name, t.role) for t in manifest.io.outputs]
+    spec = manifest.model_spec()
     height, width = _export_size(manifest)
-    cache: dict[tuple[int, int, bool], tuple[list, list]] = {}
+    cache: dict[tuple[str | None, int, int, bool], tuple[list, list]] = {}
     quality = _QualityGates(directory, manifest, model, multiple_of, quality_images, QUALITY_SEED_OFFSET + seed)
     for index, artifact in enumerate(manifest.artifacts):
         if progress:
             progress(index, len(manifest.artifacts), artifact.file)
-        h, w = _artifact_size(artifact, height, width)
-        key = (h, w, artifact.static_shape)
+        # one component of a model of several runs against that component's module
+        component = spec.component(artifact.component)
+        module = model if artifact.component is None else model.components()[artifact.component]
+        outputs = [(t.name, t.role) for t in component.outputs]
+        h, w = _artifact_size(artifact, component, height, width)
+        key = (artifact.component, h, w, artifact.static_shape)
         if key not in cache:  # the reference runs once per input set, not per artifact
             inputs = inputs_for_artifact(h, w, multiple_of, artifact.static_shape, seed, tensors=component.inputs)
-            cache[key] = (inputs, reference_outputs(model, inputs, [name for name, _ in outputs]))
+            cache[key] = (inputs, reference_outputs(module, inputs, [name for name, _ in outputs]))
         inputs, refs = cache[key]
         expected_io = None
-        if artifact.static_shape and list(artifact.input_shape) == list(manifest.io.inputs[0].shape):
+        if artifact.component is None and artifact.static_shape \
+                and list(artifact.input_shape) == list(manifest.io.inputs[0].shape):
             expected_io = manifest.io.model_dump(mode="json")
-        report = measure_parity(directory / artifact.file, artifact.format, artifact.precision, model, inputs,
+        report = measure_parity(directory / artifact.file, artifact.format, artifact.precision, module, inputs,
                                 name=artifact.file, expected_io=expected_io, references=refs,
                                 outputs=outputs)
         q = artifact.quantization or {}
@@ -361,16 +365,25 @@ def _config(default: Any, recorded: dict[str, Any]) -> Any:
 
 
 def _export_size(manifest: Manifest) -> tuple[int, int]:
+    """The model's input sides (H, W) at export: from its contract, else from a static artifact."""
     shape = manifest.io.inputs[0].shape
     if all(isinstance(d, int) for d in shape[-2:]):
         return int(shape[-2]), int(shape[-1])
+    spec = manifest.model_spec()
     statics = [a for a in manifest.artifacts if a.static_shape]
     if statics:
-        return int(statics[0].input_shape[-2]), int(statics[0].input_shape[-1])
+        return _artifact_size(statics[0], spec.component(statics[0].component), 0, 0)
     m = manifest.io.inputs[0].multiple_of or 32
     return 4 * m, 4 * m
 
 
-def _artifact_size(artifact: Artifact, height: int, width: int) -> tuple[int, int]:
+def _artifact_size(artifact: Artifact, component: Any, height: int, width: int) -> tuple[int, int]:
+    """The model-input sides (H, W) a static artifact was made for (a x4 step graph's
+    128 x 128 sample is H = W = 32), else ``height`` x ``width``."""
+    from edgezoo.tasks.feeds import sizes_from_shape
+
     h, w = artifact.input_shape[-2:]
-    return (h if isinstance(h, int) else height), (w if isinstance(w, int) else width)
+    if not (isinstance(h, int) and isinstance(w, int)):
+        return height, width
+    sizes = sizes_from_shape(component.inputs[0], artifact.input_shape)
+    return sizes.get("H", h), sizes.get("W", w)

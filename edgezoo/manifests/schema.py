@@ -273,6 +273,9 @@ class ValidatorResult(_Strict):
 
 
 class Artifact(_Strict):
+    # the model component this file implements (a predict-and-refine model has a
+    # ``predictor`` and a ``denoiser``); None: the one component the program calls
+    component: Optional[str] = None
     format: Format
     precision: Precision
     file: str
@@ -286,13 +289,18 @@ class Artifact(_Strict):
     quality: Optional[QualityResult] = None
     latency: list[Latency] = []
     validators: list[ValidatorResult] = []
+    # forward GFLOPs per megapixel of this graph's first input, for one component of a
+    # model of several (the manifest's gflops_per_mpix is the model's as a whole)
+    gflops_per_mpix: Optional[float] = None
     delegates: Optional[list[str]] = None  # tflite: delegates LiteRT's analyzer finds it compatible with
 
     @property
     def key(self) -> str:
-        """A short unique name: format, precision and shape kind."""
+        """A short unique name: component (where the model has several), format,
+        precision and shape kind."""
         shape = "static" if self.static_shape else "dynamic"
-        return f"{self.format}-{self.precision}-{shape}"
+        prefix = f"{self.component}-" if self.component else ""
+        return f"{prefix}{self.format}-{self.precision}-{shape}"
 
 
 class Manifest(_Strict):

@@ -29,7 +29,7 @@ from edgezoo.runtimes.planner import is_static, multiple_of
 from edgezoo.runtimes.profile import HostRate, device_profile, host_rate
 from edgezoo.runtimes.store import ExportDir
 from edgezoo.runtimes.tiling import round_up
-from edgezoo.tasks.feeds import example_feeds
+from edgezoo.tasks.feeds import example_feeds, sizes_from_shape
 
 _STATUS = Path("/proc/self/status")
 _CLEAR_REFS = Path("/proc/self/clear_refs")
@@ -213,13 +213,15 @@ def bench_export(
     load_check = load_check or (lambda: host_rate(fresh=True))
     rows: list[LatencyRow] = []
     rng = np.random.default_rng(0)
-    tensors = export.manifest.model_spec().component().inputs
+    spec = export.manifest.model_spec()
     for artifact in export.manifest.artifacts:
         targets = [t for t in inventory.for_format(artifact.format)
                    if (backend is None or t.backend == backend)
                    and (device is None or device in (t.device.name, t.kind))]
+        tensors = spec.component(artifact.component).inputs  # the artifact's own component's
         shape = bench_input_shape(export, artifact, size)
-        feeds = example_feeds(tensors, {"H": shape[-2], "W": shape[-1]}, rng)  # every input the contract names
+        # every input the contract names, sized from the first (a x4 step graph's condition is a quarter of it)
+        feeds = example_feeds(tensors, sizes_from_shape(tensors[0], shape), rng)
         for t in targets:
             row = LatencyRow(export.name, artifact.key, artifact.file, artifact.format, artifact.precision,
                              t.backend, t.device.name, t.kind, shape, runs=runs, warmup=warmup)

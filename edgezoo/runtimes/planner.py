@@ -76,6 +76,9 @@ class Option:
     steps: int | None = None  # a sampler's number of steps, when the option fixes it
     peak_mb: float | None = None  # peak memory of one call at call_shape (load included)
     memory_basis: str = ""
+    # a predict-and-refine model: the artifacts of its other components run beside this
+    # one (the predictor), by component name
+    partners: dict[str, Artifact] = field(default_factory=dict)
 
     def quality_text(self) -> str:
         """``31.40 dB`` (PSNR), ``92.10 % top1`` or ``4.08 fd_fmnist (lower is better)``;
@@ -108,8 +111,19 @@ class Option:
 
     @property
     def label(self) -> str:
+        if self.partners and self.steps == 0:
+            return f"{self.model} {self.partners_key()} alone on {self.target.key}"
         steps = f" x {self.steps} steps" if self.steps is not None else ""
-        return f"{self.model} {self.artifact.key}{steps} on {self.target.key}"
+        with_partners = f"{self.partners_key()} + " if self.partners else ""
+        return f"{self.model} {with_partners}{self.artifact.key}{steps} on {self.target.key}"
+
+    @property
+    def choice(self) -> str:
+        """The label without the model's name: what runs, how many steps, where."""
+        return self.label[len(self.model) + 1:]
+
+    def partners_key(self) -> str:
+        return " + ".join(a.key for a in self.partners.values())
 
     @property
     def artifact_path(self) -> Path | None:
@@ -126,6 +140,8 @@ class Option:
             "latency_basis": self.basis, "quality": _r(self.quality), "quality_metric": self.metric,
             "quality_higher_is_better": self.higher_is_better, "quality_source": self.quality_source,
             "steps": self.steps, "peak_mb": _r(self.peak_mb), "memory_basis": self.memory_basis,
+            "partners": {name: str(self.export_dir / a.file) if self.export_dir else a.file
+                         for name, a in self.partners.items()},
         }
 
 
@@ -220,6 +236,55 @@ def call_plan(artifact: Artifact, manifest: Manifest, image_size: tuple[int, int
     return [1, channels, round_up(height, m), round_up(width, m)], steps
 
 
+def refine_program(manifest: Manifest) -> Any:
+    """The predict-and-refine loop of a manifest's sampler program
+    (:class:`edgezoo.runtimes.refine.RefineProgram`), or None for any other program."""
+    from edgezoo.runtimes.refine import RefineProgram
+
+    program = manifest.model_spec().program
+    if program.kind != "sampler" or "refine" not in (program.sampler or {}):
+        return None
+    return RefineProgram.from_sampler(program.sampler or {})
+
+
+def refine_partners(artifact: Artifact, manifest: Manifest) -> dict[str, Artifact] | None:
+    """For an artifact of a predict-and-refine program's step graph: the artifact of each
+    other component of the same format, precision and shape kind (run beside it on the
+    same backend); None when one is missing."""
+    spec = manifest.model_spec()
+    partners: dict[str, Artifact] = {}
+    for component in spec.components:
+        if component.name == spec.program.component:
+            continue
+        match = next((a for a in manifest.artifacts if a.component == component.name and a.format == artifact.format
+                      and a.precision == artifact.precision and a.static_shape == artifact.static_shape), None)
+        if match is None:
+            return None
+        partners[component.name] = match
+    return partners
+
+
+def refine_call_plan(artifact: Artifact, predictor: Artifact, manifest: Manifest, image_size: tuple[int, int],
+                     steps: int) -> tuple[list[int], int, list[int], int]:
+    """(predictor call shape, predictor calls, step-graph call shape, step-graph calls) of
+    a predict-and-refine request on an image of ``image_size``: a fixed-shape predictor
+    tiles the picture, and each tile is refined by ``steps`` calls at the step graph's
+    shape (x the program's scale); a dynamic pair runs the padded picture whole."""
+    height, width = image_size
+    scale = manifest.model_spec().program.scale
+    m = max(1, manifest.preprocessing.pad_to_multiple_of)
+    if is_static(predictor):
+        shape = [int(d) for d in predictor.input_shape]
+        ph, pw, overlap, align = tile_layout(height, width, shape[-2], shape[-1], m)
+        tiles = tile_count(ph, pw, shape[-2], shape[-1], overlap, align)
+        step_shape = [int(d) for d in artifact.input_shape] if is_static(artifact) else \
+            [1, shape[1], shape[-2] * scale, shape[-1] * scale]
+        return shape, tiles, step_shape, tiles * steps
+    channels = next((d for d in predictor.input_shape[1:2] if isinstance(d, int)), 3)
+    shape = [1, channels, round_up(height, m), round_up(width, m)]
+    return shape, 1, [1, channels, shape[-2] * scale, shape[-1] * scale], steps
+
+
 def quality_of(
     artifact: Artifact, manifest: Manifest, reference: Manifest | None, key: tuple[str, str] | None = None,
 ) -> tuple[float | None, str]:
@@ -255,12 +320,17 @@ def step_choices(artifact: Artifact, manifest: Manifest, reference: Manifest | N
     if spec.program.kind == "sampler":
         for source, m in (("export manifest", manifest), ("shipped manifest", reference)):
             rows = [q for q in (m.quality if m is not None else []) if "steps" in q.metrics and q.value(metric) is not None]
+            # the step counts measured on the images and degradation the variants are compared on, where there are some
+            rows = [q for q in rows if (q.dataset, q.degradation) == key] or rows
             if rows:
                 if artifact.precision == "int8":
                     return [(int(q.metrics["steps"]), None, "not measured for this int8 artifact") for q in rows]
                 return [(int(q.metrics["steps"]), q.value(metric), f"{source}: {q.dataset}, {q.note or q.degradation}")
                         for q in rows]
     quality, source = quality_of(artifact, manifest, reference, key)
+    if refine_program(manifest) is not None:  # nothing measured per step count: the predictor alone, or every step
+        steps = int((spec.program.sampler or {}).get("steps", 1))
+        return [(0, None, "no quality recorded per step count"), (steps, None, "no quality recorded per step count")]
     return [(None, quality, source)]
 
 
@@ -316,13 +386,14 @@ def measured_throughput(
     tput = Throughput()
     for manifest, _ in candidates:
         rate = (gflops or {}).get(manifest.name) or manifest.gflops_per_mpix
-        if not rate:
+        if not rate and not any(a.gflops_per_mpix for a in manifest.artifacts):
             continue
         for artifact in manifest.artifacts:
+            per_mpix = artifact.gflops_per_mpix or rate
             for entry in artifact.latency:
-                if entry.device_profile != profile_id or entry.p90_ms <= 0:
+                if not per_mpix or entry.device_profile != profile_id or entry.p90_ms <= 0:
                     continue
-                gflop = rate * _pixels(entry.input_shape) / 1e6
+                gflop = per_mpix * _pixels(entry.input_shape) / 1e6
                 kind = kinds.get((entry.backend, entry.device))
                 if kind:
                     tput.add(entry.backend, entry.device, kind, artifact.precision, gflop / (entry.p90_ms / 1000),
@@ -334,7 +405,9 @@ def estimate_latency(
     option: Option, gflops_per_mpix: float | None, profile_id: str, tput: Throughput,
     fallback_gflops: Callable[[], float],
 ) -> None:
-    """Fill ``option``'s p50/p90 for one image, with its basis in words."""
+    """Fill ``option``'s p50/p90 for one image, with its basis in words (FLOPs: the
+    artifact's own, for one component of several, else the model's)."""
+    gflops_per_mpix = option.artifact.gflops_per_mpix or gflops_per_mpix
     entries = [e for e in option.artifact.latency
                if e.device_profile == profile_id and e.backend == option.backend and e.device == option.device]
     want = _pixels(option.call_shape)
@@ -380,6 +453,45 @@ def estimate_latency(
     option.p50_ms = option.p90_ms = ms
     option.estimated = True
     option.basis = f"estimated from {gflops_per_mpix:.1f} GFLOP/Mpix at {source} ({per})"
+
+
+def estimate_refine(
+    option: Option, manifest: Manifest, image_size: tuple[int, int], gflops_per_mpix: float | None, profile_id: str,
+    tput: Throughput, fallback_gflops: Callable[[], float],
+) -> None:
+    """A predict-and-refine option's latency and memory: its predictor's calls (one per
+    tile) plus ``steps`` calls of the step graph per tile, each costed like any artifact
+    (measured, scaled or estimated, flagged if either part is); the peak is the larger
+    part's, as the calls run one after another. Zero steps: the predictor alone."""
+    (name, predictor), = option.partners.items()
+    steps = int(option.steps if option.steps is not None else
+                (manifest.model_spec().program.sampler or {}).get("steps", 1))
+    p_shape, p_calls, s_shape, s_calls = refine_call_plan(option.artifact, predictor, manifest, image_size, steps)
+    first = Option(option.model, option.task, predictor, option.target, option.export_dir, p_shape, p_calls)
+    estimate_latency(first, gflops_per_mpix, profile_id, tput, fallback_gflops)
+    estimate_memory(first, profile_id)
+    option.call_shape, option.calls = s_shape, s_calls
+    if steps == 0:
+        option.p50_ms, option.p90_ms, option.estimated = first.p50_ms, first.p90_ms, first.estimated
+        option.basis = f"the {name} alone: {first.basis}"
+        option.peak_mb, option.memory_basis = first.peak_mb, f"the {name}: {first.memory_basis}"
+        option.call_shape, option.calls = p_shape, p_calls
+        return
+    estimate_latency(option, gflops_per_mpix, profile_id, tput, fallback_gflops)
+    estimate_memory(option, profile_id)
+    parts = (first.p90_ms, option.p90_ms)
+    option.basis = f"{name} {first.basis}; + {steps} steps: {option.basis}"
+    option.estimated = option.estimated or first.estimated
+    if None in parts:
+        option.p50_ms = option.p90_ms = None
+    else:
+        option.p50_ms = (first.p50_ms or 0.0) + (option.p50_ms or 0.0)
+        option.p90_ms = parts[0] + parts[1]
+    if first.peak_mb is None or option.peak_mb is None:  # one part unknown: the peak is unknown
+        option.peak_mb = None
+        option.memory_basis = first.memory_basis if first.peak_mb is None else option.memory_basis
+    elif first.peak_mb > option.peak_mb:
+        option.peak_mb, option.memory_basis = first.peak_mb, f"the {name}: {first.memory_basis}"
 
 
 # ---------------------------------------------------------------------------------------
@@ -512,10 +624,10 @@ def _decider(chosen: Option, others: list[Option], rank: dict[str, int], prefer:
     if runner_up.estimated != chosen.estimated:
         return f"a measured latency, where {runner_up.target.key}'s is only estimated"
     if _fmt(chosen.p90_ms) == _fmt(runner_up.p90_ms):
-        return (f"nothing: p90 {_fmt(chosen.p90_ms)} for it and for the next best ({runner_up.artifact.key} on "
-                f"{runner_up.target.key}), so the first option listed is kept; `edgezoo bench` would measure them")
+        return (f"nothing: p90 {_fmt(chosen.p90_ms)} for it and for the next best ({runner_up.choice}), "
+                f"so the first option listed is kept; `edgezoo bench` would measure them")
     return (f"speed: p90 {_fmt(chosen.p90_ms)} vs {_fmt(runner_up.p90_ms)} for the next best "
-            f"({runner_up.artifact.key} on {runner_up.target.key})")
+            f"({runner_up.choice})")
 
 
 def _tie_rule(chosen: Option, other: Option, rank: dict[str, int], prefer: Sequence[str]) -> str:
@@ -628,16 +740,21 @@ def plan(
     key = quality_key(items, references)
     for manifest, folder in items:
         reference = references[manifest.name]
-        for art, (steps, quality, source) in ((a, c) for a in manifest.artifacts
-                                              for c in step_choices(a, manifest, reference, key)):
+        refine = refine_program(manifest) is not None
+        program_component = manifest.model_spec().program.component
+        # a predict-and-refine model's options are its step graph's artifacts, each with
+        # its partners (the predictor of the same format and precision) costed beside it
+        own = [a for a in manifest.artifacts if not refine or a.component in (None, program_component)]
+        for art, (steps, quality, source) in ((a, c) for a in own for c in step_choices(a, manifest, reference, key)):
             metric = manifest.model_spec().metric
+            partners = refine_partners(art, manifest) if refine else {}
             shape, calls = call_plan(art, manifest, image_size, steps)
             targets = inventory.for_format(art.format)
 
             def make(t: Target) -> Option:
                 return Option(manifest.name, manifest.task, art, t, folder, shape, calls, quality=quality,
                               quality_source=source, metric=metric.name, unit=metric.unit,
-                              higher_is_better=metric.higher_is_better, steps=steps)
+                              higher_is_better=metric.higher_is_better, steps=steps, partners=partners or {})
 
             if not targets:
                 readers = [b for b, fmts in _FORMAT_READERS.items() if art.format in fmts]
@@ -650,7 +767,12 @@ def plan(
                 continue
             for t in targets:
                 option = make(t)
-                if artifact and artifact not in (art.key, art.file, Path(art.file).name, art.format):
+                if partners is None:
+                    others = [c.name for c in manifest.model_spec().components if c.name != program_component]
+                    rejected.append(Rejected(option, f"no {' and '.join(others)} artifact of the same format, "
+                                                     f"precision and shape kind beside it: re-export with "
+                                                     f"`edgezoo export {manifest.name} --format {art.format}`"))
+                elif artifact and artifact not in (art.key, art.file, Path(art.file).name, art.format):
                     rejected.append(Rejected(option, f"artifact {art.key} was not asked for (artifact={artifact})"))
                 elif option.label in exclude:
                     rejected.append(Rejected(option, exclude[option.label]))
@@ -665,11 +787,16 @@ def plan(
                                                      f"{art.parity.threshold_db} dB vs PyTorch)"))
                 elif t.kind == "gpu" and (why_not_gpu := gpu_refusal(art)):
                     rejected.append(Rejected(option, why_not_gpu))
-                elif folder is not None and not (folder / art.file).exists():
-                    rejected.append(Rejected(option, f"artifact file {folder / art.file} is missing; re-export it"))
+                elif folder is not None and (lost := next((folder / a.file for a in [art, *option.partners.values()]
+                                                           if not (folder / a.file).exists()), None)):
+                    rejected.append(Rejected(option, f"artifact file {lost} is missing; re-export it"))
                 else:
-                    estimate_latency(option, gflops[manifest.name], profile_id, tput, fallback)
-                    estimate_memory(option, profile_id)
+                    if option.partners:
+                        estimate_refine(option, manifest, image_size, gflops[manifest.name], profile_id, tput,
+                                        fallback)
+                    else:
+                        estimate_latency(option, gflops[manifest.name], profile_id, tput, fallback)
+                        estimate_memory(option, profile_id)
                     if limit is not None and option.peak_mb is not None and option.peak_mb > limit:
                         scaled = " (scaled)" if option.memory_basis.startswith("scaled") else ""
                         rejected.append(Rejected(option, f"peak {_mb(option.peak_mb)}{scaled} at "

@@ -451,14 +451,16 @@ def run_sampler(denoise: Denoiser, scheduler: BaseScheduler, shape: tuple[int, .
     return run_sampler_rows(denoise, scheduler, shape, [rng], timestep_dtype)
 
 
-def step_inputs(inputs: Iterable[TensorSpec]) -> tuple[TensorSpec, TensorSpec]:
+def step_inputs(inputs: Iterable[TensorSpec], fed: Iterable[str] = ()) -> tuple[TensorSpec, TensorSpec]:
     """(sample, timestep): the step graph's inputs with the ``noise`` and ``timestep``
-    roles, which the loop fills. A step graph with other inputs (a condition, text) is
-    not served by this loop yet: :class:`BadInputError` says which."""
+    roles, which the loop fills. Other inputs must be named in ``fed`` (a condition
+    picture the caller feeds at every step); any other is not served by this loop yet:
+    :class:`BadInputError` says which."""
     inputs = list(inputs)
+    fed = set(fed)
     sample = [t for t in inputs if t.role == "noise"]
     timestep = [t for t in inputs if t.role == "timestep"]
-    others = [t.name for t in inputs if t.role not in ("noise", "timestep")]
+    others = [t.name for t in inputs if t.role not in ("noise", "timestep") and t.name not in fed]
     if len(sample) != 1 or len(timestep) != 1 or others:
         raise BadInputError("the sampling loop drives a step graph with one 'noise' input (the sample) and one "
                             f"'timestep' input; this one has {[(t.name, t.role) for t in inputs]}")

@@ -48,6 +48,7 @@ def serve(
     tile: tuple[int, int] | None = None,
     overlap: int | None = None,
     pad_mode: str = "reflect",
+    scale: int = 1,
 ) -> np.ndarray:
     """Run ``fn`` on images of any size within the model's contract.
 
@@ -65,6 +66,8 @@ def serve(
         Tile overlap in pixels (default: a quarter of the tile, aligned).
     pad_mode : str
         ``numpy.pad`` mode for the padding (the manifest's ``pad_mode``).
+    scale : int
+        ``fn``'s output sides over its input's (4 for a x4 super-resolution).
 
     Returns
     -------
@@ -75,21 +78,21 @@ def serve(
         raise ValueError(f"serve takes N x C x H x W, got shape {list(x.shape)}")
     if pad_mode not in PAD_MODES:
         pad_mode = "reflect"
-    outs = [_serve_one(fn, x[i:i + 1], multiple_of, tile, overlap, pad_mode) for i in range(x.shape[0])]
+    outs = [_serve_one(fn, x[i:i + 1], multiple_of, tile, overlap, pad_mode, scale) for i in range(x.shape[0])]
     return outs[0] if len(outs) == 1 else np.concatenate(outs, axis=0)
 
 
 def _serve_one(fn: NCHWFunction, x: np.ndarray, multiple_of: int, tile: tuple[int, int] | None,
-               overlap: int | None, pad_mode: str) -> np.ndarray:
+               overlap: int | None, pad_mode: str, scale: int = 1) -> np.ndarray:
     _, _, height, width = x.shape
     if tile is None:
         m = max(1, multiple_of)
         out = fn(_pad(x, round_up(height, m), round_up(width, m), pad_mode))
-        return np.asarray(out, dtype=np.float32)[:, :, :height, :width]
+        return np.asarray(out, dtype=np.float32)[:, :, :height * scale, :width * scale]
     tile_h, tile_w = int(tile[0]), int(tile[1])
     if (height, width) == (tile_h, tile_w):
         return np.asarray(fn(x), dtype=np.float32)
     ph, pw, default, align = tile_layout(height, width, tile_h, tile_w, multiple_of)
     out = run_tiled(fn, _pad(x, ph, pw, pad_mode), tile_h, tile_w, default if overlap is None else overlap,
-                    align, pad_mode)
-    return out[:, :, :height, :width]
+                    align, pad_mode, scale)
+    return out[:, :, :height * scale, :width * scale]

@@ -7,7 +7,8 @@ multiple for dynamic ones; ``single``: one call on the picture fitted to the inp
 returns the image in the layout and dtype it was given (restored, or at the size its
 output's shape rule gives), or the task's answer (a classifier's labels); a ``sampler``
 program generates (``session.generate``) by a numpy scheduler's loop around the
-exported step graph. Sessions are
+exported step graph, or, for a predict-and-refine model, restores a picture by its
+predictor then that loop over the residual (``edgezoo.runtimes.refine``). Sessions are
 thread-safe: they hold no per-call state and every backend runner is.
 """
 
@@ -25,7 +26,7 @@ from edgezoo.manifests import Manifest
 from edgezoo.runtimes.backends import get_backend
 from edgezoo.runtimes.backends.base import Runner
 from edgezoo.runtimes.inventory import Inventory
-from edgezoo.runtimes.planner import DEFAULT_IMAGE_SIZE, DEFAULT_PREFER, Plan, is_static, multiple_of, plan
+from edgezoo.runtimes.planner import DEFAULT_IMAGE_SIZE, DEFAULT_PREFER, Plan, is_static, multiple_of, plan, refine_program
 from edgezoo.runtimes.preprocess import fit_to_tensor
 from edgezoo.runtimes.serving import PAD_MODES, serve
 from edgezoo.runtimes.store import ExportDir, export_lock, resolve
@@ -159,10 +160,15 @@ class Session:
     """A loaded choice. ``session(image)`` restores one image or a batch; ``session.plan``
     says what runs where and why; ``session.describe()`` adds what the backend reports."""
 
-    def __init__(self, plan: Plan, runner: Runner, manifest: Manifest, tile_overlap: int | None = None) -> None:
+    def __init__(self, plan: Plan, runner: Runner, manifest: Manifest, tile_overlap: int | None = None,
+                 partners: dict[str, Runner] | None = None) -> None:
         from edgezoo.tasks import protocol_named
 
         self.plan, self.runner, self.manifest = plan, runner, manifest
+        self.partners = dict(partners or {})  # the other components' runners (a predict-and-refine predictor)
+        self.refine = refine_program(manifest)
+        self.seed = 0  # a predict-and-refine request's noise: sample_rng(seed, 0), the same for every tile
+        self.steps: int | None = None  # overrides the plan's number of refinement steps (0: the predictor alone)
         self.spec = manifest.model_spec()
         self.protocol = protocol_named(self.spec.protocol)
         self.option = plan.chosen
@@ -183,8 +189,45 @@ class Session:
     def run_nchw(self, x: np.ndarray) -> np.ndarray:
         """One 1x3xHxW float32 image through the artifact (tiles or padding as needed),
         by :func:`edgezoo.runtimes.serving.serve`, the path evaluation also scores."""
+        if self.refine is not None:
+            return self._run_refine(x)
         tile = (int(self.artifact.input_shape[-2]), int(self.artifact.input_shape[-1])) if self.static else None
         return serve(self._call, x, self.multiple_of, tile, self.tile_overlap, self._pad_mode)
+
+    # ---- predict-and-refine ----------------------------------------------------------
+    def _run_refine(self, x: np.ndarray) -> np.ndarray:
+        """A predict-and-refine request: per tile of the predictor's fixed input (or the
+        padded picture, for dynamic artifacts), the predictor once, then the plan's
+        number of steps of the step graph on the residual (zero: the predictor alone)."""
+        from edgezoo.runtimes.refine import refine
+        from edgezoo.runtimes.samplers import step_inputs
+
+        program = self.refine
+        predictor = self.option.partners[program.predictor]
+        predict_runner = self.partners[program.predictor]
+        steps = self.option.steps if self.steps is None else self.steps
+        scheduler = None if steps == 0 else self.scheduler(steps)
+        component = self.spec.component()
+        sample, timestep = step_inputs(component.inputs, (program.condition,))
+        output = component.outputs[0].name
+
+        def predict(degraded: np.ndarray) -> np.ndarray:
+            out = predict_runner.run({program.predictor_input: degraded.astype(self._dtype, copy=False)})
+            return (out[program.prediction] if program.prediction in out else next(iter(out.values())))
+
+        def denoise(z: np.ndarray, t: np.ndarray, condition: np.ndarray) -> np.ndarray:
+            out = self.runner.run({sample.name: z.astype(self._dtype, copy=False),
+                                   timestep.name: t.astype(np.dtype(timestep.dtype), copy=False),
+                                   program.condition: condition.astype(self._dtype, copy=False)})
+            return (out[output] if output in out else next(iter(out.values()))).astype(np.float32, copy=False)
+
+        def one_tile(tile: np.ndarray) -> np.ndarray:
+            _, restored = refine(predict, denoise, scheduler, tile, program.residual_scale, count=1, seed=self.seed)
+            return restored
+
+        tile = (int(predictor.input_shape[-2]), int(predictor.input_shape[-1])) if is_static(predictor) else None
+        return serve(one_tile, x, max(1, self.manifest.preprocessing.pad_to_multiple_of), tile, self.tile_overlap,
+                     self._pad_mode, self.spec.program.scale)
 
     @property
     def returns_image(self) -> bool:
@@ -291,7 +334,7 @@ class Session:
         channel (grey + alpha, RGBA) is not restored but copied back unchanged."""
         if self.spec.program.kind == "single":
             return self.run_single_image(image) if self.returns_image else self.run_single(image)
-        if self.spec.program.kind == "sampler":
+        if self.spec.program.kind == "sampler" and self.refine is None:
             raise BadInputError(f"{self.manifest.name} generates from noise (a sampler program) and takes no "
                                 "picture: call session.generate(count, seed, steps)")
         batch, layout, was_uint8 = to_batch(image)
@@ -317,6 +360,13 @@ class Session:
                 h, w = output.output_sides({self.spec.component().inputs[0].name:
                                             tuple(int(d) for d in self._single_input().shape[-2:])})
                 serving += f"; output {h}x{w} (shape rule {output.shape_rule or 'fixed'})"
+        elif self.refine is not None:
+            predictor = self.option.partners[self.refine.predictor]
+            tiles = ("overlapping tiles of " + "x".join(str(d) for d in predictor.input_shape[-2:])
+                     if is_static(predictor) else "the padded picture whole")
+            count = self.option.steps if self.steps is None else self.steps
+            steps = "" if count == 0 else f", then {count} steps of the {self.spec.program.component} on the residual"
+            serving = f"predict-and-refine over {tiles}: the {self.refine.predictor} once per tile{steps}"
         elif self.spec.program.kind == "sampler":
             sampler = self.spec.program.sampler or {}
             shape = "x".join(str(d) for d in self.artifact.input_shape)
@@ -326,7 +376,10 @@ class Session:
             serving = "fixed shape: overlapping tiles, blended"
         else:
             serving = f"dynamic shape: reflect-padded to a multiple of {self.multiple_of}"
-        return {**self.option.to_dict(), "runtime": self.runner.describe(), "tiling": serving}
+        described = {**self.option.to_dict(), "runtime": self.runner.describe(), "tiling": serving}
+        if self.partners:
+            described["partner_runtimes"] = {name: r.describe() for name, r in self.partners.items()}
+        return described
 
     def __repr__(self) -> str:
         return f"Session({self.plan.summary()})"
@@ -406,6 +459,7 @@ def _load_from(exports: list[ExportDir], budget_ms: float | None, prefer: Sequen
                         f"{path} has sha256 {digest[:12]}..., its manifest says {option.artifact.sha256[:12]}...: re-export it"
                     )
             runner = get_backend(option.backend).load(path, option.target.device, threads, precision=option.artifact.precision)
+            partners = {name: _load_runner(option, art, threads, verify) for name, art in option.partners.items()}
         except (ArtifactIntegrityError, BackendUnavailableError) as exc:
             exclude[option.label] = f"failed to load here: {exc}"
             failures.append((option.label, exc))
@@ -413,4 +467,16 @@ def _load_from(exports: list[ExportDir], budget_ms: float | None, prefer: Sequen
         for label, exc in reversed(failures):
             chosen_plan.reasons.insert(0, f"fell back: {label} failed to load ({exc})")
         manifest = manifests[(option.model, option.export_dir)]
-        return Session(chosen_plan, runner, manifest, tile_overlap)
+        return Session(chosen_plan, runner, manifest, tile_overlap, partners)
+
+
+def _load_runner(option: Any, artifact: Any, threads: int | None, verify: bool) -> Runner:
+    """A partner artifact of the chosen option (a predict-and-refine predictor), checked
+    and loaded on the option's backend and device."""
+    path = option.export_dir / artifact.file
+    if verify and artifact.sha256:
+        digest = sha256_file(path)
+        if digest != artifact.sha256:
+            raise ArtifactIntegrityError(
+                f"{path} has sha256 {digest[:12]}..., its manifest says {artifact.sha256[:12]}...: re-export it")
+    return get_backend(option.backend).load(path, option.target.device, threads, precision=artifact.precision)

@@ -34,6 +34,7 @@ from pathlib import Path
 from edgezoo.errors import ManifestError, UnknownModelError
 from edgezoo.files import cache_root, folder_lock
 from edgezoo.manifests import Manifest, load_manifest, packaged_manifest, packaged_names
+from edgezoo.tasks import served_task
 
 ARTIFACTS_ENV = "EDGEZOO_ARTIFACTS"
 
@@ -154,7 +155,10 @@ def resolve(name_or_dir: str | os.PathLike, search: list[str | os.PathLike] | No
     shipped = packaged_tasks()
     if name in shipped:
         raise ManifestError(no_artifacts_message(name))
-    task_models = sorted({m for m, t in shipped.items() if t == name} | {e.name for e in exports if e.manifest.task == name})
+    def serves(task: str) -> bool:  # `deblur` also names the predict-and-refine deblurrers
+        return name in (task, served_task(task))
+
+    task_models = sorted({m for m, t in shipped.items() if serves(t)} | {e.name for e in exports if serves(e.manifest.task)})
     if task_models:
         found = [by_model[m] for m in task_models if m in by_model]
         if not found:
@@ -164,7 +168,8 @@ def resolve(name_or_dir: str | os.PathLike, search: list[str | os.PathLike] | No
             )
         return found
     known = sorted(set(shipped) | set(by_model))
-    tasks = sorted(set(shipped.values()) | {e.manifest.task for e in exports})
+    tasks = sorted({t for task in set(shipped.values()) | {e.manifest.task for e in exports}
+                    for t in (task, served_task(task))})
     close = difflib.get_close_matches(name, known + tasks, n=1, cutoff=0.75)
     if close:
         guess = close[0]

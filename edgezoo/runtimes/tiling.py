@@ -88,9 +88,11 @@ def run_tiled(
     overlap: int,
     align: int = 1,
     pad_mode: str = "reflect",
+    scale: int = 1,
 ) -> np.ndarray:
-    """Apply ``fn`` (1x C x tile_h x tile_w -> 1 x C' x tile_h x tile_w) to a 1xCxHxW
-    image of any size and return 1xC'xHxW. Images smaller than a tile are padded."""
+    """Apply ``fn`` (1x C x tile_h x tile_w -> 1 x C' x s*tile_h x s*tile_w, s = ``scale``)
+    to a 1xCxHxW image of any size and return 1xC'x(sH)x(sW); a tile's output blends over
+    its ``scale``-times larger footprint. Images smaller than a tile are padded."""
     _, _, height, width = image.shape
     pad_h, pad_w = max(0, tile_h - height), max(0, tile_w - width)
     if pad_h or pad_w:
@@ -98,16 +100,17 @@ def run_tiled(
     H, W = image.shape[2:]
     ys, xs = tile_starts(H, tile_h, overlap, align), tile_starts(W, tile_w, overlap, align)
     wy, wx = _axis_weights(ys, tile_h), _axis_weights(xs, tile_w)
+    s = int(scale)
     out: np.ndarray | None = None
-    norm = np.zeros((H, W), np.float64)
+    norm = np.zeros((H * s, W * s), np.float64)
     for y, wy_i in zip(ys, wy):
         for x, wx_j in zip(xs, wx):
             result = fn(np.ascontiguousarray(image[:, :, y:y + tile_h, x:x + tile_w]))
             if out is None:
-                out = np.zeros((1, result.shape[1], H, W), np.float64)
-            weight = np.outer(wy_i, wx_j)
-            out[:, :, y:y + tile_h, x:x + tile_w] += result * weight
-            norm[y:y + tile_h, x:x + tile_w] += weight
+                out = np.zeros((1, result.shape[1], H * s, W * s), np.float64)
+            weight = np.outer(np.repeat(wy_i, s), np.repeat(wx_j, s))
+            out[:, :, y * s:(y + tile_h) * s, x * s:(x + tile_w) * s] += result * weight
+            norm[y * s:(y + tile_h) * s, x * s:(x + tile_w) * s] += weight
     assert out is not None
     out /= norm
-    return out[:, :, :height, :width].astype(np.float32)
+    return out[:, :, :height * s, :width * s].astype(np.float32)

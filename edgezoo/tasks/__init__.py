@@ -32,6 +32,13 @@ def protocol_for(task: str) -> TaskProtocol:
         raise UnknownModelError(f"no task protocol for task '{task}' (known: {', '.join(sorted(_PROTOCOLS))})") from None
 
 
+def served_task(task: str) -> str:
+    """The task a user asks for that models of ``task`` also serve: ``deblur`` for
+    ``conditional-deblur``, ``super-resolve`` for ``conditional-sr4`` (``edgezoo run
+    deblur`` plans over both kinds of deblurring model); ``task`` itself otherwise."""
+    return getattr(_PROTOCOLS.get(task), "serves", {}).get(task, task)
+
+
 def protocol_named(name: str) -> TaskProtocol:
     """The protocol called ``name`` (as stored in a manifest's spec)."""
     for protocol in _PROTOCOLS.values():
@@ -40,4 +47,4 @@ def protocol_named(name: str) -> TaskProtocol:
     raise UnknownModelError(f"unknown task protocol '{name}': this edgezoo is older than the manifest; upgrade it")
 
 
-__all__ = ["TaskProtocol", "protocol_for", "protocol_named"]
+__all__ = ["TaskProtocol", "protocol_for", "protocol_named", "served_task"]

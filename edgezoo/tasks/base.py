@@ -75,9 +75,10 @@ class TaskProtocol:
         those numbers (an exported artifact's), else symbolic."""
         raise NotImplementedError
 
-    def io(self, entry: Any, height: int, width: int, dynamic: bool = False) -> IOContract:
-        """The I/O contract of the component the program calls, at an export size."""
-        component = self.spec(entry, height, width, dynamic).component()
+    def io(self, entry: Any, height: int, width: int, dynamic: bool = False,
+           component_name: str | None = None) -> IOContract:
+        """The I/O contract of a component (default: the one the program calls), at an export size."""
+        component = self.spec(entry, height, width, dynamic).component(component_name)
         return IOContract(inputs=component.inputs, outputs=component.outputs)
 
     def postprocess(self, outputs: dict[str, np.ndarray], spec: ModelSpec, top_k: int = 5) -> dict[str, Any]:

@@ -26,6 +26,9 @@ from edgezoo.manifests.schema import Component, Metric, ModelSpec, Program, Tens
 from edgezoo.tasks.base import TaskProtocol
 
 SCALES = {"conditional-deblur": 1, "conditional-sr4": 4}
+# the task a user names that these models serve too (`edgezoo run deblur` plans over the
+# regression deblurrers and the predict-and-refine ones alike)
+SERVES = {"conditional-deblur": "deblur", "conditional-sr4": "super-resolve"}
 
 
 def sampler_program(config: Any) -> dict[str, Any]:
@@ -43,6 +46,7 @@ def sampler_program(config: Any) -> dict[str, Any]:
 class ConditionalRestoreProtocol(TaskProtocol):
     name = "conditional-restore"
     tasks = tuple(SCALES)
+    serves = SERVES
     metrics = (Metric(name="psnr_db", unit="dB"), Metric(name="ssim"))
 
     def spec(self, entry: Any, height: int | None = None, width: int | None = None, dynamic: bool = False) -> ModelSpec:
@@ -72,6 +76,53 @@ class ConditionalRestoreProtocol(TaskProtocol):
             metrics=list(self.metrics),
         )
 
+    def calibration_samples(self, contract: dict[str, Any], count: int, seed: int = 0) -> list[dict[str, np.ndarray]]:
+        """``count`` requests one component sees in service, from views of the bundled
+        calibration photos (clean at the output's size) degraded by the model's training
+        degradation: the predictor gets the degraded picture; the step graph gets it as
+        its condition, with the sample the forward process makes of a residual at the
+        program's timesteps in turn (the residual of a predictor that returned its input,
+        up-sampled by repetition for x4: a proxy of the range the trained one leaves).
+        Sample i depends only on (seed, i), so a larger ``count`` extends a smaller one's."""
+        from edgezoo.export.quantize.calibration import clean_mosaic
+        from edgezoo.runtimes.refine import RefineProgram
+        from edgezoo.runtimes.samplers import scheduler_from_dict
+        from edgezoo.tasks.base import contract_inputs
+        from edgezoo.zoo.degradations import degrade
+        from edgezoo.zoo.registry import get_entry
+
+        program = contract["spec"]["program"]
+        sampler, scale = program["sampler"], int(program.get("scale", 1))
+        refine = RefineProgram.from_sampler(sampler)
+        degradation = get_entry(contract["model"]).config.degradation
+        inputs = {t.name: t for t in contract_inputs(contract)}
+        picture = inputs.get(refine.predictor_input) or inputs[refine.condition]
+        height, width = (int(d) for d in picture.shape[-2:])
+        rng = np.random.default_rng(seed)
+        scheduler = scheduler_from_dict(sampler)
+        samples = []
+        for i in range(count):
+            clean = clean_mosaic(height * scale, width * scale, rng)
+            degraded, _ = degrade(degradation, clean, seed * 1_000_003 + i)
+            nchw = np.ascontiguousarray(degraded.transpose(2, 0, 1)[None], np.float32)
+            if refine.predictor_input in inputs:
+                samples.append({refine.predictor_input: nchw})
+                continue
+            up = np.repeat(np.repeat(nchw, scale, axis=2), scale, axis=3)
+            x0 = np.clip((clean.transpose(2, 0, 1)[None] - up) * refine.residual_scale, -1.0, 1.0)
+            t = int(scheduler.timesteps[i % scheduler.steps])
+            eps = np.random.default_rng([seed, i]).standard_normal(x0.shape, dtype=np.float32)
+            abar = scheduler.abar(t)
+            sample = next(s for s in inputs.values() if s.role == "noise")
+            timestep = next(s for s in inputs.values() if s.role == "timestep")
+            samples.append({sample.name: (np.sqrt(abar) * x0 + np.sqrt(1.0 - abar) * eps).astype(np.float32),
+                            timestep.name: np.full((1,), t, np.float32), refine.condition: nchw})
+        return samples
+
+    def describe_calibration(self, contract: dict[str, Any], count: int) -> str:
+        return (f"{count} views of the bundled calibration photos degraded by the model's training degradation "
+                "(the step graph's samples: a residual noised by the forward process at the program's timesteps)")
+
     def postprocess(self, outputs: dict[str, np.ndarray], spec: ModelSpec, top_k: int = 5) -> dict[str, Any]:
         """The restored picture: the ``restored`` output of the refine loop (else the prediction)."""
         image = outputs.get("restored", outputs.get("prediction"))
@@ -80,4 +131,4 @@ class ConditionalRestoreProtocol(TaskProtocol):
         return {"image": np.clip(np.asarray(image, np.float32), 0.0, 1.0)}
 
 
-__all__ = ["ConditionalRestoreProtocol", "SCALES", "sampler_program"]
+__all__ = ["ConditionalRestoreProtocol", "SCALES", "SERVES", "sampler_program"]

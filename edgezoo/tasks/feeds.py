@@ -8,6 +8,8 @@ without the caller knowing the family. Torch-free: the runtime side uses it too.
 
 from __future__ import annotations
 
+import re
+
 from typing import Any, Iterable, Mapping
 
 import numpy as np
@@ -33,14 +35,40 @@ def symbols(tensors: Iterable[TensorSpec]) -> list[str]:
     return seen
 
 
+def symbol_size(dim: str, sizes: Mapping[str, int]) -> int | None:
+    """The size of a symbolic dim: ``sizes[dim]``, or for a multiple such as ``"4H"`` (a
+    x4 output's side) that multiple of ``sizes["H"]``; None when unknown."""
+    if dim in sizes:
+        return int(sizes[dim])
+    scaled = re.fullmatch(r"(\d+)([A-Za-z_]\w*)", dim)
+    if scaled and scaled.group(2) in sizes:
+        return int(scaled.group(1)) * int(sizes[scaled.group(2)])
+    return None
+
+
+def sizes_from_shape(tensor: TensorSpec, shape: Iterable[int]) -> dict[str, int]:
+    """The symbolic dims' sizes that give ``tensor`` the concrete ``shape`` (``"4H"`` of
+    128 gives ``H`` = 32), so that a component's other inputs can be sized from its first."""
+    sizes: dict[str, int] = {}
+    for dim, value in zip(tensor.shape, shape):
+        if isinstance(dim, str):
+            scaled = re.fullmatch(r"(\d+)([A-Za-z_]\w*)", dim)
+            if scaled:
+                sizes[scaled.group(2)] = int(value) // int(scaled.group(1))
+            else:
+                sizes[dim] = int(value)
+    return sizes
+
+
 def concrete_shape(tensor: TensorSpec, sizes: Mapping[str, int]) -> list[int]:
     """``tensor``'s shape with each symbolic dim replaced by its size in ``sizes``."""
     shape = []
     for dim in tensor.shape:
         if isinstance(dim, str):
-            if dim not in sizes:
+            size = symbol_size(dim, sizes)
+            if size is None:
                 raise BadInputError(f"tensor '{tensor.name}' has the symbolic dim {dim!r}; give its size")
-            dim = sizes[dim]
+            dim = size
         shape.append(int(dim))
     return shape
 

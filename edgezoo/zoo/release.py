@@ -34,13 +34,9 @@ WEIGHTS_LICENCE = (
 def gflops_per_mpix(model: torch.nn.Module, height: int = 256, width: int = 256, channels: int = 3) -> float:
     """Forward GFLOPs per megapixel (a multiply-add counts 2), counted by PyTorch's
     ``FlopCounterMode`` on one ``height`` x ``width`` image."""
-    from torch.utils.flop_counter import FlopCounterMode
+    from edgezoo.zoo.flops import gflops_per_mpix_of
 
-    x = torch.zeros(1, channels, height, width)
-    counter = FlopCounterMode(display=False)
-    with counter, torch.no_grad():
-        model(x)
-    return round(counter.get_total_flops() / 1e9 / (height * width / 1e6), 2)
+    return gflops_per_mpix_of(lambda x: model(x), {"x": torch.zeros(1, channels, height, width)})
 
 
 def _training_degradation(cfg: dict) -> str:

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
-from edgezoo.errors import BadInputError, ManifestError
+from edgezoo.errors import BadInputError, ManifestError, UnknownModelError
 from edgezoo.export.bundle.contract import CONTRACT_FILE, artifact_entry, build_contract
 from edgezoo.export.bundle.package import SUMS_FILE, bundle_files, file_sha256, is_zip_target, write_folder, write_sums, write_zip
 from edgezoo.export.bundle.readme import bundle_readme
@@ -102,6 +102,7 @@ def build_bundle(
     precs = list(parse_precisions(",".join(precisions) if not isinstance(precisions, str) else precisions))
     say = say or (lambda text: None)
     out = check_out(Path(out))
+    _refuse_several_components(name)
     export_dir, manifest, exported = _export_with_artifacts(name, platform, precs, search, export_missing, say)
     _check_what_ships(export_dir, manifest, platform, precs)
     notes = []
@@ -182,6 +183,23 @@ def _check_what_ships(export_dir: Path, manifest: Manifest, platform: str, precs
 
     shipped = [a for p in precs for fmt in PLATFORMS[platform] for a in _artifacts(manifest, fmt, p)]
     check_integrity(export_dir, manifest.model_copy(update={"artifacts": shipped}))
+
+
+def _refuse_several_components(name: str | os.PathLike) -> None:
+    """Before any export: a model served by several graphs (a predict-and-refine
+    predictor and step graph) has no app-side calling sequence in a bundle yet."""
+    from edgezoo.manifests import load_manifest
+    from edgezoo.zoo import get_entry
+
+    path = Path(name)
+    try:
+        spec = load_manifest(path).model_spec() if path.exists() else get_entry(str(name)).spec()
+    except (ManifestError, UnknownModelError):
+        return  # the export step reports it, with its own advice
+    components = [c.name for c in spec.components]
+    if len(components) > 1:
+        raise BadInputError(f"{name} runs {len(components)} graphs ({', '.join(components)}) per request; bundles of "
+                            "such models are not built yet: ship its export folder, which `edgezoo.runtimes.load` serves")
 
 
 def _artifacts(manifest: Manifest, fmt: str, precision: str) -> list[Artifact]:
