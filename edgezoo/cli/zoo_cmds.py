@@ -330,6 +330,9 @@ def eval_cmd(model: str, weights: str | None, sigmas: str | None, baselines: boo
     if get_entry(model).protocol.name == "generate":
         _eval_generator(model, weights, check, steps, samples, as_json)
         return
+    if get_entry(model).protocol.name == "conditional-restore":
+        _eval_refiner(model, weights, check, photos, steps, as_json)
+        return
     if sigmas and get_entry(model).task != "denoise":
         raise BadInputError(f"--sigmas is for denoisers; {model} is measured on its task's degradation "
                             f"({get_entry(model).task}): drop --sigmas")
@@ -361,6 +364,48 @@ def eval_cmd(model: str, weights: str | None, sigmas: str | None, baselines: boo
             row[f"{name}_psnr_db"], row[f"{name}_ssim"] = score.psnr_db, score.ssim
         rows.append(row)
     echo_table(rows, list(rows[0]))
+
+
+def _eval_refiner(model: str, weights: str | None, check: bool, photos: str | None, steps: int | None,
+                  as_json: bool) -> None:
+    """A predict-and-refine model on the task it serves, one row per number of refinement
+    steps (0: the predictor alone; ``--steps N``: 0 and N); ``--check`` recomputes the
+    shipped manifest's rows from the shipped weights."""
+    from edgezoo.errors import BadInputError, FigureMismatchError
+    from edgezoo.manifests import packaged_names
+    from edgezoo.zoo import create_model, get_entry
+    from edgezoo.zoo.release_conditional import REFINE_STEPS, check_refinement, measure_refinement
+    from edgezoo.zoo.weights import load_weights
+
+    if get_entry(model).task != "conditional-deblur":
+        raise BadInputError(f"{model} ({get_entry(model).task}) has no evaluation protocol yet; "
+                            "the deblurring predict-and-refine models have")
+    say = (lambda line: click.echo(line, err=True))
+    names = set(photos.split(",")) if photos else None
+    problems: list[str] = []
+    if check:
+        if weights or steps:
+            raise BadInputError("--check recomputes the shipped manifest's rows: drop --weights and --steps")
+        if model not in packaged_names():
+            raise BadInputError(f"{model} ships no manifest to check; `edgezoo list` shows the shipped ones")
+        results, problems = check_refinement(model, names, progress=say)
+    else:
+        if photos:
+            raise BadInputError("--photos goes with --check")
+        net = create_model(model, pretrained=weights is None).eval()
+        if weights:
+            load_weights(net, weights)
+        results = measure_refinement(model, net, (0, steps) if steps else REFINE_STEPS, progress=say)
+    if as_json:
+        echo_json({"model": model, "rows": [r.model_dump(mode="json") for r in results], "differences": problems})
+    else:
+        echo_table([{"steps": int(r.metrics["steps"]), "psnr_db": r.mean.psnr_db, "ssim": r.mean.ssim,
+                     "served as": r.note} for r in results], ["steps", "psnr_db", "ssim", "served as"])
+    if problems:
+        raise FigureMismatchError(f"{model}: {problems[0]} ({len(problems)} figure(s) moved)")
+    if check:
+        click.echo(f"all {2 * len(results) * (len(next(iter(results)).per_image) if names else 1)} figures checked "
+                   "match the manifest")
 
 
 def _eval_generator(model: str, weights: str | None, check: bool, steps: int | None, samples: int,

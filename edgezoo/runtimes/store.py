@@ -30,6 +30,7 @@ import difflib
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from edgezoo.errors import ManifestError, UnknownModelError
 from edgezoo.files import cache_root, folder_lock
@@ -158,7 +159,12 @@ def resolve(name_or_dir: str | os.PathLike, search: list[str | os.PathLike] | No
     def serves(task: str) -> bool:  # `deblur` also names the predict-and-refine deblurrers
         return name in (task, served_task(task))
 
-    task_models = sorted({m for m, t in shipped.items() if serves(t)} | {e.name for e in exports if serves(e.manifest.task)})
+    def models_of(wanted: Any) -> list[str]:
+        return sorted({m for m, t in shipped.items() if wanted(t)} | {e.name for e in exports if wanted(e.manifest.task)})
+
+    # the task's own models first (the one an error suggests exporting), then those that also serve it
+    native = models_of(lambda t: t == name)
+    task_models = native + [m for m in models_of(serves) if m not in native]
     if task_models:
         found = [by_model[m] for m in task_models if m in by_model]
         if not found:

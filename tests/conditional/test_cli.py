@@ -34,3 +34,11 @@ def test_train_runs_the_predictor_then_the_teacher_then_the_student(photo_folder
 def test_a_patch_that_does_not_fit_the_scale_is_refused(photo_folder, tmp_path):
     bad = _cli("train", "dvsr-tiny-sr4", "--images", str(photo_folder), "--out", str(tmp_path), "--patch", "30")
     assert bad.returncode == 2 and "--patch must be a multiple of 4" in bad.stderr
+
+
+def test_eval_check_recomputes_the_shipped_refiner_and_sr4_says_it_has_no_protocol_yet():
+    done = _cli("eval", "dvsr-tiny-deblur", "--check", "--photos", "coffee")
+    assert done.returncode == 0, done.stderr
+    assert "figures checked match the manifest" in done.stdout and "the predictor alone" in done.stdout
+    sr4 = _cli("eval", "dvsr-tiny-sr4")
+    assert sr4.returncode == 2 and "has no evaluation protocol yet" in sr4.stderr and "Traceback" not in sr4.stderr

@@ -215,12 +215,12 @@ def test_suggestions_name_real_commands(capfd, conv_dir, photo, tmp_path):
     assert "edgezoo export deblur" not in line and "`edgezoo export maxim-tiny-deblur --format all`" in line
     commands = re.findall(r"`(edgezoo [a-z]+ [^`]*)`", line)
     assert commands and all(c.split()[2] != "deblur" for c in commands)
-    code, _, err = cli(capfd, "plan", "conditional-deblur")  # a task none of whose models ships weights
+    code, _, err = cli(capfd, "plan", "conditional-sr4")  # a task none of whose models ships weights
     line = one_line_error(code, err, 1)
     if have("torch"):  # the zoo's registry knows the task's models
-        assert "`edgezoo export codi-tiny-deblur --untrained`" in line and "shipped weights" in line
+        assert "`edgezoo export codi-tiny-sr4 --untrained`" in line and "shipped weights" in line
     commands = re.findall(r"`(edgezoo [a-z]+ [^`]*)`", line)
-    assert commands and all(c.split()[2] != "conditional-deblur" for c in commands)
+    assert commands and all(c.split()[2] != "conditional-sr4" for c in commands)
     code, _, err = cli(capfd, "plan", "conv-tset", "--search", conv_dir.parent)  # a near miss of an export
     assert one_line_error(code, err, 2).endswith("did you mean conv-test?")
     if have("torch"):  # a zoo model the store has never seen is no typo of a shipped one

@@ -267,3 +267,24 @@ def test_the_int8_speedup_figures_are_int8_speedup_json():
     assert p50 and _agrees(p50.group(1), first["best_int8"]["p50_ms"]) and _agrees(p50.group(2), first["best_fp32"]["p50_ms"])
     [gate] = [g for g in result["int8_gates"] if g["file"].endswith("-int8.tflite")]
     assert gate["quality_passed"] and f"FD-fmnist {gate['quality_fd_fmnist']}" in README
+
+
+def test_the_dvsr_table_is_its_shipped_manifest_and_bench_plan_deblur_json():
+    manifest = packaged_manifest("dvsr-tiny-deblur")
+    bench = json.loads((RESULTS / "bench_plan_deblur.json").read_text())
+    assert bench["device_profile"] in README
+    p90 = {r["artifact"]: r["p90_ms"] for r in bench["rows"] if r["model"] == "dvsr-tiny-deblur" and r["backend"] == "litert"}
+    rows = _table("`dvsr-tiny-deblur`, served as | steps | PSNR")
+    assert len(rows) == len(manifest.quality)
+    for row, result in zip(rows, manifest.quality):
+        steps = int(result.metrics["steps"])
+        assert int(row[1]) == steps
+        assert _agrees(_numbers(row[2])[0], result.mean.psnr_db) and _agrees(row[3], result.mean.ssim)
+        cost = p90["predictor-tflite-fp32-static"] + steps * p90["denoiser-tflite-fp32-static"]
+        assert _agrees(_numbers(row[4])[0], cost)
+    base = manifest.quality[0].baselines
+    for label, key in (("the blurred input", "degraded"), ("kernel", "wiener"), ("Richardson–Lucy", "richardson_lucy")):
+        printed = re.search(re.escape(label) + r" ([\d.]+) dB", README)
+        assert printed and _agrees(printed.group(1), base[key].psnr_db), label
+    deblur = packaged_manifest("maxim-tiny-deblur").quality[0].mean.psnr_db
+    assert f"`maxim-tiny-deblur` {deblur:.2f} dB" in README

@@ -19,6 +19,7 @@ SHIPPED = packaged_names()
 DENOISERS = [n for n in SHIPPED if packaged_manifest(n).task == "denoise"]
 CLASSIFIERS = [n for n in SHIPPED if packaged_manifest(n).task == "classify"]
 TASK_RESTORERS = [n for n in SHIPPED if packaged_manifest(n).task in ("deblur", "derain", "dehaze", "enhance")]
+REFINERS = [n for n in SHIPPED if packaged_manifest(n).task.startswith("conditional-")]
 
 
 def test_the_default_model_ships_trained_weights():
@@ -133,3 +134,23 @@ def test_edgezoo_eval_check_recomputes_every_figure(name, python):
 def test_flop_count_of_one_convolution_is_two_per_multiply_add():
     conv = torch.nn.Conv2d(3, 8, 3, padding=1, bias=False)
     assert gflops_per_mpix(conv, 32, 32) == pytest.approx(2 * 3 * 8 * 9 / 1e3, abs=0.01)
+
+
+@pytest.mark.parametrize("name", REFINERS)
+def test_a_predict_and_refine_model_records_each_step_count_and_its_figures_are_recomputed_on_one_photo(name):
+    """One quality row per number of refinement steps (0: the predictor alone), on the
+    task it serves, as the regression models of that task are scored; coffee's figures
+    of the predictor and of 1 step are recomputed from the shipped weights."""
+    from edgezoo.tasks import served_task
+    from edgezoo.zoo.release_conditional import measure_refinement
+
+    manifest = packaged_manifest(name)
+    steps = [int(q.metrics["steps"]) for q in manifest.quality]
+    assert steps[0] == 0 and steps == sorted(steps) and len(steps) > 1
+    regression = [n for n in SHIPPED if packaged_manifest(n).task == served_task(manifest.task)]
+    for other in regression:  # compared on the same photos and degradation
+        assert {(q.dataset, q.degradation) for q in packaged_manifest(other).quality} == \
+            {(q.dataset, q.degradation) for q in manifest.quality}
+    model = create_model(name, pretrained=True).eval()
+    for recorded, measured in zip(manifest.quality[:2], measure_refinement(name, model, steps[:2], names={"coffee"})):
+        assert recorded.per_image["coffee"].psnr_db == pytest.approx(measured.per_image["coffee"].psnr_db, abs=0.02)

@@ -106,7 +106,7 @@ def _register(name: str, task: str, config: ConditionalConfig, paper: Paper, des
     register_model(
         name, family=FAMILY, task=task, builder=BUILDER, config=config, paper=paper,
         input_spec=InputSpec(multiple_of=config.multiple_of), export_size=(side, side),
-        licence="Apache-2.0 (no weights ship yet: scripts/device_conditional.py trains them)",
+        licence="Apache-2.0 (weights where the manifest ships them; scripts/device_conditional.py trains them)",
         description=description, tags=tags,
     )
 
