@@ -288,3 +288,18 @@ def test_the_dvsr_table_is_its_shipped_manifest_and_bench_plan_deblur_json():
         assert printed and _agrees(printed.group(1), base[key].psnr_db), label
     deblur = packaged_manifest("maxim-tiny-deblur").quality[0].mean.psnr_db
     assert f"`maxim-tiny-deblur` {deblur:.2f} dB" in README
+
+
+def test_the_dvsr_domain_table_is_dvsr_deblur_domains_json():
+    result = json.loads((RESULTS / "dvsr_deblur_domains.json").read_text())
+    assert result["device_profile"] in README
+    model = result["models"]["dvsr-tiny-deblur"]
+    rows = _table("blur (9 photos, 256 px) | input | Wiener")
+    columns = ["degraded", "wiener", "richardson_lucy", "predictor", "sample@2", "mean4@2", "sample@25", "mean4@25"]
+    for row, domain in zip(rows, ("blur-gaussian", "blur-motion")):
+        figures = model[domain]
+        assert len(figures["images"]) == 9
+        for cell, column in zip(row[1:9], columns):
+            assert _agrees(cell, figures["mean"][column]["psnr_db"]), (domain, column, cell)
+        assert _agrees(_numbers(row[9])[0], figures["diversity"]["pairwise_psnr_db@25"])
+        assert figures["mean"]["predictor"]["psnr_db"] > max(figures["mean"][c]["psnr_db"] for c in columns[4:])
