@@ -4,7 +4,6 @@
 
 from __future__ import annotations
 
-import re
 
 from pathlib import Path
 from typing import Any
@@ -13,6 +12,7 @@ from edgezoo.export.capture import require_tool, tool_versions
 from edgezoo.export.contract import METADATA_KEY, input_names, metadata_json, output_names, parse_metadata
 from edgezoo.export.formats import check_precision
 from edgezoo.files import atomic_path
+from edgezoo.tasks.feeds import split_symbol
 
 FORMAT = "onnx"
 PRECISIONS: tuple[str, ...] = ("fp32",)
@@ -73,12 +73,11 @@ def _dynamic_shapes(
             if isinstance(dim, str):
                 if dim not in dims:
                     # "4H": four times H (a x4 output's side), derived from H's dim
-                    scaled = re.fullmatch(r"(\d+)([A-Za-z_]\w*)", dim)
-                    base = scaled.group(2) if scaled else dim
+                    factor, base = split_symbol(dim)
                     if base not in dims:
                         dims[base] = m * torch.export.Dim(base, min=1, max=MAX_SIDE // m)
-                    if scaled:
-                        dims[dim] = int(scaled.group(1)) * dims[base]
+                    if factor != 1:
+                        dims[dim] = factor * dims[base]
                 per_input[axis] = dims[dim]
         shapes[name] = per_input or None
         example = tensors[name]

@@ -449,16 +449,9 @@ def _load_from(exports: list[ExportDir], budget_ms: float | None, prefer: Sequen
                 raise failures[0][1] from None
             raise
         option = chosen_plan.chosen
-        path = option.artifact_path
-        assert path is not None
+        assert option.export_dir is not None
         try:
-            if verify and option.artifact.sha256 and path.is_file():
-                digest = sha256_file(path)
-                if digest != option.artifact.sha256:
-                    raise ArtifactIntegrityError(
-                        f"{path} has sha256 {digest[:12]}..., its manifest says {option.artifact.sha256[:12]}...: re-export it"
-                    )
-            runner = get_backend(option.backend).load(path, option.target.device, threads, precision=option.artifact.precision)
+            runner = _load_runner(option, option.artifact, threads, verify)
             partners = {name: _load_runner(option, art, threads, verify) for name, art in option.partners.items()}
         except (ArtifactIntegrityError, BackendUnavailableError) as exc:
             exclude[option.label] = f"failed to load here: {exc}"
@@ -471,10 +464,10 @@ def _load_from(exports: list[ExportDir], budget_ms: float | None, prefer: Sequen
 
 
 def _load_runner(option: Any, artifact: Any, threads: int | None, verify: bool) -> Runner:
-    """A partner artifact of the chosen option (a predict-and-refine predictor), checked
-    and loaded on the option's backend and device."""
+    """An artifact of the chosen option (its own, or a predict-and-refine partner), its
+    sha256 checked against the manifest, loaded on the option's backend and device."""
     path = option.export_dir / artifact.file
-    if verify and artifact.sha256:
+    if verify and artifact.sha256 and path.is_file():
         digest = sha256_file(path)
         if digest != artifact.sha256:
             raise ArtifactIntegrityError(

@@ -35,15 +35,19 @@ def symbols(tensors: Iterable[TensorSpec]) -> list[str]:
     return seen
 
 
+def split_symbol(dim: str) -> tuple[int, str]:
+    """``"4H"`` -> (4, "H"): a symbolic dim as a whole multiple of a base symbol (1 for a plain one)."""
+    scaled = re.fullmatch(r"(\d+)([A-Za-z_]\w*)", dim)
+    return (int(scaled.group(1)), scaled.group(2)) if scaled else (1, dim)
+
+
 def symbol_size(dim: str, sizes: Mapping[str, int]) -> int | None:
     """The size of a symbolic dim: ``sizes[dim]``, or for a multiple such as ``"4H"`` (a
     x4 output's side) that multiple of ``sizes["H"]``; None when unknown."""
     if dim in sizes:
         return int(sizes[dim])
-    scaled = re.fullmatch(r"(\d+)([A-Za-z_]\w*)", dim)
-    if scaled and scaled.group(2) in sizes:
-        return int(scaled.group(1)) * int(sizes[scaled.group(2)])
-    return None
+    factor, base = split_symbol(dim)
+    return factor * int(sizes[base]) if base in sizes else None
 
 
 def sizes_from_shape(tensor: TensorSpec, shape: Iterable[int]) -> dict[str, int]:
@@ -52,11 +56,8 @@ def sizes_from_shape(tensor: TensorSpec, shape: Iterable[int]) -> dict[str, int]
     sizes: dict[str, int] = {}
     for dim, value in zip(tensor.shape, shape):
         if isinstance(dim, str):
-            scaled = re.fullmatch(r"(\d+)([A-Za-z_]\w*)", dim)
-            if scaled:
-                sizes[scaled.group(2)] = int(value) // int(scaled.group(1))
-            else:
-                sizes[dim] = int(value)
+            factor, base = split_symbol(dim)
+            sizes[base] = int(value) // factor
     return sizes
 
 
