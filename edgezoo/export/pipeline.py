@@ -10,6 +10,14 @@ fp32 is converted from PyTorch; fp16 and int8 are made from the fp32 artifact of
 same format (:mod:`edgezoo.export.reduced`), gated at their own thresholds (int8 also
 on task quality), and recorded with their recipe. When fp32 is not asked for, it is
 still built (or taken from the folder) as their source, but not kept.
+
+A model of several components (a predictor and a denoiser step graph) is exported
+component by component, each with its own contract and parity gate, in groups of one
+format, precision and shape kind: a group is built whole when its first job comes up,
+then judged on task quality through the whole program
+(:func:`edgezoo.export.reduced.program_gate`: the fp32 group's figure recorded, an fp16
+or int8 group within the task's tolerance of it), and only then does each job report
+its artifact; a group that misses is removed, so no manifest ever lists it.
 """
 
 from __future__ import annotations
@@ -45,10 +53,17 @@ from edgezoo.export.formats import (
     supported_precisions,
 )
 from edgezoo.export.parity import inputs_for_artifact, measure_parity, reference_outputs
-from edgezoo.export.reduced import QualityPlan, ReducedJob, artifact_quality, build_reduced_artifact, quality_plan
+from edgezoo.export.reduced import (
+    QualityPlan,
+    ReducedJob,
+    artifact_quality,
+    build_reduced_artifact,
+    program_gate,
+    quality_plan,
+)
 from edgezoo.export.timing import stage as timed
 from edgezoo.export.validators import delegates, gate
-from edgezoo.files import remove_path, sha256_file, size_bytes
+from edgezoo.files import companion_files, remove_path, sha256_file, size_bytes
 from edgezoo.manifests.schema import FORMATS, Artifact, Manifest
 
 EXPORT_SEED = 0  # parity inputs at export; verify uses other seeds
@@ -148,9 +163,10 @@ def export_model(
         activations quantized per call (ONNX, TFLite) or kept float (OpenVINO, Core ML);
         ``auto``: static, then dynamic if no static recipe passes.
     measure_quality : bool, optional
-        Measure each executed artifact's task quality and gate int8 on it; default:
-        when the weights are trained (shipped ones), since a random network's score
-        means nothing (the skip is recorded).
+        Measure each executed artifact's task quality and gate int8 on it (a model of
+        several components: each group's whole program, fp16 and int8 gated on it);
+        default: when the weights are trained (shipped ones), since a random network's
+        score means nothing (the skip is recorded).
     quality_images : dict, optional
         Photos for task quality (default: every evaluation photo).
     calibration_images : list of paths, optional
@@ -214,6 +230,11 @@ def export_model(
                 outcome = type(outcome)(f"{outcome} (the dynamic H x W variant: export with --no-dynamic "
                                         "to leave it out)")
             failures.append(outcome)
+            if not (out / job.file).exists() and any(a.file == job.file for a in manifest.artifacts):
+                # an earlier export's entry whose file this one replaced and then removed (a
+                # program that missed its gate): the manifest lists only what exists
+                manifest.artifacts = [a for a in manifest.artifacts if a.file != job.file]
+                manifest.save(out / MANIFEST_FILE)
             emit(ExportEvent("failed", index, len(jobs), job, message=str(outcome)))
         elif outcome is None:
             emit(ExportEvent("source", index, len(jobs), job, seconds=seconds))
@@ -327,6 +348,8 @@ class _Run:
     source_errors: dict[tuple[str | None, str, bool], str] = dataclasses.field(default_factory=dict)
     parity_sets: dict[tuple[str | None, bool], tuple[list, list]] = dataclasses.field(default_factory=dict)
     flops: dict[str, float] = dataclasses.field(default_factory=dict)
+    # a model of several components: each (format, precision, dynamic) group's outcome per component
+    groups: dict[tuple[str, str, bool], dict[str, Any]] = dataclasses.field(default_factory=dict)
 
     def module(self, component: str | None) -> Any:
         """The PyTorch module of one component (the whole model for the program's only one)."""
@@ -361,7 +384,75 @@ class _Run:
         return self.parity_sets[(component, dynamic)]
 
     def build(self, job: ExportJob, manifest: Manifest, say: Callable[[str], None]) -> Artifact | None:
-        """The job's manifest entry, or None for an fp32 source that is not kept."""
+        """The job's manifest entry, or None for an fp32 source that is not kept. A job of
+        one component of a model of several reports its artifact once its whole group
+        was built and judged through the program (:meth:`_build_group`)."""
+        if job.component is None:
+            return self._build(job, manifest, say)
+        key = (job.format, job.precision, job.dynamic)
+        if key not in self.groups:
+            self.groups[key] = self._build_group(job, manifest, say)
+        outcome = self.groups[key][job.component]
+        if isinstance(outcome, EdgezooError):
+            raise outcome
+        return outcome
+
+    def _build_group(self, job: ExportJob, manifest: Manifest, say: Callable[[str], None]) -> dict[str, Any]:
+        """Every component's artifact of ``job``'s (format, precision, shape kind), each
+        built and gated on its own, then, where every one was built and executed and the
+        plan measures task quality, judged through the whole program
+        (:func:`~edgezoo.export.reduced.program_gate`). Returns each component's outcome:
+        its Artifact, None (an fp32 source not kept) or the EdgezooError its job reports."""
+        cfg = self.settings
+        members = [dataclasses.replace(job, component=c, file=artifact_filename(
+            self.entry.name, job.format, job.precision, cfg.height, cfg.width, job.dynamic, c))
+            for c in exported_components(self.entry)]
+        # an earlier export's files of this group step aside (into the staging folder, one
+        # rename each) and come back if the group fails: a failed re-export keeps the old program
+        assert self.stage is not None
+        aside = self.stage / f".replaced-{job.format}-{job.precision}-{'dynamic' if job.dynamic else 'static'}"
+        moved = _set_aside([self.out / m.file for m in members], aside) if job.keep else []
+        outcomes: dict[str, Any] = {}
+        for member in members:
+            try:
+                outcomes[member.component] = self._build(member, manifest, say)
+            except EdgezooError as exc:
+                outcomes[member.component] = exc
+        built = {c: a for c, a in outcomes.items() if isinstance(a, Artifact)}
+        failed = next((m for m in members if isinstance(outcomes[m.component], EdgezooError)), None)
+        if failed is not None:  # one graph of a program is no program: its partners are not kept either
+            return self._group_failed(members, failed.file, outcomes[failed.component], outcomes, moved, aside)
+        if not cfg.quality.enabled or len(built) < len(members) or not all(a.parity.executed for a in built.values()):
+            return outcomes  # nothing to judge: a member is a source only, or nothing runs here
+        fp32 = {c: self.sources[(c, job.format, job.dynamic)] for c in built
+                if (c, job.format, job.dynamic) in self.sources}
+        say(f"{' + '.join(a.file for a in built.values())}: task quality through the whole program")
+        try:
+            return program_gate(built, self.out, job.format, job.precision, self.entry.task, cfg.quality, fp32,
+                                cfg.allow_degraded)
+        except EdgezooError as exc:  # the group's files are gone: its fp16/int8 have no fp32 source either
+            return self._group_failed(members, members[0].file, exc, outcomes, moved, aside)
+
+    def _group_failed(self, members: list[ExportJob], first: str, exc: EdgezooError, outcomes: dict[str, Any],
+                      moved: list[Path], aside: Path) -> dict[str, Any]:
+        """Every member of a failed group reports the failure (``first`` its cause), none
+        of their new files stays in the folder, and an earlier export's files return."""
+        for member in members:
+            key = (member.component, member.format, member.dynamic)
+            if member.precision == "fp32":  # its fp16/int8 have no fp32 source
+                self.sources.pop(key, None)
+                self.source_errors[key] = str(exc)
+            if member.keep:  # a source only may be an earlier export's file: it stays
+                for path in [self.out / member.file, *companion_files(self.out / member.file)]:
+                    remove_path(path)
+            outcomes[member.component] = exc if member.file == first else type(exc)(
+                f"{member.file}: not kept: with {first} it makes one program, which failed (see {first})")
+        for path in moved:
+            os.replace(aside / path.name, path)
+        return outcomes
+
+    def _build(self, job: ExportJob, manifest: Manifest, say: Callable[[str], None]) -> Artifact | None:
+        """One artifact: converted (fp32) or made from its format's fp32 (fp16, int8), gated."""
         assert self.stage is not None
         key = (job.component, job.format, job.dynamic)
         if job.precision == "fp32":
@@ -402,13 +493,15 @@ class _Run:
                                            "gflops_per_mpix": self.component_gflops(job.component)})
 
     def _quality(self, job: ExportJob) -> QualityPlan:
-        """The task-quality plan of a job: a component of a model of several is one step
-        of its program, which has no task figure on its own (the skip is recorded)."""
+        """The task-quality plan of one artifact: a component of a model of several is
+        one step of its program, which has no task figure on its own: its group is
+        measured through the whole program once every component is built (the note
+        stays where the program could not be measured)."""
         if job.component is None or not self.settings.quality.enabled:
             return self.settings.quality
         return dataclasses.replace(self.settings.quality, skip=(
-            f"{job.component} is one component of {self.entry.name}'s program: task quality is measured "
-            f"through the whole program (`edgezoo eval {self.entry.name}`), not per component"))
+            f"{job.component} is one component of {self.entry.name}'s program: task quality is measured through "
+            "the whole program, with every component of the same format, precision and shape, not per component"))
 
     def _fp32(self, job: ExportJob, manifest: Manifest) -> Artifact | None:
         key = (job.component, job.format, job.dynamic)
@@ -474,11 +567,13 @@ def plan_jobs(
     components: Sequence[str | None] = (None,),
 ) -> list[ExportJob]:
     """Every artifact to build, checked up front (unsupported precisions fail here,
-    before any conversion). Per format and component: fp32 first (kept, or only built as
-    the source of fp16/int8), its dynamic-shape variant, then fp16 and int8 from them."""
+    before any conversion). Per format: fp32 first (kept, or only built as the source of
+    fp16/int8), its dynamic-shape variant, then fp16 and int8 from them; each of them
+    for every component in turn (a group of one format, precision and shape kind is
+    judged as a whole program, and every component's fp32 is built before any fp16)."""
     precs = tuple(precs)
     jobs = []
-    for fmt, component in ((f, c) for f in fmts for c in components):
+    for fmt in fmts:
         module = converter(fmt)
         supported = supported_precisions(fmt)
         for precision in precs:
@@ -495,8 +590,9 @@ def plan_jobs(
                     keep = "fp32" in precs
                 else:
                     keep = True
-                file = artifact_filename(name, fmt, precision, height, width, is_dynamic, component)
-                jobs.append(ExportJob(fmt, precision, file, is_dynamic, keep, component))
+                for component in components:
+                    file = artifact_filename(name, fmt, precision, height, width, is_dynamic, component)
+                    jobs.append(ExportJob(fmt, precision, file, is_dynamic, keep, component))
     return jobs
 
 
@@ -555,6 +651,19 @@ def _convert_and_check(
     if not report.passed:
         raise report.failure()
     return staged, tools, report, io
+
+
+def _set_aside(paths: Sequence[Path], aside: Path) -> list[Path]:
+    """Move the existing ``paths`` (and their companions) into ``aside``; returns every
+    moved path, to be moved back by name."""
+    moved = []
+    for path in paths:
+        for file in [path, *companion_files(path)]:
+            if file.exists():
+                aside.mkdir(parents=True, exist_ok=True)
+                os.replace(file, aside / file.name)
+                moved.append(file)
+    return moved
 
 
 def _conversion_error(job: ExportJob, exc: Exception, log_tail: str, out: Path) -> ExportError:

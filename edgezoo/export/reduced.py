@@ -10,17 +10,23 @@ at its size or, for a dynamic-shape artifact, on whole photos) is measured for e
 executed artifact when the weights are trained: the int8 gate compares against the
 fp32 artifact's figure, and the planner weighs quality against latency across
 precisions with it.
+
+A model of several components (a predictor and a denoiser step graph) is judged as a
+whole (:func:`program_gate`): once every component artifact of a (format, precision,
+shape kind) group is built, the whole program runs in their runtimes at its own step
+count; fp32's figure is recorded, and fp16/int8 must stay within the task's tolerance of
+the fp32 group of their format, or their files are removed (unless ``allow_degraded``).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 
-from edgezoo.errors import EdgezooError, ExportError
+from edgezoo.errors import EdgezooError, ExportError, ParityError
 from edgezoo.export.validators import delegates, gate
 from edgezoo.files import companion_files, remove_path, sha256_file, size_bytes
 from edgezoo.manifests.schema import Artifact, QualityResult
@@ -164,3 +170,90 @@ def build_reduced_artifact(
         tool_versions=result.tool_versions, quantization=record, parity=result.parity.to_parity(), quality=measured,
         validators=checks, delegates=delegates(checks),
     )
+
+
+def program_gate(
+    group: Mapping[str, Artifact], out: Path, fmt: str, precision: str, task: str, plan: QualityPlan,
+    fp32: Mapping[str, Path] | None = None, allow_degraded: bool = False,
+) -> dict[str, Artifact]:
+    """The task quality of a model of several components, through its whole program.
+
+    Parameters
+    ----------
+    group
+        One artifact per component (by component name), of one format, precision and
+        shape kind, already in ``out``, each executed and past its own parity gate.
+    fp32
+        The fp32 group of the same format and shape kind (files by component name): what
+        an fp16 or int8 group is gated against; unused for fp32.
+    plan
+        Its ``images`` are the photos (default: every evaluation photo).
+
+    Returns
+    -------
+    dict
+        The artifacts with the program's :class:`QualityResult` (noted as measured with
+        their partners at the program's step count); an fp16/int8 group's
+        ``quantization`` also carries the gate's figures (``quality_delta_db``, ...).
+
+    Raises
+    ------
+    ParityError
+        A reduced group lost more than the task's tolerance and ``allow_degraded`` is
+        False; ExportError: the program could not be run on the photos. Either way the
+        group's files were removed from ``out`` first, so no manifest lists them.
+    """
+    from edgezoo.export.quantize import quality as qual
+    from edgezoo.export.quantize.build import gate_record
+
+    paths = {component: out / artifact.file for component, artifact in group.items()}
+    names = " + ".join(artifact.file for artifact in group.values())
+    try:
+        _, tile, _ = qual.program_entry(paths, fmt)
+        measured = qual.program_quality(paths, fmt, precision, plan.images)
+        base = None if precision == "fp32" else qual.program_quality(dict(fp32 or {}), fmt, "fp32", plan.images)
+    except Exception as exc:  # a runtime crash on the photos: the group is not usable as it is
+        _remove_files(paths.values())
+        if isinstance(exc, EdgezooError):
+            raise
+        first = (str(exc).strip().splitlines() or [exc.__class__.__name__])[0][:200]
+        raise ExportError(f"{names}: measuring their whole program's task quality failed: "
+                          f"{exc.__class__.__name__}: {first}") from None
+    steps = int(measured.metrics.get("steps", 0))
+    how = "whole photos" if tile is None else f"tiled at {tile[0]}x{tile[1]}"
+
+    def note(component: str) -> str:
+        partners = ", ".join(f"its {c} {a.file}" for c, a in group.items() if c != component)
+        return (f"this {precision} artifact measured through the whole program with {partners}, at {steps} steps "
+                f"(one sample, seed {qual.QUALITY_SEED}), in their own runtime, {how}")
+
+    if base is None:
+        return {c: a.model_copy(update={"quality": measured.model_copy(update={"note": note(c)})})
+                for c, a in group.items()}
+    tolerance = qual.tolerance_for(task)
+    assert tolerance is not None, f"task quality is measured for '{task}', so its protocol has a tolerance"
+    gate = qual.gate(names, measured, base, tolerance, precision=precision)
+    if not gate.passed and not allow_degraded:
+        _remove_files(paths.values())
+        instead = "export fp16 instead, or " if precision == "int8" else ""
+        raise ParityError(f"{gate.message()}. Measured through their whole program at {steps} steps, {how}; these "
+                          f"{precision} artifacts were not kept: {instead}pass --allow-degraded to keep them")
+    figures = {**gate_record(gate, tolerance), "quality_gate_images": len(measured.per_image),
+               "quality_measured_images": len(measured.per_image),
+               "quality_basis": f"the whole program ({names}) at {steps} steps, {how}, on {measured.dataset}"}
+    verdict = (f"{precision} task-quality gate through the whole program: {gate.figure(gate.delta, True)} against "
+               f"the fp32 program's {gate.figure(gate.fp32)} (allowed: -{gate.allowed})")
+    gated = {}
+    for component, artifact in group.items():
+        record = {k: v for k, v in (artifact.quantization or {}).items() if k != "quality_gate"}
+        record.update(figures)
+        record["degraded"] = bool(record.get("degraded")) or not gate.passed
+        quality = measured.model_copy(update={"note": f"{verdict}; {note(component)}"})
+        gated[component] = artifact.model_copy(update={"quantization": record, "quality": quality})
+    return gated
+
+
+def _remove_files(paths: Any) -> None:
+    for path in paths:
+        for file in [path, *companion_files(path)]:
+            remove_path(file)

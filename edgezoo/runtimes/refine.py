@@ -6,7 +6,10 @@ program's scheduler (``edgezoo.runtimes.samplers``) over the ``denoiser`` compon
 which sees the sample, the timestep and the degraded picture as its condition; the
 sample is the residual times ``residual_scale``, so the answer is
 ``prediction + sample / residual_scale``, clipped to [0, 1]. Zero steps is the
-predictor alone. Torch-free; the components are any functions on numpy arrays."""
+predictor alone. Torch-free; the components are any functions on numpy arrays
+(:func:`refine`), or loaded runners composed into the whole program as one call
+(:func:`refine_run`: what the runtime's session serves per tile, and what the export's
+task-quality gate measures)."""
 
 from __future__ import annotations
 
@@ -16,7 +19,7 @@ from typing import Any, Callable, Mapping
 import numpy as np
 
 from edgezoo.errors import BadInputError
-from edgezoo.runtimes.samplers import BaseScheduler, generate
+from edgezoo.runtimes.samplers import BaseScheduler, generate, step_inputs
 
 Predict = Callable[[np.ndarray], np.ndarray]  # degraded (1, C, h, w) -> prediction (1, C, H, W)
 ConditionalDenoise = Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray]  # (sample, timestep, condition) -> v
@@ -90,4 +93,64 @@ def refine(predict: Predict, denoise: ConditionalDenoise, scheduler: BaseSchedul
     return np.clip(prediction, 0.0, 1.0), restored
 
 
-__all__ = ["ConditionalDenoise", "Predict", "RefineProgram", "refine"]
+def _fed(runner: Any, arrays: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """``arrays`` in the dtypes ``runner`` declares for them (float32 where it says nothing)."""
+    declared = {info.name: np.dtype(info.dtype) for info in getattr(runner, "inputs", None) or []}
+    only = next(iter(declared.values())) if len(declared) == 1 else np.dtype(np.float32)
+    return {name: np.asarray(a).astype(declared.get(name, only), copy=False) for name, a in arrays.items()}
+
+
+def _output(outputs: Mapping[str, np.ndarray], name: str) -> np.ndarray:
+    """Output ``name`` (a converter may rename the only one), as float32."""
+    value = outputs[name] if name in outputs else next(iter(outputs.values()))
+    return np.asarray(value).astype(np.float32, copy=False)
+
+
+def refine_run(program: RefineProgram, step: Any, predictor: Any, denoiser: Any, scheduler: BaseScheduler | None,
+               seed: int = 0) -> Callable[[dict[str, np.ndarray]], dict[str, np.ndarray]]:
+    """The whole predict-and-refine program as one call on loaded components.
+
+    Parameters
+    ----------
+    program
+        The loop's data (:meth:`RefineProgram.from_sampler` of the manifest's sampler).
+    step
+        The step graph's component (``edgezoo.manifests.schema.Component``): its inputs'
+        roles say which one is the sample and which the timestep.
+    predictor, denoiser
+        Loaded runners (``run(inputs by name) -> outputs by name``, and ``inputs``: the
+        names and dtypes they take, which each feed is cast to).
+    scheduler
+        The program's scheduler at the wanted number of steps; None: the predictor alone.
+    seed
+        One sample, drawn from ``sample_rng(seed, 0)``: every call (every tile) the same
+        noise, so two precisions of a program are compared on the same draw.
+
+    Returns
+    -------
+    callable
+        ``{program.predictor_input: (1, C, h, w) degraded}`` -> ``{"prediction": (1, C,
+        H, W), "restored": (1, C, H, W)}``, float32 in [0, 1], one picture (or tile) per
+        call: tiling is the caller's (:func:`edgezoo.runtimes.serving.serve`).
+    """
+    sample, timestep = step_inputs(step.inputs, (program.condition,))
+    output = step.outputs[0].name
+
+    def predict(degraded: np.ndarray) -> np.ndarray:
+        return _output(predictor.run(_fed(predictor, {program.predictor_input: degraded})), program.prediction)
+
+    def denoise(z: np.ndarray, t: np.ndarray, condition: np.ndarray) -> np.ndarray:
+        feeds = {sample.name: z, timestep.name: t, program.condition: condition}
+        return _output(denoiser.run(_fed(denoiser, feeds)), output)
+
+    def run(inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        if program.predictor_input not in inputs:
+            raise BadInputError(f"the program takes '{program.predictor_input}', not {sorted(inputs)}")
+        prediction, restored = refine(predict, denoise, scheduler, inputs[program.predictor_input],
+                                      program.residual_scale, count=1, seed=seed)
+        return {"prediction": prediction, "restored": restored}
+
+    return run
+
+
+__all__ = ["ConditionalDenoise", "Predict", "RefineProgram", "refine", "refine_run"]

@@ -199,31 +199,17 @@ class Session:
         """A predict-and-refine request: per tile of the predictor's fixed input (or the
         padded picture, for dynamic artifacts), the predictor once, then the plan's
         number of steps of the step graph on the residual (zero: the predictor alone)."""
-        from edgezoo.runtimes.refine import refine
-        from edgezoo.runtimes.samplers import step_inputs
+        from edgezoo.runtimes.refine import refine_run
 
         program = self.refine
         predictor = self.option.partners[program.predictor]
-        predict_runner = self.partners[program.predictor]
         steps = self.option.steps if self.steps is None else self.steps
         scheduler = None if steps == 0 else self.scheduler(steps)
-        component = self.spec.component()
-        sample, timestep = step_inputs(component.inputs, (program.condition,))
-        output = component.outputs[0].name
-
-        def predict(degraded: np.ndarray) -> np.ndarray:
-            out = predict_runner.run({program.predictor_input: degraded.astype(self._dtype, copy=False)})
-            return (out[program.prediction] if program.prediction in out else next(iter(out.values())))
-
-        def denoise(z: np.ndarray, t: np.ndarray, condition: np.ndarray) -> np.ndarray:
-            out = self.runner.run({sample.name: z.astype(self._dtype, copy=False),
-                                   timestep.name: t.astype(np.dtype(timestep.dtype), copy=False),
-                                   program.condition: condition.astype(self._dtype, copy=False)})
-            return (out[output] if output in out else next(iter(out.values()))).astype(np.float32, copy=False)
+        run = refine_run(program, self.spec.component(), self.partners[program.predictor], self.runner, scheduler,
+                         self.seed)
 
         def one_tile(tile: np.ndarray) -> np.ndarray:
-            _, restored = refine(predict, denoise, scheduler, tile, program.residual_scale, count=1, seed=self.seed)
-            return restored
+            return run({program.predictor_input: tile})["restored"]
 
         tile = (int(predictor.input_shape[-2]), int(predictor.input_shape[-1])) if is_static(predictor) else None
         return serve(one_tile, x, max(1, self.manifest.preprocessing.pad_to_multiple_of), tile, self.tile_overlap,

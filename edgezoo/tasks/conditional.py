@@ -12,19 +12,27 @@ size: the graph up-samples it), and ``v`` the velocity (role ``noise``, ``same:s
 
 Quality: PSNR/SSIM on RGB in [0, 1] (``edgezoo.zoo.train_conditional.evaluate_conditional``
 reports the predictor alone, single samples, the mean of K samples and the diversity
-between samples). Not yet wired here: int8 calibration and the task-quality gate through
-the whole sampling loop (the export pipeline exports one component today); int8 of this
-family is gated on parity alone until then."""
+between samples). A component alone has no task figure, so the export measures the whole
+program: every component artifact of one format, precision and shape kind loaded in its
+runtime and composed as the runtime serves a request
+(:func:`edgezoo.export.quantize.quality.program_quality`), at the program's own step
+count, one sample from a fixed seed (fp32 and a reduced precision draw the same noise),
+on photos degraded by the model's training degradation
+(:meth:`ConditionalRestoreProtocol.measure_quality`). fp16 and int8 groups must stay
+within 0.3 dB of PSNR of the fp32 group of their format; each component is int8-calibrated
+on its own inputs in service (:meth:`ConditionalRestoreProtocol.calibration_samples`)."""
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import numpy as np
 
-from edgezoo.manifests.schema import Component, Metric, ModelSpec, Program, TensorSpec
-from edgezoo.tasks.base import TaskProtocol
+from edgezoo.manifests.schema import Component, Metric, ModelSpec, Program, QualityResult, TensorSpec
+from edgezoo.tasks.base import Contract, QualitySet, QualityTolerance, RunFunction, TaskProtocol
 
+INT8_TOLERANCE_DB = 0.3  # a reduced-precision program may lose at most this much PSNR against fp32's
 SCALES = {"conditional-deblur": 1, "conditional-sr4": 4}
 # the task a user names that these models serve too (`edgezoo run deblur` plans over the
 # regression deblurrers and the predict-and-refine ones alike)
@@ -123,6 +131,82 @@ class ConditionalRestoreProtocol(TaskProtocol):
         return (f"{count} views of the bundled calibration photos degraded by the model's training degradation "
                 "(the step graph's samples: a residual noised by the forward process at the program's timesteps)")
 
+    # --- the task-quality gate, through the whole program -----------------------------
+
+    def int8_tolerance(self, task: str) -> QualityTolerance | None:
+        return QualityTolerance("psnr_db", "dB", INT8_TOLERANCE_DB) if task in SCALES else None
+
+    def quality_problem(self, task: str) -> str | None:
+        """The photos come from scikit-image and scikit-learn (as restoration's do)."""
+        import importlib.util
+
+        missing = [p for p, module in (("scikit-image", "skimage"), ("scikit-learn", "sklearn"))
+                   if importlib.util.find_spec(module) is None]
+        if missing:
+            return f"the evaluation photos need {' and '.join(missing)}: pip install {' '.join(missing)}"
+        return None
+
+    def quality_set(self, contract: Contract, split: str, data: Any = None) -> QualitySet:
+        """Clean photos by name, as restoration's (:meth:`RestoreProtocol.quality_set`:
+        the caller's, the selection photos or every evaluation photo), centre-cropped to
+        sides that are a multiple of the scale times the model's multiple, so that the
+        degraded input of a x4 model has whole sides its graphs take."""
+        from edgezoo.tasks.restore import RestoreProtocol
+
+        spec = ModelSpec.model_validate(contract["spec"])
+        refine = _refine_of(spec)
+        picture = next(t for t in spec.component(refine.predictor).inputs if t.name == refine.predictor_input)
+        multiple = int(spec.program.scale) * int(picture.multiple_of or 1)
+        photos = RestoreProtocol().quality_set(contract, split, data)
+        return dataclasses.replace(photos, data={name: _centre_crop(image, multiple)
+                                                 for name, image in photos.data.items()})
+
+    def measure_quality(
+        self, contract: Contract, run: RunFunction, data: QualitySet, *, tile: tuple[int, int] | None = None,
+        align: int = 1, seed: int = 0,
+    ) -> QualityResult:
+        """PSNR/SSIM of the whole program on ``data``'s photos degraded by the model's
+        training degradation (photo ``i`` of the sorted set drawn from ``default_rng(seed
+        + i)``, as :func:`edgezoo.zoo.train_conditional.evaluate_conditional` draws it).
+
+        ``run`` is the whole program as one call (``{predictor input: degraded (1, C, h,
+        w)} -> {"restored": (1, C, H, W)}``, e.g.
+        :func:`edgezoo.export.quantize.quality.program_runner`), served as the runtime
+        serves it: tiled at ``tile`` (the predictor's static size; None: each photo whole,
+        padded to ``align``), the output ``scale`` times the input. The result's
+        ``metrics`` carry ``steps``, the program's step count (``contract["spec"]``'s
+        sampler), which ``run`` must take."""
+        from edgezoo.errors import BadInputError
+        from edgezoo.runtimes.serving import serve
+        from edgezoo.zoo.degradations import CONDITIONAL_DEGRADATIONS
+        from edgezoo.zoo.evaluate import _degraded, _result, _score_examples
+        from edgezoo.zoo.registry import get_entry
+
+        spec = ModelSpec.model_validate(contract["spec"])
+        refine = _refine_of(spec)
+        steps = int((spec.program.sampler or {})["steps"])
+        degradation = CONDITIONAL_DEGRADATIONS[get_entry(contract["model"]).config.degradation]
+        tile = None if tile is None else (int(tile[0]), int(tile[1]))
+
+        def program(batch: np.ndarray) -> np.ndarray:
+            outputs = run({refine.predictor_input: np.ascontiguousarray(batch, dtype=np.float32)})
+            if "restored" not in outputs:
+                raise BadInputError(f"the task quality of {contract.get('model')} is its whole program's: run must "
+                                    f"answer 'restored' (edgezoo.export.quantize.quality.program_runner), not "
+                                    f"{sorted(outputs)}")
+            return outputs["restored"]
+
+        def restore(image: np.ndarray) -> np.ndarray:
+            batch = np.ascontiguousarray(image.transpose(2, 0, 1)[None], dtype=np.float32)
+            return serve(program, batch, align, tile, scale=spec.program.scale)[0].transpose(1, 2, 0)
+
+        per_image, per_input = _score_examples(restore, _degraded(data.data, degradation, seed, None), "degraded",
+                                               {}, f"{steps} steps", None)
+        result = _result(degradation.label, seed, per_image, per_input)
+        assert result.mean is not None
+        return result.model_copy(update={"dataset": data.dataset, "metrics": {
+            "steps": float(steps), "psnr_db": result.mean.psnr_db, "ssim": result.mean.ssim}})
+
     def postprocess(self, outputs: dict[str, np.ndarray], spec: ModelSpec, top_k: int = 5) -> dict[str, Any]:
         """The restored picture: the ``restored`` output of the refine loop (else the prediction)."""
         image = outputs.get("restored", outputs.get("prediction"))
@@ -131,4 +215,21 @@ class ConditionalRestoreProtocol(TaskProtocol):
         return {"image": np.clip(np.asarray(image, np.float32), 0.0, 1.0)}
 
 
-__all__ = ["ConditionalRestoreProtocol", "SCALES", "SERVES", "sampler_program"]
+def _refine_of(spec: ModelSpec) -> Any:
+    from edgezoo.runtimes.refine import RefineProgram
+
+    return RefineProgram.from_sampler(spec.program.sampler or {})
+
+
+def _centre_crop(image: np.ndarray, multiple: int) -> np.ndarray:
+    """The centre of an HxWxC ``image`` with sides a multiple of ``multiple``."""
+    height, width = image.shape[0] // multiple * multiple, image.shape[1] // multiple * multiple
+    if not (height and width):
+        from edgezoo.errors import BadInputError
+
+        raise BadInputError(f"a photo of {image.shape[0]}x{image.shape[1]} is smaller than {multiple} pixels")
+    y, x = (image.shape[0] - height) // 2, (image.shape[1] - width) // 2
+    return np.ascontiguousarray(image[y:y + height, x:x + width])
+
+
+__all__ = ["INT8_TOLERANCE_DB", "ConditionalRestoreProtocol", "SCALES", "SERVES", "sampler_program"]

@@ -11,7 +11,10 @@ measurement and its tolerance and unit come from the task protocol
 is then measured on the evaluation photos, which took no part in the choice. A miss that no
 remedy fixes raises :class:`ParityError` naming the artifact, the figure and the
 threshold, unless ``allow_degraded``: then the best attempt is kept and the miss is
-recorded (``degraded: true``, the gate ``passed: false``).
+recorded (``degraded: true``, the gate ``passed: false``). One component of a model of
+several is gated here on parity alone (``quality_skip`` says why): its task quality is
+its whole program's, judged once every component is built
+(:func:`edgezoo.export.reduced.program_gate`).
 """
 
 from __future__ import annotations
@@ -34,6 +37,7 @@ from edgezoo.export.quantize.recipe import Int8Recipe, QuantValue, ladder_for
 from edgezoo.export.timing import stage
 from edgezoo.files import remove_path
 from edgezoo.manifests.schema import QualityResult
+from edgezoo.tasks.base import QualityTolerance
 
 MODULES: dict[str, str] = {
     "onnx": "edgezoo.export.quantize.onnx",
@@ -314,15 +318,9 @@ def build_reduced(
     if best.gate is not None and evaluation is not None:
         assert tolerance is not None and selection is not None and evaluation_set is not None
         unit = tolerance.key_suffix
-        record["quality_metric"] = f"{tolerance.metric} ({tolerance.unit})"
-        if not tolerance.higher_is_better:
-            record["quality_metric"] = f"{tolerance.metric} (lower is better)"
-        if tolerance.relative:
-            record["quality_tolerance_relative"] = tolerance.relative
+        record.update(gate_record(best.gate, tolerance, evaluation))
         record.update({
-            f"quality_{unit}": evaluation.value, f"fp32_quality_{unit}": evaluation.fp32,
-            f"quality_delta_{unit}": evaluation.delta, f"quality_tolerance_{unit}": best.gate.tolerance,
-            "quality_passed": best.gate.passed, f"selection_quality_{unit}": best.gate.value,
+            f"selection_quality_{unit}": best.gate.value,
             f"selection_fp32_quality_{unit}": best.gate.fp32, f"selection_delta_{unit}": best.gate.delta,
             f"selection_standard_error_{unit}": best.gate.margin,
             "quality_gate_images": selection.count, "quality_measured_images": evaluation_set.count,
@@ -351,6 +349,23 @@ def build_reduced(
             f"{evaluation.figure(evaluation.fp32)}")})
     return ReducedArtifact(out_path, fmt, precision, best.tools, record, best.parity, quality,
                            degraded=not best.passed, attempts=tried)
+
+
+def gate_record(gate: qual.QualityGate, tolerance: QualityTolerance,
+                evaluation: qual.QualityGate | None = None) -> dict[str, QuantValue]:
+    """A task-quality gate's figures as ``Artifact.quantization`` records them: the
+    metric, the artifact's figure beside fp32's, their difference, the tolerance, and
+    whether the gate passed (``evaluation``: the figures measured after the choice on
+    other data, recorded in place of the deciding ones)."""
+    unit, shown = tolerance.key_suffix, evaluation or gate
+    record: dict[str, QuantValue] = {"quality_metric": f"{tolerance.metric} ({tolerance.unit})" if tolerance.higher_is_better
+                                     else f"{tolerance.metric} (lower is better)"}
+    if tolerance.relative:
+        record["quality_tolerance_relative"] = tolerance.relative
+    record.update({f"quality_{unit}": shown.value, f"fp32_quality_{unit}": shown.fp32,
+                   f"quality_delta_{unit}": shown.delta, f"quality_tolerance_{unit}": gate.tolerance,
+                   "quality_passed": gate.passed})
+    return record
 
 
 def _safe_parity(parity: Callable[[Path], Any], path: Path) -> Any:

@@ -10,6 +10,13 @@ restoration scores denoising PSNR (0.3 dB), classification top-1 accuracy (0.3 p
 generation the Fréchet distance of its samples (lower is better: at most 10% + 0.25 above fp32's). This module
 loads the artifact in its runtime, asks the protocol that the artifact's own embedded
 contract names, and compares the two figures.
+
+A model of several components (a predictor and a denoiser step graph) has no task
+figure per component: :func:`program_quality` loads every component artifact of one
+(format, precision, shape kind) group in its runtime and measures the whole program, as
+the runtime serves it (:func:`edgezoo.runtimes.refine.refine_run`, tiled at the
+predictor's static size), at the program's own step count; :func:`task_quality` of one
+component's artifact measures its program with the partner artifacts beside it.
 """
 
 from __future__ import annotations
@@ -17,13 +24,14 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Mapping
 
 import numpy as np
 
+from edgezoo.errors import BadInputError
 from edgezoo.manifests.schema import QualityResult
 from edgezoo.tasks import protocol_for
-from edgezoo.tasks.base import Contract, QualitySet, QualityTolerance, RunFunction
+from edgezoo.tasks.base import Contract, QualitySet, QualityTolerance, RunFunction, contract_inputs
 from edgezoo.tasks.restore import INT8_TOLERANCE_DB as QUALITY_TOLERANCE_DB  # noqa: F401  (restoration's, for callers)
 from edgezoo.tasks.restore import QUALITY_SIGMA  # noqa: F401
 
@@ -47,6 +55,7 @@ class QualityGate:
     margin: float = 0.0  # the loss's standard error where it is known: the gate takes loss + margin
     higher_is_better: bool = True
     relative: float = 0.0
+    precision: str = "int8"  # whose threshold it is (a program's fp16 is gated too)
 
     @property
     def delta(self) -> float:
@@ -87,12 +96,12 @@ class QualityGate:
         if not self.higher_is_better:
             above = f"{self.delta:.2f} {self.unit}".rstrip()
             return (f"{self.artifact}: task quality {self.figure(self.value)} ({self.metric}, lower is better) is "
-                    f"{above} above the fp32 artifact's {self.figure(self.fp32)}{uncertain}; the int8 threshold is "
-                    f"{self.allowed}")
+                    f"{above} above the fp32 artifact's {self.figure(self.fp32)}{uncertain}; the {self.precision} "
+                    f"threshold is {self.allowed}")
         below = f"{-self.delta:.2f} points" if self.unit == "%" else f"{-self.delta:.2f} {self.unit}".rstrip()
         return (
             f"{self.artifact}: task quality {self.figure(self.value)} ({self.metric}) is {below} below "
-            f"the fp32 artifact's {self.figure(self.fp32)}{uncertain}; the int8 threshold is {self.allowed}"
+            f"the fp32 artifact's {self.figure(self.fp32)}{uncertain}; the {self.precision} threshold is {self.allowed}"
         )
 
 
@@ -121,14 +130,106 @@ def artifact_contract(path: str | Path, fmt: str) -> Contract:
 
 def artifact_runner(path: str | Path, fmt: str, precision: str) -> RunFunction:
     """Inputs by name -> outputs by name, through the artifact's native runtime on CPU."""
+    return load_runner(path, fmt, precision).run
+
+
+def load_runner(path: str | Path, fmt: str, precision: str) -> Any:
+    """The artifact loaded in its native runtime on CPU (a ``Runner``: ``run`` and the
+    ``inputs`` it takes)."""
     from edgezoo.export.capture import captured_output
     from edgezoo.runtimes.backends import backend_for_format
 
     with captured_output():
         from edgezoo.export.timing import runtime_threads
 
-        runner = backend_for_format(fmt).load(path, "cpu", runtime_threads(), precision=precision)
-    return runner.run
+        return backend_for_format(fmt).load(path, "cpu", runtime_threads(), precision=precision)
+
+
+def program_runner(paths: Mapping[str, str | Path], fmt: str, precision: str, contract: Contract,
+                   seed: int = QUALITY_SEED) -> RunFunction:
+    """The whole program of a model of several components as one :data:`RunFunction`:
+    each component's artifact (``paths`` by component name) loaded in its runtime and
+    composed as the runtime's session composes them, at the program's own step count
+    (``contract["spec"]``'s sampler), one sample from ``seed``. Today's programs of
+    several graphs are predict-and-refine loops (:func:`edgezoo.runtimes.refine.refine_run`:
+    ``{degraded} -> {"prediction", "restored"}``); another kind raises BadInputError."""
+    from edgezoo.manifests.schema import ModelSpec
+    from edgezoo.runtimes.refine import RefineProgram, refine_run
+    from edgezoo.runtimes.samplers import scheduler_from_dict
+
+    spec = ModelSpec.model_validate(contract["spec"])
+    sampler = spec.program.sampler or {}
+    program = RefineProgram.from_sampler(sampler)
+    missing = sorted({c.name for c in spec.components} - set(paths))
+    if missing:
+        raise BadInputError(f"the whole program of {contract.get('model')} needs its {', '.join(missing)} too")
+    runners = {name: load_runner(path, fmt, precision) for name, path in paths.items()}
+    return refine_run(program, spec.component(), runners[program.predictor], runners[spec.program.component],
+                      scheduler_from_dict(sampler), seed)
+
+
+def program_entry(paths: Mapping[str, str | Path], fmt: str) -> tuple[Contract, tuple[int, int] | None, int]:
+    """(contract, tile, align) of the component a request enters (the predictor): its
+    artifact's embedded contract, the static sides the runtime tiles a picture at (None
+    for a dynamic-shape artifact: whole pictures, padded) and the multiple it pads to."""
+    from edgezoo.manifests.schema import ModelSpec
+    from edgezoo.runtimes.refine import RefineProgram
+
+    first = artifact_contract(next(iter(paths.values())), fmt)
+    program = RefineProgram.from_sampler(ModelSpec.model_validate(first["spec"]).program.sampler or {})
+    contract = artifact_contract(paths[program.predictor], fmt)
+    tensor = next(t for t in contract_inputs(contract) if t.name == program.predictor_input)
+    sides = tensor.shape[-2:]
+    tile = (int(sides[0]), int(sides[1])) if all(isinstance(d, int) for d in sides) else None
+    return contract, tile, int(tensor.multiple_of or 1)
+
+
+def program_quality(
+    paths: Mapping[str, str | Path], fmt: str, precision: str, images: Any = None, seed: int = QUALITY_SEED,
+    *, split: str = "evaluation",
+) -> QualityResult:
+    """The task quality of the whole program of one group of component artifacts
+    (``paths`` by component name, one format, precision and shape kind), measured by the
+    task protocol through :func:`program_runner`, tiled at the predictor's static size
+    (whole photos for dynamic-shape artifacts). An fp32 group's figure is computed once
+    per file contents and data (every reduced group compares against it)."""
+    from edgezoo.export.timing import stage
+    from edgezoo.files import sha256_file
+
+    contract, tile, align = program_entry(paths, fmt)
+    data = quality_set(contract, split, images)
+    key = None
+    if precision == "fp32":
+        digests = tuple(sorted((name, sha256_file(path)) for name, path in paths.items()))
+        key = _fp32_key(digests, fmt, tile, align, data, seed)
+        if key in _FP32_QUALITY:
+            return _FP32_QUALITY[key]
+    with stage("program quality"):
+        run = program_runner(paths, fmt, precision, contract, seed)
+        result = protocol_for(contract["task"]).measure_quality(contract, run, data, tile=tile, align=align,
+                                                                seed=seed)
+    if key is not None:
+        _FP32_QUALITY[key] = result
+    return result
+
+
+def program_partners(path: str | Path, contract: Contract) -> dict[str, Path]:
+    """The artifact at ``path`` (one component of a program of several) with its partner
+    artifacts beside it: the same format, precision and shape, one per other component
+    (named as the export names them). BadInputError names a missing one."""
+    path = Path(path)
+    own = contract["component"]
+    paths = {own: path}
+    for component in contract["spec"]["components"]:
+        name = component["name"]
+        if name != own:
+            partner = path.with_name(path.name.replace(f"-{own}-", f"-{name}-", 1))
+            if partner == path or not partner.exists():
+                raise BadInputError(f"{path.name} is the {own} of {contract.get('model')}'s program, whose task quality "
+                                    f"is measured through the whole program: its {name} ({partner.name}) is not "
+                                    "beside it")
+            paths[name] = partner
+    return paths
 
 
 def quality_set(contract: Contract, split: str, images: Any = None) -> QualitySet:
@@ -145,11 +246,15 @@ def task_quality(
     """The artifact's task quality, measured by the protocol its contract names, on
     ``images`` (a :class:`QualitySet`, or the protocol's data in its own form; default:
     the ``split`` of the task's data). ``tile`` None runs whole inputs (a dynamic-shape
-    restoration artifact)."""
+    restoration artifact). One component of a program of several is measured through
+    the whole program, with its partner artifacts beside it (:func:`program_quality`,
+    which takes the tile and alignment from the artifacts)."""
     from edgezoo.export.timing import stage
 
+    contract = contract or artifact_contract(path, fmt)
+    if contract.get("component"):
+        return program_quality(program_partners(path, contract), fmt, precision, images, seed, split=split)
     with stage("task quality"):
-        contract = contract or artifact_contract(path, fmt)
         data = quality_set(contract, split, images)
         run = artifact_runner(path, fmt, precision)
         return protocol_for(contract["task"]).measure_quality(contract, run, data, tile=tile, align=align, seed=seed)
@@ -171,6 +276,11 @@ def _data_key(data: Any) -> Any:
     return data
 
 
+def _fp32_key(files: Any, fmt: str, tile: tuple[int, int] | None, align: int, data: QualitySet, seed: int) -> tuple:
+    """What an fp32 figure depends on: the files' contents, the serving and the data."""
+    return (files, fmt, tile and tuple(tile), align, data.dataset, data.split, _data_key(data.data), seed)
+
+
 def reference_quality(
     path: str | Path, fmt: str, tile: tuple[int, int] | None, align: int,
     images: Any = None, seed: int = QUALITY_SEED, *, contract: Contract | None = None, split: str = "evaluation",
@@ -180,8 +290,10 @@ def reference_quality(
     from edgezoo.files import sha256_file
 
     contract = contract or artifact_contract(path, fmt)
+    if contract.get("component"):
+        return program_quality(program_partners(path, contract), fmt, "fp32", images, seed, split=split)
     data = quality_set(contract, split, images)
-    key = (sha256_file(path), fmt, tile and tuple(tile), align, data.dataset, data.split, _data_key(data.data), seed)
+    key = _fp32_key(sha256_file(path), fmt, tile, align, data, seed)
     if key not in _FP32_QUALITY:
         _FP32_QUALITY[key] = task_quality(path, fmt, "fp32", tile, align, data, seed, contract=contract)
     return _FP32_QUALITY[key]
@@ -198,9 +310,10 @@ def _tolerance_of(result: QualityResult) -> tuple[str, QualityTolerance]:
     raise ValueError(f"no int8 quality gate reads a metric of {result.dataset} ({sorted(result.metrics)})")
 
 
-def gate(name: str, candidate: QualityResult, fp32: QualityResult, tolerance: QualityTolerance | None = None) -> QualityGate:
-    """The int8 ``candidate``'s figure beside ``fp32``'s, under ``tolerance`` (default: the
-    gate of the task whose metric the results carry)."""
+def gate(name: str, candidate: QualityResult, fp32: QualityResult, tolerance: QualityTolerance | None = None,
+         precision: str = "int8") -> QualityGate:
+    """The ``precision`` (int8) ``candidate``'s figure beside ``fp32``'s, under
+    ``tolerance`` (default: the gate of the task whose metric the results carry)."""
     tolerance = tolerance or _tolerance_of(candidate)[1]
     value, base = candidate.value(tolerance.metric), fp32.value(tolerance.metric)
     assert value is not None and base is not None, (tolerance.metric, candidate.dataset)
@@ -208,7 +321,7 @@ def gate(name: str, candidate: QualityResult, fp32: QualityResult, tolerance: Qu
               else f"{tolerance.metric} on {candidate.dataset}")
     return QualityGate(artifact=name, metric=metric, value=value, fp32=base, tolerance=tolerance.tolerance,
                        unit=tolerance.unit, margin=paired_standard_error(candidate, fp32),
-                       higher_is_better=tolerance.higher_is_better, relative=tolerance.relative)
+                       higher_is_better=tolerance.higher_is_better, relative=tolerance.relative, precision=precision)
 
 
 def paired_standard_error(candidate: QualityResult, fp32: QualityResult) -> float:
