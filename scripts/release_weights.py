@@ -1,5 +1,8 @@
 """Package a training run's best weights into edgezoo:
 ``release_weights.py MODEL RUN_DIR [float32|float16]`` (how the shipped file stores them).
+A conditional-diffusion model (issue 11) takes the ``runs`` folder of
+``scripts/device_conditional.py --out OUT`` (``OUT/runs``) and ships the model's
+EMA weights in float16 by default, its recipe and loss log read from the run.
 
 ``release_weights.py MODEL --remeasure`` keeps the shipped weights and re-measures the
 figures of their manifest (after a change to how models are evaluated);
@@ -21,6 +24,12 @@ if __name__ == "__main__":
 
         manifest = release_classifier(sys.argv[1], sys.argv[2])
         sys.exit(print(manifest.quality[0].metrics, manifest.quality[0].note))
+    if get_entry(sys.argv[1]).protocol.name == "conditional-restore":
+        from edgezoo.zoo.release_conditional import release_run
+
+        manifest = release_run(sys.argv[1], sys.argv[2], dtype=sys.argv[3] if len(sys.argv) == 4 else "float16",
+                               progress=print)
+        sys.exit(print("\n".join(f"{int(q.metrics['steps'])} steps: {q.mean}" for q in manifest.quality)))
     if sys.argv[2] == "--remeasure":
         manifest = remeasure(sys.argv[1], progress=print)
     else:

@@ -374,12 +374,9 @@ def _eval_refiner(model: str, weights: str | None, check: bool, photos: str | No
     from edgezoo.errors import BadInputError, FigureMismatchError
     from edgezoo.manifests import packaged_names
     from edgezoo.zoo import create_model, get_entry
-    from edgezoo.zoo.release_conditional import REFINE_STEPS, check_refinement, measure_refinement
+    from edgezoo.zoo.release_conditional import check_refinement, measure_refinement
     from edgezoo.zoo.weights import load_weights
 
-    if get_entry(model).task != "conditional-deblur":
-        raise BadInputError(f"{model} ({get_entry(model).task}) has no evaluation protocol yet; "
-                            "the deblurring predict-and-refine models have")
     say = (lambda line: click.echo(line, err=True))
     names = set(photos.split(",")) if photos else None
     problems: list[str] = []
@@ -395,7 +392,7 @@ def _eval_refiner(model: str, weights: str | None, check: bool, photos: str | No
         net = create_model(model, pretrained=weights is None).eval()
         if weights:
             load_weights(net, weights)
-        results = measure_refinement(model, net, (0, steps) if steps else REFINE_STEPS, progress=say)
+        results = measure_refinement(model, net, (0, steps) if steps else None, progress=say)
     if as_json:
         echo_json({"model": model, "rows": [r.model_dump(mode="json") for r in results], "differences": problems})
     else:

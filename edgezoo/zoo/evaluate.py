@@ -22,22 +22,27 @@ from edgezoo.manifests.schema import ImageScore, QualityResult
 from edgezoo.metrics import psnr, ssim
 from edgezoo.runtimes.serving import serve
 from edgezoo.zoo.data import GaussianNoise, evaluation_images
-from edgezoo.zoo.degradations import DEGRADATIONS
+from edgezoo.zoo.degradations import CONDITIONAL_DEGRADATIONS, DEGRADATIONS
 
 EVAL_DATASET = "edgezoo-eval-9 (scikit-image and scikit-learn colour photos, centre crops up to 384 px)"
 
 Restorer = Callable[[np.ndarray], np.ndarray]  # HxWx3 float32 in, HxWx3 float out
+# tasks whose output is larger than their input: (degradation, scale); their photos'
+# sides must be a multiple of the scale, and the degraded input is not scored (it is
+# smaller than the photo): bicubic up-sampling stands for it
+UPSCALING_TASKS = {"super-resolve": ("sr4", 4)}
 
 
 def nchw_restorer(fn: Callable[[np.ndarray], np.ndarray], multiple_of: int, tile: tuple[int, int] | None = None,
-                  pad_mode: str = "reflect") -> Restorer:
+                  pad_mode: str = "reflect", scale: int = 1) -> Restorer:
     """An HWC -> HWC restorer from an NCHW function, served as the runtime serves it
     (:func:`edgezoo.runtimes.serving.serve`: padded to ``multiple_of``, tiled when
-    ``tile`` is given, cropped back), so a score is what a runtime user gets."""
+    ``tile`` is given, cropped back; ``scale``: the output's sides over the input's),
+    so a score is what a runtime user gets."""
 
     def restore(image: np.ndarray) -> np.ndarray:
         batch = np.ascontiguousarray(image.transpose(2, 0, 1)[None], dtype=np.float32)
-        return serve(fn, batch, multiple_of, tile, pad_mode=pad_mode)[0].transpose(1, 2, 0)
+        return serve(fn, batch, multiple_of, tile, pad_mode=pad_mode, scale=scale)[0].transpose(1, 2, 0)
 
     return restore
 
@@ -131,7 +136,8 @@ def _score_examples(restorer: Restorer, examples, input_name: str,
     per_baseline: dict[str, dict[str, ImageScore]] = {input_name: {}, **{k: {} for k in baselines}}
     for name, clean, degraded, info in examples:
         per_image[name] = _score(clean, restorer(degraded))
-        per_baseline[input_name][name] = _score(clean, degraded)
+        if degraded.shape == clean.shape:  # a smaller input (super-resolution) has its bicubic baseline instead
+            per_baseline[input_name][name] = _score(clean, degraded)
         for baseline, restore in baselines.items():
             per_baseline[baseline][name] = _score(clean, restore(degraded, info))
         if progress:
@@ -143,7 +149,8 @@ def _result(degradation: str, seed: int, per_image: dict[str, ImageScore],
             per_baseline: dict[str, dict[str, ImageScore]]) -> QualityResult:
     return QualityResult(
         dataset=EVAL_DATASET, degradation=degradation, seed=seed, mean=_mean(per_image), per_image=per_image,
-        baselines={k: _mean(v) for k, v in per_baseline.items()}, baselines_per_image=per_baseline,
+        baselines={k: _mean(v) for k, v in per_baseline.items() if v},
+        baselines_per_image={k: v for k, v in per_baseline.items() if v},
     )
 
 
@@ -224,8 +231,10 @@ def evaluate_restorer(
     Parameters
     ----------
     task : str
-        denoise, deblur, derain, dehaze or enhance. Denoising is
-        :func:`evaluate_denoiser` at sigma 25 (the same figures, CBM3D its baseline).
+        denoise, deblur, derain, dehaze or enhance, or super-resolve (x4: each photo
+        down-sampled by :data:`UPSCALING_TASKS`' degradation, bicubic up-sampling its
+        baseline, the input not scored). Denoising is :func:`evaluate_denoiser` at
+        sigma 25 (the same figures, CBM3D its baseline).
     restorer : callable
         HxWx3 float32 degraded image -> restored image.
     images : dict, optional
@@ -244,10 +253,11 @@ def evaluate_restorer(
     QualityResult
         Per-image scores, the mean, and the input's and baselines' scores.
     """
-    from edgezoo.zoo.baselines import BASELINES
+    from edgezoo.zoo.baselines import BASELINES, CONDITIONAL_BASELINES
 
-    if task not in DEGRADATIONS:
-        raise ValueError(f"no degradation for task '{task}'; there are {', '.join(DEGRADATIONS)}")
+    known = [*DEGRADATIONS, *UPSCALING_TASKS]
+    if task not in known:
+        raise ValueError(f"no degradation for task '{task}'; there are {', '.join(known)}")
     if task == "denoise":
         sigma = float(DEGRADATIONS["denoise"].params["sigma"])
         return evaluate_denoiser(restorer, sigmas=(sigma,), seed=seed, baselines=baselines, images=images,
@@ -255,8 +265,15 @@ def evaluate_restorer(
     images = images if images is not None else evaluation_images()
     if names is not None and not names <= set(images):
         raise ValueError(f"no evaluation image named {', '.join(sorted(names - set(images)))}")
-    degradation = DEGRADATIONS[task]
+    if task in UPSCALING_TASKS:
+        name, scale = UPSCALING_TASKS[task]
+        odd = sorted(n for n, im in images.items() if im.shape[0] % scale or im.shape[1] % scale)
+        if odd:
+            raise ValueError(f"x{scale} evaluation needs photo sides that are a multiple of {scale}: {', '.join(odd)}")
+        degradation, chosen = CONDITIONAL_DEGRADATIONS[name], CONDITIONAL_BASELINES[name]
+    else:
+        degradation, chosen = DEGRADATIONS[task], BASELINES[task]
     per_image, per_baseline = _score_examples(
-        restorer, _degraded(images, degradation, seed, names), "degraded", BASELINES[task] if baselines else {},
+        restorer, _degraded(images, degradation, seed, names), "degraded", chosen if baselines else {},
         task, progress)
     return _result(degradation.label, seed, per_image, per_baseline)

@@ -4,9 +4,10 @@ regression models of the task are (``edgezoo.zoo.evaluate.evaluate_restorer``: t
 evaluation photos, the task's degradation and seeds), so that the planner compares the
 predictor alone, predictor + K steps and the other models of the task on one footing.
 
-Only same-size tasks are released here (``conditional-deblur``, scored on the ``deblur``
-task it serves); x4 super-resolution has no regression model or evaluation protocol of
-its own yet."""
+``conditional-deblur`` models are scored on the ``deblur`` task they serve (beside the
+regression deblurrers), ``conditional-sr4`` ones on ``super-resolve`` (each photo down-sampled
+x4, bicubic up-sampling the baseline: :data:`edgezoo.zoo.evaluate.UPSCALING_TASKS`). A CoDi
+student's rows stop at its own step count."""
 
 from __future__ import annotations
 
@@ -26,6 +27,13 @@ from edgezoo.zoo.weights import WEIGHTS_DIR, load_weights, save_weights
 REFINE_STEPS = (0, 1, 2, 4, 25)  # 0: the predictor alone
 
 
+def refine_steps(name: str) -> tuple[int, ...]:
+    """The step counts a model's manifest measures: :data:`REFINE_STEPS` up to its
+    program's own (a 4-step student's stop at 4)."""
+    most = get_entry(name).config.steps
+    return tuple(k for k in REFINE_STEPS if k <= most)
+
+
 def refine_restorer(model: torch.nn.Module, steps: int, seed: int = 0) -> Callable[[np.ndarray], np.ndarray]:
     """An HWC -> HWC restorer that serves ``model`` as the runtime does: the predictor,
     then ``steps`` DDIM steps on the residual (one sample, drawn from ``seed``)."""
@@ -42,10 +50,10 @@ def refine_restorer(model: torch.nn.Module, steps: int, seed: int = 0) -> Callab
     def run(batch: np.ndarray) -> np.ndarray:
         return refine(predict, denoise, scheduler, batch, cfg.residual_scale, count=1, seed=seed)[1]
 
-    return nchw_restorer(run, cfg.multiple_of)
+    return nchw_restorer(run, cfg.multiple_of, scale=cfg.scale)
 
 
-def measure_refinement(name: str, model: torch.nn.Module, steps: Sequence[int] = REFINE_STEPS,
+def measure_refinement(name: str, model: torch.nn.Module, steps: Sequence[int] | None = None,
                        names: set[str] | None = None,
                        progress: Callable[[str], None] | None = None) -> list[QualityResult]:
     """One quality row per step count (``metrics["steps"]``), on the task the model
@@ -55,7 +63,7 @@ def measure_refinement(name: str, model: torch.nn.Module, steps: Sequence[int] =
 
     task = served_task(get_entry(name).task)
     rows = []
-    for k in steps:
+    for k in steps if steps is not None else refine_steps(name):
         result = evaluate_restorer(task, refine_restorer(model, k), names=names, baselines=k == 0, progress=progress)
         assert result.mean is not None
         result.metrics = {"steps": float(k), "psnr_db": result.mean.psnr_db, "ssim": result.mean.ssim}
@@ -65,7 +73,7 @@ def measure_refinement(name: str, model: torch.nn.Module, steps: Sequence[int] =
 
 
 def release_conditional(name: str, weights: str | Path, recipe: str, trained_on: str = PHOTO_POOL,
-                        steps: Sequence[int] = REFINE_STEPS, progress: Callable[[str], None] | None = None,
+                        steps: Sequence[int] | None = None, progress: Callable[[str], None] | None = None,
                         dtype: str = "float16") -> Manifest:
     """Package ``weights`` (a trained run's ``model.safetensors``) as the shipped weights
     of ``name`` and write its manifest, quality measured on the weights as shipped."""
@@ -96,6 +104,51 @@ def release_conditional(name: str, weights: str | Path, recipe: str, trained_on:
     return manifest
 
 
+def run_recipe(name: str, run: str | Path, note: str = "") -> tuple[str, str]:
+    """(recipe line, combined loss log) of ``name``'s phases in a training run
+    (``RUN/MODEL/PHASE/record.json`` and ``log.jsonl`` as
+    :func:`edgezoo.zoo.train_conditional.train_phase` writes them)."""
+    import json
+
+    from edgezoo.runtimes.profile import device_profile
+    from edgezoo.zoo.train_conditional import phase_dir
+
+    cfg = get_entry(name).config
+    phases = ("student",) if cfg.adapter_rank else ("predictor", "teacher")
+    parts, logs, first = [], [], None
+    for phase in phases:
+        folder = phase_dir(run, name, phase)
+        record = json.loads((folder / "record.json").read_text())
+        first = first or record
+        parts.append(f"{phase} {record['steps_done']:,} steps ({record['device_seconds']:.0f} s"
+                     + (f", {record['trainable_fraction']:.1%} of the parameters trainable" if phase == "student" else "")
+                     + ")")
+        for line in (folder / "log.jsonl").read_text().splitlines():
+            logs.append(json.dumps({"phase": phase, **json.loads(line)}))
+    assert first is not None
+    recipe = first["recipe"]
+    command = (f"scripts/device_conditional.py --models {name} --device cpu --batch {recipe['batch']} "
+               f"--patch {recipe['patch']} --checkpoint-every {recipe['checkpoint_every']}")
+    teacher = f" from the teacher {cfg.teacher} on its {recipe['teacher_steps']}-step DDIM grid" if cfg.adapter_rank else ""
+    line = (f"{command}: {', then '.join(parts)}{teacher}, {first['device']} (device profile {device_profile().id}); "
+            f"{first['degradation']} on {first['photos']} pool photos; EMA weights at the end (no checkpoint selection)"
+            + (f"; {note}" if note else ""))
+    return line, "\n".join(logs) + "\n"
+
+
+def release_run(name: str, run: str | Path, note: str = "", dtype: str = "float16",
+                progress: Callable[[str], None] | None = None) -> Manifest:
+    """Ship ``RUN/MODEL/model.safetensors`` (:func:`release_conditional`) with the recipe
+    its phases' records state and their loss logs beside the weights (``NAME.log.jsonl``)."""
+    from edgezoo.files import atomic_write_text
+    from edgezoo.zoo.train_conditional import weights_path
+
+    recipe, log = run_recipe(name, run, note)
+    manifest = release_conditional(name, weights_path(run, name), recipe, progress=progress, dtype=dtype)
+    atomic_write_text(WEIGHTS_DIR / f"{name}.log.jsonl", log)
+    return manifest
+
+
 def check_refinement(name: str, names: set[str] | None = None,
                      progress: Callable[[str], None] | None = None) -> tuple[list[QualityResult], list[str]]:
     """Recompute every step count's figures of the shipped ``name`` from its shipped
@@ -122,4 +175,4 @@ def check_refinement(name: str, names: set[str] | None = None,
     return measured, problems
 
 
-__all__ = ["REFINE_STEPS", "check_refinement", "measure_refinement", "refine_restorer", "release_conditional"]
+__all__ = ["REFINE_STEPS", "refine_steps", "release_run", "run_recipe", "check_refinement", "measure_refinement", "refine_restorer", "release_conditional"]

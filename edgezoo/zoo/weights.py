@@ -82,7 +82,7 @@ def shipped_weights_path(name: str) -> tuple[Path, str]:
             raise WeightsError(f"no trained weights ship for '{name}'; use pretrained=False, or train them with "
                                f"`python scripts/device_diffusion.py train --family {family}` (recipe: "
                                "edgezoo.zoo.train_diffusion)")
-        if task not in DEGRADATIONS:  # suggest only a command that works
+        if task not in DEGRADATIONS and entry.protocol.name != "conditional-restore":  # suggest only a command that works
             raise WeightsError(f"no trained weights ship for '{name}', and `edgezoo train` has no {task} recipe yet; "
                                "use pretrained=False")
         raise WeightsError(

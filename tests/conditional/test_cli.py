@@ -36,9 +36,31 @@ def test_a_patch_that_does_not_fit_the_scale_is_refused(photo_folder, tmp_path):
     assert bad.returncode == 2 and "--patch must be a multiple of 4" in bad.stderr
 
 
-def test_eval_check_recomputes_the_shipped_refiner_and_sr4_says_it_has_no_protocol_yet():
+def test_eval_check_recomputes_the_shipped_refiner():
     done = _cli("eval", "dvsr-tiny-deblur", "--check", "--photos", "coffee")
     assert done.returncode == 0, done.stderr
     assert "figures checked match the manifest" in done.stdout and "the predictor alone" in done.stdout
-    sr4 = _cli("eval", "dvsr-tiny-sr4")
-    assert sr4.returncode == 2 and "has no evaluation protocol yet" in sr4.stderr and "Traceback" not in sr4.stderr
+
+
+def test_eval_scores_a_x4_refiner_against_bicubic_on_the_super_resolve_task(tmp_path):
+    """x4 has its evaluation protocol: every photo down-sampled x4, the model's 4x output
+    scored against the photo beside bicubic up-sampling (the small input is not scored)."""
+    import json
+
+    from edgezoo.zoo import create_model
+    from edgezoo.zoo.weights import save_weights
+
+    weights = tmp_path / "untrained.safetensors"
+    save_weights(create_model("dvsr-tiny-sr4", pretrained=False), weights)
+    done = _cli("eval", "dvsr-tiny-sr4", "--weights", str(weights), "--steps", "1", "--json")
+    assert done.returncode == 0, done.stderr
+    rows = json.loads(done.stdout)["rows"]
+    assert [r["metrics"]["steps"] for r in rows] == [0.0, 1.0]
+    predictor = rows[0]
+    assert set(predictor["baselines"]) == {"bicubic"} and predictor["degradation"].startswith("downsample")
+    assert len(predictor["per_image"]) == 9
+    # an untrained predictor's correction is small next to its bicubic-upsampled input, so it stays near bicubic
+    assert abs(predictor["mean"]["psnr_db"] - predictor["baselines"]["bicubic"]["psnr_db"]) < 3.0
+    unshipped = _cli("eval", "dvsr-tiny-sr4")  # no weights ship: one line with the command that trains them
+    assert unshipped.returncode == 1 and "edgezoo train dvsr-tiny-sr4 --images DIR" in unshipped.stderr
+    assert "Traceback" not in unshipped.stderr

@@ -66,6 +66,14 @@ def test_a_student_distils_from_its_teacher_training_only_adapters(photo_folder,
             torch.testing.assert_close(value, teacher[source], rtol=0, atol=0, msg=key)
     ups = [v for k, v in student.state_dict().items() if k.endswith("adapter.up.weight")]
     assert ups and any(float(u.abs().max()) > 0 for u in ups)  # the adapters moved off zero
+    # what a release ships beside the weights: the recipe read from the phases' records, and their logs
+    from edgezoo.zoo.release_conditional import run_recipe
+
+    for name, phases in (("dvsr-tiny-sr4", ("predictor", "teacher")), ("codi-tiny-sr4", ("student",))):
+        recipe, log = run_recipe(name, run)
+        assert recipe.startswith(f"scripts/device_conditional.py --models {name} ") and "2 steps" in recipe
+        assert [json.loads(line)["phase"] for line in log.splitlines()] == list(phases)  # a checkpoint each
+    assert "from the teacher dvsr-tiny-sr4" in run_recipe("codi-tiny-sr4", run)[0]
 
 
 def test_phases_are_refused_for_the_wrong_kind_of_model(photo_folder, tmp_path):
