@@ -303,3 +303,23 @@ def test_the_dvsr_domain_table_is_dvsr_deblur_domains_json():
             assert _agrees(cell, figures["mean"][column]["psnr_db"]), (domain, column, cell)
         assert _agrees(_numbers(row[9])[0], figures["diversity"]["pairwise_psnr_db@25"])
         assert figures["mean"]["predictor"]["psnr_db"] > max(figures["mean"][c]["psnr_db"] for c in columns[4:])
+
+
+def test_the_guidance_table_is_dvsr_deblur_domains_json():
+    """Structure guidance on and off, in and out of the training blur, as measured."""
+    result = json.loads((RESULTS / "dvsr_deblur_domains.json").read_text())
+    rows = _table("guidance | blur (9 photos, 256 px) | predictor")
+    columns = ["predictor", "sample@2", "mean4@2", "sample@25", "mean4@25"]
+    expected = [(m, d) for d in ("blur-gaussian", "blur-motion") for m in ("dvsr-tiny-deblur", "dvsr-tiny-deblur-guided")]
+    assert len(rows) == len(expected)
+    for row, (model, domain) in zip(rows, expected):
+        assert f"`{model}`" in row[0]
+        figures = result["models"][model][domain]
+        assert len(figures["images"]) == 9
+        for cell, column in zip(row[2:7], columns):
+            assert _agrees(cell, figures["mean"][column]["psnr_db"]), (model, domain, column, cell)
+        assert _agrees(_numbers(row[7])[0], figures["diversity"]["pairwise_psnr_db@25"])
+    # the two share the predictor: its figures are the same weights' on the same pictures
+    for domain in ("blur-gaussian", "blur-motion"):
+        assert result["models"]["dvsr-tiny-deblur"][domain]["per_image"]["predictor"] == \
+            result["models"]["dvsr-tiny-deblur-guided"][domain]["per_image"]["predictor"]
