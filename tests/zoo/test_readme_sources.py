@@ -323,3 +323,38 @@ def test_the_guidance_table_is_dvsr_deblur_domains_json():
     for domain in ("blur-gaussian", "blur-motion"):
         assert result["models"]["dvsr-tiny-deblur"][domain]["per_image"]["predictor"] == \
             result["models"]["dvsr-tiny-deblur-guided"][domain]["per_image"]["predictor"]
+
+
+def test_the_codi_table_is_codi_deblur_json():
+    result = json.loads((RESULTS / "codi_deblur.json").read_text())
+    assert result["device_profile"] in README
+    rows = _table("served as | steps | Gaussian blur: 1 sample / mean of 4")
+    expected = [("teacher", "0"), ("teacher", "25"), ("teacher", "50"), ("student", "1"), ("student", "2"), ("student", "4")]
+    assert len(rows) == len(expected)
+    for row, (role, steps) in zip(rows, expected):
+        assert row[1] == steps
+        for cell, family in zip(row[2:4], ("blur-gaussian", "blur-motion")):
+            figures = result["quality"][role][steps][family]
+            printed = _numbers(cell)
+            assert _agrees(printed[0], figures["sample"]["psnr_db"]), (role, steps, family)
+            if figures["mean_of_samples"] is not None:
+                assert _agrees(printed[1], figures["mean_of_samples"]["psnr_db"]), (role, steps, family)
+        for cell, backend in zip(row[4:6], ("onnxruntime", "litert")):
+            assert _agrees(_numbers(cell)[0], result["latency"][backend][role]["steps"][steps]["median_ms"]), (backend, cell)
+    gaps = result["student4_minus_teacher50_psnr_db"]
+    assert f"{-gaps['blur-gaussian']:.2f} dB (Gaussian)" in README and f"{-gaps['blur-motion']:.2f} dB (motion)" in README
+    for backend, label in (("onnxruntime", "ONNX Runtime"), ("litert", "LiteRT")):
+        assert f"{result['latency'][backend]['teacher50_over_student4']:.1f}x ({label})" in README
+    assert not result["speedup_met"] and not all(result["gap_met"].values())  # the README says the targets are not met
+
+
+def test_the_conditional_rows_table_is_the_shipped_manifests():
+    rows = _table("model | steps | PSNR | SSIM")
+    shipped = [(name, q) for name in ("dvsr-tiny-deblur-guided", "codi-tiny-deblur", "dvsr-tiny-sr4")
+               for q in packaged_manifest(name).quality]
+    assert len(rows) == len(shipped)
+    for row, (name, q) in zip(rows, shipped):
+        assert row[0] == f"`{name}`" and int(row[1]) == int(q.metrics["steps"])
+        assert _agrees(_numbers(row[2])[0], q.mean.psnr_db) and _agrees(row[3], q.mean.ssim)
+    bicubic = packaged_manifest("dvsr-tiny-sr4").quality[0].baselines["bicubic"]
+    assert f"bicubic up-sampling the baseline ({bicubic.psnr_db:.2f} dB / {bicubic.ssim:.4f})" in README
