@@ -215,10 +215,10 @@ def test_suggestions_name_real_commands(capfd, conv_dir, photo, tmp_path):
     assert "edgezoo export deblur" not in line and "`edgezoo export maxim-tiny-deblur --format all`" in line
     commands = re.findall(r"`(edgezoo [a-z]+ [^`]*)`", line)
     assert commands and all(c.split()[2] != "deblur" for c in commands)
-    code, _, err = cli(capfd, "plan", "conditional-sr4")  # a task none of whose models ships weights
+    code, _, err = cli(capfd, "plan", "conditional-sr4")  # the task's one model with weights, not its student
     line = one_line_error(code, err, 1)
     if have("torch"):  # the zoo's registry knows the task's models
-        assert "`edgezoo export codi-tiny-sr4 --untrained`" in line and "shipped weights" in line
+        assert "`edgezoo export dvsr-tiny-sr4 --format all`" in line and "codi-tiny-sr4" not in line
     commands = re.findall(r"`(edgezoo [a-z]+ [^`]*)`", line)
     assert commands and all(c.split()[2] != "conditional-sr4" for c in commands)
     code, _, err = cli(capfd, "plan", "conv-tset", "--search", conv_dir.parent)  # a near miss of an export
