@@ -93,17 +93,11 @@ def refine(predict: Predict, denoise: ConditionalDenoise, scheduler: BaseSchedul
     return np.clip(prediction, 0.0, 1.0), restored
 
 
-def _fed(runner: Any, arrays: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
-    """``arrays`` in the dtypes ``runner`` declares for them (float32 where it says nothing)."""
+def _dtypes(runner: Any) -> tuple[dict[str, np.dtype], np.dtype]:
+    """The dtypes ``runner`` declares for its inputs by name, and the one a name it does
+    not declare gets (its only input's, else float32)."""
     declared = {info.name: np.dtype(info.dtype) for info in getattr(runner, "inputs", None) or []}
-    only = next(iter(declared.values())) if len(declared) == 1 else np.dtype(np.float32)
-    return {name: np.asarray(a).astype(declared.get(name, only), copy=False) for name, a in arrays.items()}
-
-
-def _output(outputs: Mapping[str, np.ndarray], name: str) -> np.ndarray:
-    """Output ``name`` (a converter may rename the only one), as float32."""
-    value = outputs[name] if name in outputs else next(iter(outputs.values()))
-    return np.asarray(value).astype(np.float32, copy=False)
+    return declared, next(iter(declared.values())) if len(declared) == 1 else np.dtype(np.float32)
 
 
 def refine_run(program: RefineProgram, step: Any, predictor: Any, denoiser: Any, scheduler: BaseScheduler | None,
@@ -133,15 +127,23 @@ def refine_run(program: RefineProgram, step: Any, predictor: Any, denoiser: Any,
         H, W), "restored": (1, C, H, W)}``, float32 in [0, 1], one picture (or tile) per
         call: tiling is the caller's (:func:`edgezoo.runtimes.serving.serve`).
     """
+    from edgezoo.tasks.base import pick_output
+
     sample, timestep = step_inputs(step.inputs, (program.condition,))
     output = step.outputs[0].name
+    # the dtypes each runner takes, read once: the step graph is called steps x tiles times
+    (predictor_dtypes, predictor_other), (denoiser_dtypes, denoiser_other) = _dtypes(predictor), _dtypes(denoiser)
 
     def predict(degraded: np.ndarray) -> np.ndarray:
-        return _output(predictor.run(_fed(predictor, {program.predictor_input: degraded})), program.prediction)
+        feed = degraded.astype(predictor_dtypes.get(program.predictor_input, predictor_other), copy=False)
+        return pick_output(predictor.run({program.predictor_input: feed}), program.prediction).astype(np.float32,
+                                                                                                    copy=False)
 
     def denoise(z: np.ndarray, t: np.ndarray, condition: np.ndarray) -> np.ndarray:
         feeds = {sample.name: z, timestep.name: t, program.condition: condition}
-        return _output(denoiser.run(_fed(denoiser, feeds)), output)
+        fed = {name: np.asarray(a).astype(denoiser_dtypes.get(name, denoiser_other), copy=False)
+               for name, a in feeds.items()}
+        return pick_output(denoiser.run(fed), output).astype(np.float32, copy=False)
 
     def run(inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         if program.predictor_input not in inputs:

@@ -177,9 +177,8 @@ class ConditionalRestoreProtocol(TaskProtocol):
         ``metrics`` carry ``steps``, the program's step count (``contract["spec"]``'s
         sampler), which ``run`` must take."""
         from edgezoo.errors import BadInputError
-        from edgezoo.runtimes.serving import serve
         from edgezoo.zoo.degradations import CONDITIONAL_DEGRADATIONS
-        from edgezoo.zoo.evaluate import _degraded, _result, _score_examples
+        from edgezoo.zoo.evaluate import _degraded, _result, _score_examples, nchw_restorer
         from edgezoo.zoo.registry import get_entry
 
         spec = ModelSpec.model_validate(contract["spec"])
@@ -196,10 +195,7 @@ class ConditionalRestoreProtocol(TaskProtocol):
                                     f"{sorted(outputs)}")
             return outputs["restored"]
 
-        def restore(image: np.ndarray) -> np.ndarray:
-            batch = np.ascontiguousarray(image.transpose(2, 0, 1)[None], dtype=np.float32)
-            return serve(program, batch, align, tile, scale=spec.program.scale)[0].transpose(1, 2, 0)
-
+        restore = nchw_restorer(program, align, tile, scale=spec.program.scale)
         per_image, per_input = _score_examples(restore, _degraded(data.data, degradation, seed, None), "degraded",
                                                {}, f"{steps} steps", None)
         result = _result(degradation.label, seed, per_image, per_input)
