@@ -12,6 +12,8 @@ the input pyramid (paper sizes, which load the official checkpoints).
 
 from __future__ import annotations
 
+from typing import Sequence
+
 import torch
 from torch import nn
 from torch.nn import functional as F
@@ -202,7 +204,10 @@ class MaximStage(nn.Module):
     def forward(
         self, shortcuts: list[torch.Tensor], sam_features: list[torch.Tensor],
         encs_prev: list[torch.Tensor], decs_prev: list[torch.Tensor],
+        film: Sequence[tuple[torch.Tensor, torch.Tensor]] | None = None,
     ) -> tuple[list[torch.Tensor], list[torch.Tensor], list[torch.Tensor], list[torch.Tensor]]:
+        # film: (gamma, beta) for the bottleneck's output, then each decoder's, deepest first;
+        # each feature becomes h * (1 + gamma) + beta (an instruction adaptor's modulation fusion)
         cfg = self.cfg
         x_scales = []
         for i, conv in enumerate(self.input_convs):
@@ -221,6 +226,8 @@ class MaximStage(nn.Module):
 
         for block in self.bottleneck:
             x = block(x)
+        if film is not None:
+            x = x * (1 + film[0][0]) + film[0][1]
         global_feature = x
 
         skip_features = []
@@ -234,6 +241,8 @@ class MaximStage(nn.Module):
             signal = torch.cat([proj(s) for proj, s in zip(self.decoder_signal[k], skip_features)], dim=1)
             x = self.upsamplers[k](x)
             x, _ = self.decoders[k](x, signal)
+            if film is not None:
+                x = x * (1 + film[k + 1][0]) + film[k + 1][1]
             decs.append(x)
             head = self.heads[str(i)] if str(i) in self.heads else None
             if isinstance(head, SupervisedAttention):
@@ -258,7 +267,10 @@ class Maxim(nn.Module):
         self.cfg = cfg
         self.stages = nn.ModuleList(MaximStage(cfg, s) for s in range(cfg.num_stages))
 
-    def forward_all(self, image: torch.Tensor) -> list[list[torch.Tensor]]:
+    def forward_all(self, image: torch.Tensor,
+                    film: Sequence[tuple[torch.Tensor, torch.Tensor]] | None = None) -> list[list[torch.Tensor]]:
+        """``film`` modulates the last stage's bottleneck and decoder features (see
+        :meth:`MaximStage.forward`); None leaves the network as it is."""
         shortcuts = [image] + [
             shrink_pyramid(image, i, self.cfg.pyramid) for i in range(1, self.cfg.num_supervision_scales)
         ]
@@ -266,13 +278,16 @@ class Maxim(nn.Module):
         encs_prev: list[torch.Tensor] = []
         decs_prev: list[torch.Tensor] = []
         outputs_all = []
-        for stage in self.stages:
-            outputs, sam_features, encs_prev, decs_prev = stage(shortcuts, sam_features, encs_prev, decs_prev)
+        for index, stage in enumerate(self.stages):
+            last = index == len(self.stages) - 1
+            outputs, sam_features, encs_prev, decs_prev = stage(shortcuts, sam_features, encs_prev, decs_prev,
+                                                                film if last else None)
             outputs_all.append(outputs)
         return outputs_all
 
-    def forward(self, image: torch.Tensor) -> torch.Tensor:
-        return self.forward_all(image)[-1][-1]
+    def forward(self, image: torch.Tensor,
+                film: Sequence[tuple[torch.Tensor, torch.Tensor]] | None = None) -> torch.Tensor:
+        return self.forward_all(image, film)[-1][-1]
 
 
 def build(cfg: MaximConfig) -> Maxim:

@@ -196,7 +196,7 @@ def _adapted_key(key: str) -> str:
     return key
 
 
-class _Phase:
+class TrainingPhase:
     """One phase's state: the trained module, its EMA, the optimizer, the step and the
     device-seconds spent, saved to and resumed from ``DIR/last.pt``."""
 
@@ -293,7 +293,7 @@ def train_phase(model_name: str, images: list[str | Path], run: str | Path, reci
     folder = phase_dir(run, model_name, recipe.phase)
     if recipe.phase == "predictor":
         model = entry.build().to(dev)
-        phase = _Phase(model.predictor, list(model.predictor.parameters()), recipe, folder, dev, log)
+        phase = TrainingPhase(model.predictor, list(model.predictor.parameters()), recipe, folder, dev, log)
         loss_at = _predictor_loss(model, pairs, recipe, dev)
     elif recipe.phase == "teacher":
         model = entry.build()
@@ -301,13 +301,13 @@ def train_phase(model_name: str, images: list[str | Path], run: str | Path, reci
         model = model.to(dev)
         for p in model.predictor.parameters():
             p.requires_grad_(False)
-        phase = _Phase(model.denoiser, list(model.denoiser.parameters()), recipe, folder, dev, log)
+        phase = TrainingPhase(model.denoiser, list(model.denoiser.parameters()), recipe, folder, dev, log)
         loss_at = _teacher_loss(model, pairs, recipe, dev)
     else:
         teacher = load_model(cfg.teacher, run).to(dev).eval()
         model = student_from_teacher(model_name, teacher).to(dev)
         params = [p for p in model.denoiser.parameters() if p.requires_grad]
-        phase = _Phase(model.denoiser, params, recipe, folder, dev, log)
+        phase = TrainingPhase(model.denoiser, params, recipe, folder, dev, log)
         loss_at = _consistency_loss(model, teacher, phase, pairs, recipe, dev)
     try:
         done = phase.run(loss_at, dev)
@@ -385,7 +385,7 @@ def _teacher_loss(model: ConditionalRestorer, pairs: "Pairs", recipe: Conditiona
     return loss_at
 
 
-def _consistency_loss(model: ConditionalRestorer, teacher: ConditionalRestorer, phase: _Phase, pairs: "Pairs",
+def _consistency_loss(model: ConditionalRestorer, teacher: ConditionalRestorer, phase: TrainingPhase, pairs: "Pairs",
                       recipe: ConditionalRecipe, dev: torch.device) -> Callable[[int], torch.Tensor]:
     backbone = model.cfg.backbone
     corruption = Corruption(backbone, dev)
@@ -511,5 +511,5 @@ def evaluate_conditional(model: ConditionalRestorer, degradation: str, images: d
             "per_image": {row: {n: round(p, 3) for n, p in zip(v["images"], v["psnr_db"])} for row, v in table.items()}}
 
 
-__all__ = ["ConditionalRecipe", "PHASES", "PatchPairs", "diversity", "evaluate_conditional", "load_model",
+__all__ = ["ConditionalRecipe", "PHASES", "PatchPairs", "TrainingPhase", "diversity", "evaluate_conditional", "load_model",
            "PrefetchedPairs", "phase_dir", "residual_target", "student_from_teacher", "torch_components", "train_phase", "weights_path"]

@@ -1,0 +1,40 @@
+"""Instruction-driven restoration (TIP, Qi et al., ECCV 2024), an edge version: the config.
+Imports no torch.
+
+A frozen restoration prior (a shipped MAXIM) is steered by a ControlNet-style adaptor: a
+small encoder of the degraded picture whose features, modulated by the instruction's
+embedding, produce zero-initialised (gamma, beta) pairs that enter the prior's bottleneck
+and decoder features by modulation fusion, ``h * (1 + gamma) + beta``. The instruction
+("denoise, sigma 25", "remove blur of 2 px", "remove all degradation", with a strength
+appended in words) is tokenized by :mod:`edgezoo.tasks.instructions` and embedded by a
+small text encoder trained with the adaptor. Two graphs: ``text_encoder`` (token ids and
+numbers -> embedding) and ``net`` (image and embedding -> image).
+
+Not registered yet: the runtime does not yet serve a program whose components are a
+once-per-request encoder and a tiled net (the next step), so these configs are trained
+and measured by ``edgezoo.zoo.train_tip`` and ``benchmarks/tip_study.py`` only."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from edgezoo.zoo.registry import Paper
+
+TIP_PAPER = Paper("TIP: Text-Driven Image Processing with Semantic and Restoration Instructions (ECCV 2024)",
+                  "https://arxiv.org/abs/2312.11595")
+
+
+@dataclass(frozen=True)
+class TipConfig:
+    """``prior``: the registered MAXIM whose shipped weights are frozen; ``embedding``:
+    the instruction embedding's width; ``text_width``: the text encoder's token features;
+    ``control_widths``: the adaptor's features at full, half and quarter resolution."""
+
+    prior: str = "maxim-tiny-denoise"
+    embedding: int = 64
+    text_width: int = 64
+    control_widths: tuple[int, int, int] = (16, 32, 32)
+    max_tokens: int = 16
+
+
+TINY = TipConfig()
