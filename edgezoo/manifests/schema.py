@@ -29,7 +29,7 @@ class _Strict(BaseModel):
 
 
 # What a tensor means to the model: how a runtime fills an input and reads an output.
-Role = Literal["image", "condition", "timestep", "noise", "text_tokens", "embedding", "logits"]
+Role = Literal["image", "condition", "timestep", "noise", "text_tokens", "text_numbers", "embedding", "logits"]
 
 
 class TensorSpec(_Strict):

@@ -29,6 +29,8 @@ VOCABULARY: tuple[str, ...] = (
 MAX_TOKENS = 16
 _WORD_OR_NUMBER = re.compile(r"\d+(?:\.\d*)?|\.\d+|[a-z]+")
 _IDS = {word: i for i, word in enumerate(VOCABULARY)}
+# the words that say what to do or what is wrong (an instruction needs one of them)
+_CONTENT = frozenset(VOCABULARY[VOCABULARY.index("remove"):VOCABULARY.index("sigma")])
 
 
 def instruction_text(instruction: str, strength: float | None = None) -> str:
@@ -44,10 +46,11 @@ def tokenize(instruction: str, strength: float | None = None,
              max_tokens: int = MAX_TOKENS) -> tuple[np.ndarray, np.ndarray]:
     """(token ids, numbers): two (1, ``max_tokens``) arrays, int32 and float32. A number
     is the ``<num>`` id with its value in the second array (zero elsewhere); words not in
-    :data:`VOCABULARY` are ``<unk>``. An instruction with no word the model knows, or with
+    :data:`VOCABULARY` are ``<unk>``. An instruction with no word the model knows for an action or a
+    degradation, or with
     more than ``max_tokens`` words and numbers, is refused in one line."""
     own = _WORD_OR_NUMBER.findall(instruction.lower())
-    if not any(piece in _IDS for piece in own):
+    if not any(piece in _CONTENT for piece in own):
         raise BadInputError(f"instruction {instruction!r} has no word this model knows: say what to fix, like "
                             "'remove the noise', 'denoise, sigma 25', 'remove blur of 2 px', 'remove all degradation'")
     pieces = _WORD_OR_NUMBER.findall(instruction_text(instruction, strength).lower())

@@ -38,3 +38,26 @@ class TipConfig:
 
 
 TINY = TipConfig()
+
+
+def components(cfg: TipConfig, sides: tuple[int | str, int | str] = ("H", "W"), multiple_of: int = 32) -> list:
+    """The two graphs' contracts (:class:`edgezoo.manifests.schema.Component`):
+    ``text_encoder`` (``tokens`` int32 ids and ``numbers``, each 1 x ``max_tokens`` ->
+    ``instruction``, the embedding) and ``net`` (``image`` and ``instruction`` -> ``restored``)."""
+    from edgezoo.manifests.schema import Component, TensorSpec
+    from edgezoo.tasks.instructions import VOCABULARY
+
+    row = dict(layout="NL", color=None)
+    embedding = TensorSpec(name="instruction", role="embedding", shape=[1, cfg.embedding], layout="NC", range=None,
+                           color=None, shape_rule="fixed")
+    image = TensorSpec(name="image", role="image", shape=[1, 3, *sides], multiple_of=multiple_of)
+    return [
+        Component(name="text_encoder", inputs=[
+            TensorSpec(name="tokens", role="text_tokens", shape=[1, cfg.max_tokens], dtype="int32",
+                       range=(0, len(VOCABULARY) - 1), **row),
+            TensorSpec(name="numbers", role="text_numbers", shape=[1, cfg.max_tokens], range=(0.0, 50.0), **row),
+        ], outputs=[embedding]),
+        Component(name="net", inputs=[image, embedding.model_copy(update={"shape_rule": None})],
+                  outputs=[image.model_copy(update={"name": "restored", "multiple_of": None,
+                                                    "shape_rule": "same:image"})]),
+    ]
