@@ -70,7 +70,7 @@ def main() -> None:
     parser.add_argument("--student", required=True, help="export folder of the student (codi-tiny-deblur)")
     parser.add_argument("--quality", required=True, help="quality.json of scripts/device_conditional.py --phases evaluate")
     parser.add_argument("--backends", default="onnxruntime,litert")
-    parser.add_argument("--side", type=int, default=256)
+    parser.add_argument("--side", type=int, default=256, help="the restored picture's side (a x4 model's input is a quarter)")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--threads", type=int, default=None)
     parser.add_argument("--json-out", default=str(ROOT / "benchmarks" / "results" / "codi_deblur.json"))
@@ -81,10 +81,14 @@ def main() -> None:
     from edgezoo.runtimes import load
     from edgezoo.runtimes.profile import device_profile, host_rate
 
-    teacher_name, student_name = load_manifest(args.teacher).name, load_manifest(args.student).name
+    teacher_manifest = load_manifest(args.teacher)
+    teacher_name, student_name = teacher_manifest.name, load_manifest(args.student).name
+    scale = int(teacher_manifest.model_spec().program.scale)
+    if args.side % scale:
+        raise SystemExit(f"--side {args.side} is not a multiple of the models' scale x{scale}")
     quality = json.loads(Path(args.quality).read_text())
     rng = np.random.default_rng(0)
-    picture = rng.random((1, 3, args.side, args.side), dtype=np.float32)
+    picture = rng.random((1, 3, args.side // scale, args.side // scale), dtype=np.float32)
     profile = device_profile()
     latency: dict[str, Any] = {}
     for backend in args.backends.split(","):
@@ -106,9 +110,10 @@ def main() -> None:
     result = {
         "what": (f"{student_name} (CoDi student) at {STUDENT_STEPS} steps vs its teacher {teacher_name} at "
                  f"{TEACHER_STEPS[1:]} steps and the predictor alone: quality (PyTorch reference) and end-to-end "
-                 f"latency of one {args.side}x{args.side} picture through the runtime"),
+                 f"latency of one {args.side}x{args.side} picture through the runtime"
+                 + (f" (restored from a {args.side // scale}x{args.side // scale} input, x{scale})" if scale > 1 else "")),
         "command": (f"python benchmarks/codi_speed.py --teacher T --student S --quality Q --side {args.side} "
-                    f"--repeats {args.repeats}"),
+                    f"--repeats {args.repeats} --backends {args.backends}"),
         "device_profile": profile.id, "cpu": profile.info, "host_rate_share": round(host_rate(profile.id).share, 2),
         "quality_note": quality.get("note"), "quality_device": quality.get("device"),
         "quality": {"teacher": teacher_q, "student": student_q},

@@ -178,7 +178,7 @@ class ConditionalRestoreProtocol(TaskProtocol):
         sampler), which ``run`` must take."""
         from edgezoo.errors import BadInputError
         from edgezoo.zoo.degradations import CONDITIONAL_DEGRADATIONS
-        from edgezoo.zoo.evaluate import _degraded, _result, _score_examples, nchw_restorer
+        from edgezoo.zoo.evaluate import nchw_restorer, score_degradation
         from edgezoo.zoo.registry import get_entry
 
         spec = ModelSpec.model_validate(contract["spec"])
@@ -196,9 +196,7 @@ class ConditionalRestoreProtocol(TaskProtocol):
             return outputs["restored"]
 
         restore = nchw_restorer(program, align, tile, scale=spec.program.scale)
-        per_image, per_input = _score_examples(restore, _degraded(data.data, degradation, seed, None), "degraded",
-                                               {}, f"{steps} steps", None)
-        result = _result(degradation.label, seed, per_image, per_input)
+        result = score_degradation(restore, data.data, degradation, seed, what=f"{steps} steps")
         assert result.mean is not None
         return result.model_copy(update={"dataset": data.dataset, "metrics": {
             "steps": float(steps), "psnr_db": result.mean.psnr_db, "ssim": result.mean.ssim}})

@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
 import numpy as np
 import torch
@@ -154,6 +154,18 @@ def _result(degradation: str, seed: int, per_image: dict[str, ImageScore],
     )
 
 
+def score_degradation(restorer: Restorer, images: dict[str, np.ndarray], degradation: Any, seed: int = 0,
+                      baselines: dict[str, Callable[[np.ndarray, dict], np.ndarray]] | None = None, what: str = "",
+                      names: set[str] | None = None, progress: Callable[[str], None] | None = None) -> QualityResult:
+    """Score ``restorer`` on ``images`` degraded by ``degradation`` (photo ``i`` of the
+    sorted set with ``default_rng(seed + i)``; a callable (clean, rng) -> (degraded, info)
+    with a ``label``), beside the degraded input and ``baselines`` (told the info);
+    ``what`` labels the progress lines."""
+    per_image, per_baseline = _score_examples(restorer, _degraded(images, degradation, seed, names), "degraded",
+                                              baselines or {}, what or degradation.label, progress)
+    return _result(degradation.label, seed, per_image, per_baseline)
+
+
 def score_baseline(name: str, restorer: Restorer, images: dict[str, np.ndarray], sigma: float, seed: int,
                    names: set[str] | None = None) -> dict[str, ImageScore]:
     """Per-image scores of a classical baseline, cached on disk: they depend only on
@@ -273,7 +285,4 @@ def evaluate_restorer(
         degradation, chosen = CONDITIONAL_DEGRADATIONS[name], CONDITIONAL_BASELINES[name]
     else:
         degradation, chosen = DEGRADATIONS[task], BASELINES[task]
-    per_image, per_baseline = _score_examples(
-        restorer, _degraded(images, degradation, seed, names), "degraded", chosen if baselines else {},
-        task, progress)
-    return _result(degradation.label, seed, per_image, per_baseline)
+    return score_degradation(restorer, images, degradation, seed, chosen if baselines else {}, task, names, progress)

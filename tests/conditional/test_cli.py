@@ -61,6 +61,7 @@ def test_eval_scores_a_x4_refiner_against_bicubic_on_the_super_resolve_task(tmp_
     assert len(predictor["per_image"]) == 9
     # an untrained predictor's correction is small next to its bicubic-upsampled input, so it stays near bicubic
     assert abs(predictor["mean"]["psnr_db"] - predictor["baselines"]["bicubic"]["psnr_db"]) < 3.0
-    unshipped = _cli("eval", "codi-tiny-sr4")  # no weights ship: one line with the command that trains them
-    assert unshipped.returncode == 1 and "edgezoo train codi-tiny-sr4 --images DIR" in unshipped.stderr
+    # every conditional model ships weights now; a variant without them says, in one line, what trains them
+    unshipped = _cli("eval", "maxim-small-deblur")
+    assert unshipped.returncode == 1 and "edgezoo train maxim-small-deblur --images DIR" in unshipped.stderr
     assert "Traceback" not in unshipped.stderr

@@ -215,7 +215,7 @@ def test_suggestions_name_real_commands(capfd, conv_dir, photo, tmp_path):
     assert "edgezoo export deblur" not in line and "`edgezoo export maxim-tiny-deblur --format all`" in line
     commands = re.findall(r"`(edgezoo [a-z]+ [^`]*)`", line)
     assert commands and all(c.split()[2] != "deblur" for c in commands)
-    code, _, err = cli(capfd, "plan", "conditional-sr4")  # the task's one model with weights, not its student
+    code, _, err = cli(capfd, "plan", "conditional-sr4")  # one command: the task's first model with weights
     line = one_line_error(code, err, 1)
     if have("torch"):  # the zoo's registry knows the task's models
         assert "`edgezoo export dvsr-tiny-sr4 --format all`" in line and "codi-tiny-sr4" not in line

@@ -350,7 +350,7 @@ def test_the_codi_table_is_codi_deblur_json():
 
 def test_the_conditional_rows_table_is_the_shipped_manifests():
     rows = _table("model | steps | PSNR | SSIM")
-    shipped = [(name, q) for name in ("dvsr-tiny-deblur-guided", "codi-tiny-deblur", "dvsr-tiny-sr4")
+    shipped = [(name, q) for name in ("dvsr-tiny-deblur-guided", "codi-tiny-deblur", "dvsr-tiny-sr4", "codi-tiny-sr4")
                for q in packaged_manifest(name).quality]
     assert len(rows) == len(shipped)
     for row, (name, q) in zip(rows, shipped):
