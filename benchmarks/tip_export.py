@@ -10,7 +10,7 @@ compared with PyTorch's on fresh inputs by the export's own parity gate (every o
 by role; ONNX Runtime, LiteRT and OpenVINO execute; Core ML is converted and its spec
 checked, not run: that needs macOS). Then ONNX Runtime times, on the same picture and in
 the same run, the prior alone (``maxim-tiny-denoise``) against the text encoder + net:
-the median of ``--repeats`` calls each, so the ratio is the adaptor's cost.
+the median of ``--repeats`` calls each, in rounds of rotating order, so the ratio is the adaptor's cost.
 Not yet ``edgezoo export``: the model is not registered until the runtime serves its
 two-graph program.
 """
@@ -33,8 +33,10 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from edgezoo.export.formats import converter  # noqa: E402
+from edgezoo.files import atomic_write_text  # noqa: E402
 from edgezoo.export.parity import measure_parity, parity_inputs, reference_outputs  # noqa: E402
 from edgezoo.manifests.schema import IOContract  # noqa: E402
+from edgezoo.runtimes.latency import time_round_robin  # noqa: E402
 from edgezoo.runtimes.profile import device_profile  # noqa: E402
 from edgezoo.tasks.feeds import example_feeds  # noqa: E402
 from edgezoo.tasks.instructions import tokenize  # noqa: E402
@@ -49,16 +51,6 @@ def _metadata(component: Any, fmt: str) -> dict[str, Any]:
     return {"model": "tip-tiny-restore", "component": component.name, "format": fmt, "precision": "fp32",
             "io": io.model_dump(mode="json"), "licence": "Apache-2.0",
             "description": "TIP (edge): instruction-driven restoration, frozen maxim-tiny-denoise + adaptor"}
-
-
-def _median_ms(call: Any, repeats: int) -> float:
-    call()
-    times = []
-    for _ in range(repeats):
-        began = time.perf_counter()
-        call()
-        times.append((time.perf_counter() - began) * 1000.0)
-    return round(statistics.median(times), 2)
 
 
 def main() -> None:
@@ -119,19 +111,16 @@ def main() -> None:
                 embedding = encoder.run(None, {"tokens": ids, "numbers": numbers})[0]
                 net.run(None, {"image": picture, "instruction": embedding})
 
-            timing = {"prior_ms": _median_ms(lambda: prior.run(None, {prior.get_inputs()[0].name: picture}), args.repeats),
-                      "text_encoder_ms": _median_ms(lambda: encoder.run(None, {"tokens": ids, "numbers": numbers}),
-                                                    args.repeats),
-                      "tip_ms": _median_ms(tip_call, args.repeats)}
+            times = time_round_robin({  # rounds of rotating order: load drift hits all three alike
+                "prior_ms": lambda: prior.run(None, {prior.get_inputs()[0].name: picture}),
+                "text_encoder_ms": lambda: encoder.run(None, {"tokens": ids, "numbers": numbers}),
+                "tip_ms": tip_call}, runs=args.repeats, warmup=1)
+            timing = {name: round(statistics.median(ms), 3) for name, ms in times.items()}
             timing["tip_over_prior"] = round(timing["tip_ms"] / timing["prior_ms"], 3)
             result["onnxruntime_latency"] = timing
             print(json.dumps(timing))
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp_out = out.with_suffix(".tmp")
-    tmp_out.write_text(json.dumps(result, indent=1) + "\n")
-    tmp_out.replace(out)
-    print(f"wrote {out}")
+    atomic_write_text(args.out, json.dumps(result, indent=1) + "\n")
+    print(f"wrote {args.out}")
 
 
 if __name__ == "__main__":

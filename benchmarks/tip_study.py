@@ -37,6 +37,7 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from edgezoo.files import atomic_write_text  # noqa: E402
 from edgezoo.metrics import psnr, ssim  # noqa: E402
 from edgezoo.runtimes.profile import device_profile  # noqa: E402
 from edgezoo.tasks.instructions import tokenize  # noqa: E402
@@ -222,12 +223,8 @@ def main() -> None:
     result["instruction_following"] = following
     print("following", json.dumps(following))
     result["seconds"] = round(time.perf_counter() - began, 1)
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_suffix(".tmp")
-    tmp.write_text(json.dumps(result, indent=1) + "\n")
-    tmp.replace(out)
-    print(f"wrote {out} ({result['seconds']} s)")
+    atomic_write_text(args.out, json.dumps(result, indent=1) + "\n")
+    print(f"wrote {args.out} ({result['seconds']} s)")
 
 
 if __name__ == "__main__":
