@@ -42,32 +42,45 @@ class TextEncoder(nn.Module):
         return self.out(pooled)
 
 
-class _ControlLevel(nn.Module):
-    """One resolution of the adaptor: convolutions, the instruction's own modulation of
-    the features, and a zero-initialised 1x1 convolution giving (gamma, beta)."""
+class _Down(nn.Module):
+    """Two convolutions, the first striding down (except at full resolution)."""
 
-    def __init__(self, cin: int, width: int, target: int, embedding: int, stride: int) -> None:
+    def __init__(self, cin: int, width: int, stride: int) -> None:
         super().__init__()
         self.conv1 = nn.Conv2d(cin, width, 3, stride=stride, padding=1)
         self.conv2 = nn.Conv2d(width, width, 3, padding=1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return F.silu(self.conv2(F.silu(self.conv1(x))))
+
+
+class _Output(nn.Module):
+    """The instruction's modulation of one level's features, then a zero-initialised
+    1x1 convolution giving that level's (gamma, beta)."""
+
+    def __init__(self, width: int, target: int, embedding: int) -> None:
+        super().__init__()
         self.film = nn.Linear(embedding, 2 * width)
+        self.conv = nn.Conv2d(width, width, 3, padding=1)
         self.zero = nn.Conv2d(width, 2 * target, 1)
         nn.init.zeros_(self.zero.weight)
         nn.init.zeros_(self.zero.bias)
 
-    def forward(self, x: torch.Tensor, embedding: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        h = F.silu(self.conv1(x))
+    def forward(self, h: torch.Tensor, embedding: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         scale, shift = self.film(embedding)[:, :, None, None].chunk(2, dim=1)
-        h = F.silu(self.conv2(h) * (1 + scale) + shift)
+        h = F.silu(self.conv(h * (1 + scale) + shift))
         gamma, beta = self.zero(h).chunk(2, dim=1)
-        return h, gamma, beta
+        return gamma, beta
 
 
 class ControlAdaptor(nn.Module):
-    """The degraded picture, read at the prior's resolutions (full, then halved per
-    level down to the bottleneck), turned into the (gamma, beta) of each modulated
-    feature of the prior, in the order :meth:`Maxim.forward` takes them (bottleneck,
-    then decoders deepest first). Zero at initialisation: the prior unchanged."""
+    """The degraded picture read by a small U-Net at the prior's resolutions (full,
+    then halved per level down to the bottleneck's, then back up, so that the
+    full-resolution output sees as far as the coarsest level: deblurring needs context),
+    turned into the (gamma, beta) of each modulated feature of the prior, in the order
+    :meth:`Maxim.forward` takes them (bottleneck, then decoders deepest first). Every
+    level's features are modulated by the instruction. Zero at initialisation: the prior
+    unchanged."""
 
     def __init__(self, cfg: TipConfig, prior: Maxim) -> None:
         super().__init__()
@@ -77,18 +90,22 @@ class ControlAdaptor(nn.Module):
         widths = list(cfg.control_widths)
         if len(widths) != len(targets):
             raise ValueError(f"control_widths needs {len(targets)} entries for a MAXIM of depth {pc.depth}")
-        self.levels = nn.ModuleList(
-            _ControlLevel(pc.in_channels if i == 0 else widths[i - 1], widths[i], targets[i], cfg.embedding,
-                          1 if i == 0 else 2)
-            for i in range(len(targets))
-        )
+        self.down = nn.ModuleList(_Down(pc.in_channels if i == 0 else widths[i - 1], widths[i], 1 if i == 0 else 2)
+                                  for i in range(len(widths)))
+        self.up = nn.ModuleList(nn.ConvTranspose2d(widths[i + 1], widths[i], 2, stride=2)
+                                for i in range(len(widths) - 1))
+        self.outputs = nn.ModuleList(_Output(widths[i], targets[i], cfg.embedding) for i in range(len(widths)))
 
     def forward(self, image: torch.Tensor, embedding: torch.Tensor) -> list[tuple[torch.Tensor, torch.Tensor]]:
-        h, film = image, []
-        for level in self.levels:
-            h, gamma, beta = level(h, embedding)
-            film.append((gamma, beta))
-        return film[::-1]  # deepest first
+        h, skips = image, []
+        for down in self.down:
+            h = down(h)
+            skips.append(h)
+        film = [self.outputs[-1](h, embedding)]
+        for i in reversed(range(len(self.up))):
+            h = skips[i] + self.up[i](h)
+            film.append(self.outputs[i](h, embedding))
+        return film  # deepest first
 
 
 class TipNet(nn.Module):
