@@ -358,3 +358,21 @@ def test_the_conditional_rows_table_is_the_shipped_manifests():
         assert _agrees(_numbers(row[2])[0], q.mean.psnr_db) and _agrees(row[3], q.mean.ssim)
     bicubic = packaged_manifest("dvsr-tiny-sr4").quality[0].baselines["bicubic"]
     assert f"bicubic up-sampling the baseline ({bicubic.psnr_db:.2f} dB / {bicubic.ssim:.4f})" in README
+
+
+def test_the_imported_denoiser_table_is_its_eval_json_and_the_shipped_manifest():
+    result = json.loads((RESULTS / "maxim_s3_denoise_eval.json").read_text())
+    assert result["device_profile"] in README
+    imported = {round(float(r["degradation"].split("=")[1].split("/")[0])): r for r in result["results"]}
+    tiny = {round(float(q.degradation.split("=")[1].split("/")[0])): q for q in packaged_manifest("maxim-tiny-denoise").quality}
+    rows = _table("sigma | noisy input | `maxim-s3-denoise`")
+    assert [int(r[0]) for r in rows] == sorted(imported) == sorted(tiny)
+    for row in rows:
+        sigma = int(row[0])
+        sources = (imported[sigma]["baselines"]["noisy"], imported[sigma]["mean"], tiny[sigma].mean.model_dump(),
+                   tiny[sigma].baselines["cbm3d"].model_dump())
+        for cell, source in zip(row[1:], sources):
+            psnr, ssim = _numbers(cell)
+            assert _agrees(psnr, source["psnr_db"]) and _agrees(ssim, source["ssim"]), (sigma, cell)
+        # the imported model is scored on the very noise the shipped manifest records
+        assert imported[sigma]["baselines"]["noisy"]["psnr_db"] == tiny[sigma].baselines["noisy"].psnr_db
