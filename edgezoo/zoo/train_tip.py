@@ -13,8 +13,8 @@ deblurring, both, how much, and how strongly, and the instruction-following stud
 ground truth for every request.
 
 Training: the prior frozen, the text encoder and adaptor trained together (AdamW, EMA,
-checkpoints; every draw of step k seeded by (seed, k), so a resumed run equals an
-unbroken one). ``python -m edgezoo.zoo.train_tip --images DIR --out RUN``.
+checkpoints), full-restoration instructions alone for the first ``full_steps`` steps, then
+the whole mix (every draw of step k seeded by (seed, k), so a resumed run equals an unbroken one). ``python -m edgezoo.zoo.train_tip --images DIR --out RUN``.
 """
 
 from __future__ import annotations
@@ -82,23 +82,25 @@ def requested_removal(family: str, noise: float, blur: float, said_noise: float 
     return min(r_noise, noise), min(r_blur, blur)
 
 
-def draw_example(rng: np.random.Generator) -> tuple[float, float, Instruction]:
-    """(noise sigma, blur px, instruction) of one training example."""
+def draw_example(rng: np.random.Generator, full: bool = False) -> tuple[float, float, Instruction]:
+    """(noise sigma, blur px, instruction) of one training example; ``full``: an
+    instruction that matches the degradation and asks for all of it (true amounts, no
+    strength), as the curriculum's first phase draws them."""
     kind = KINDS[rng.integers(len(KINDS))]
     noise = float(rng.uniform(*NOISE_RANGE)) if kind in ("noise", "both") else 0.0
     blur = float(rng.uniform(*BLUR_RANGE)) if kind in ("blur", "both") else 0.0
-    families = _MATCHING[kind] if rng.random() < 0.8 else tuple(_TEMPLATES)
+    families = _MATCHING[kind] if full or rng.random() < 0.8 else tuple(_TEMPLATES)
     family = families[rng.integers(len(families))]
     template = _TEMPLATES[family][rng.integers(len(_TEMPLATES[family]))]
 
     def said(true: float, lo_hi: tuple[float, float], digits: int) -> float:
         # the true amount half the time, else anything up to a little over it
-        value = true if true > 0 and rng.random() < 0.5 else rng.uniform(0.0, 1.2 * (true or lo_hi[1]))
+        value = true if true > 0 and (full or rng.random() < 0.5) else rng.uniform(0.0, 1.2 * (true or lo_hi[1]))
         return round(max(value, 10.0 ** -digits), digits)
 
     said_noise = said(noise, NOISE_RANGE, 0) if "{n}" in template else None
     said_blur = said(blur, BLUR_RANGE, 1) if "{b}" in template else None
-    strength = None if rng.random() < 0.5 else round(float(rng.uniform(0.0, 1.0)), 2)
+    strength = None if full or rng.random() < 0.5 else round(float(rng.uniform(0.0, 1.0)), 2)
     text = template.format(n=f"{said_noise:g}" if said_noise is not None else "",
                            b=f"{said_blur:g}" if said_blur is not None else "")
     r_noise, r_blur = requested_removal(family, noise, blur, said_noise, said_blur, strength)
@@ -158,6 +160,10 @@ class TipRecipe:
     checkpoint_every: int = 200
     holdout_photos: int = 2
     max_seconds: float | None = None
+    # the first steps see only full-restoration instructions: mixed in from the start,
+    # partial requests and mismatched instructions teach "change nothing" before
+    # deblurring is learnt (measured: no deblurring at all after 2,000 mixed steps)
+    full_steps: int = 2000
 
 
 class TipBatches:
@@ -171,7 +177,8 @@ class TipBatches:
         seed = (self.recipe.seed, step)
         clean = torch.from_numpy(PatchSampler(self.photos, self.recipe.patch, seed).batch(self.recipe.batch))  # type: ignore[arg-type]
         rng = np.random.default_rng((self.recipe.seed, step, 1))
-        drawn = [draw_example(rng) for _ in range(self.recipe.batch)]
+        full = step < self.recipe.full_steps
+        drawn = [draw_example(rng, full) for _ in range(self.recipe.batch)]
         as_tensor = lambda values: torch.tensor(values, dtype=torch.float32)  # noqa: E731
         generator = torch.Generator().manual_seed(self.recipe.seed * 1_000_003 + step)
         degraded, target = degrade_and_target(
@@ -232,13 +239,15 @@ def main() -> None:
     for name in ("steps", "batch", "patch", "warmup", "seed", "checkpoint_every"):
         parser.add_argument(f"--{name.replace('_', '-')}", type=int, default=getattr(defaults, name))
     parser.add_argument("--lr", type=float, default=defaults.lr)
+    parser.add_argument("--full-steps", type=int, default=defaults.full_steps,
+                        help="the first steps, with full-restoration instructions only")
     parser.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")
     parser.add_argument("--device", default="cpu")
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
     recipe = TipRecipe(steps=args.steps, batch=args.batch, patch=args.patch, warmup=args.warmup, seed=args.seed,
-                       checkpoint_every=args.checkpoint_every, lr=args.lr)
+                       checkpoint_every=args.checkpoint_every, lr=args.lr, full_steps=args.full_steps)
     record = train_tip([args.images], args.out, recipe, device=args.device)
     print(json.dumps(record, indent=1))
 

@@ -60,6 +60,10 @@ def test_instructions_remove_what_they_name_scaled_by_strength() -> None:
         noise, blur, instruction = draw_example(rng)
         assert 0.0 <= instruction.remove_noise <= noise and 0.0 <= instruction.remove_blur <= blur
         tokenize(instruction.text, instruction.strength)  # every drawn instruction is readable
+    for _ in range(100):  # the curriculum's first phase: all of what is there, no strength
+        noise, blur, instruction = draw_example(rng, full=True)
+        assert instruction.strength is None
+        assert abs(instruction.remove_noise - noise) < 0.5 and abs(instruction.remove_blur - blur) < 0.05  # said rounded
 
 
 def test_targets_compose_in_quadrature() -> None:
