@@ -40,7 +40,7 @@ from edgezoo.runtimes.latency import time_round_robin  # noqa: E402
 from edgezoo.runtimes.profile import device_profile  # noqa: E402
 from edgezoo.tasks.feeds import example_feeds  # noqa: E402
 from edgezoo.tasks.instructions import tokenize  # noqa: E402
-from edgezoo.zoo.train_tip import load_tip  # noqa: E402
+from edgezoo.zoo.train_tip import SHIPPED, load_tip  # noqa: E402
 from edgezoo.zoo.variants.tip import TINY, components  # noqa: E402
 
 SUFFIX = {"onnx": ".onnx", "tflite": ".tflite", "openvino": ".xml", "coreml": ".mlpackage"}
@@ -55,7 +55,8 @@ def _metadata(component: Any, fmt: str) -> dict[str, Any]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--run", required=True, help="a train_tip run folder (or its tip.safetensors)")
+    parser.add_argument("--run", default=str(SHIPPED),
+                        help="a train_tip run folder or its tip.safetensors (default: the weights the README measured)")
     parser.add_argument("--side", type=int, default=128)
     parser.add_argument("--formats", default="onnx,tflite,openvino,coreml")
     parser.add_argument("--repeats", type=int, default=20)

@@ -45,7 +45,7 @@ from edgezoo.zoo.baselines import wiener  # noqa: E402
 from edgezoo.zoo.data import evaluation_images  # noqa: E402
 from edgezoo.zoo.registry import create_model  # noqa: E402
 from edgezoo.zoo.tip import build  # noqa: E402
-from edgezoo.zoo.train_tip import gaussian_blur, load_tip  # noqa: E402
+from edgezoo.zoo.train_tip import SHIPPED, gaussian_blur, load_tip  # noqa: E402
 from edgezoo.zoo.variants.tip import TINY  # noqa: E402
 
 SEED = 0
@@ -132,7 +132,8 @@ def nearest_blur(clean: np.ndarray, out: np.ndarray, grid: np.ndarray) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--run", required=True, help="a train_tip run folder (or its tip.safetensors)")
+    parser.add_argument("--run", default=str(SHIPPED),
+                        help="a train_tip run folder or its tip.safetensors (default: the weights the README measured)")
     parser.add_argument("--out", default=str(ROOT / "benchmarks/results/tip_study.json"))
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--images", type=int, default=0, help="first N evaluation photos (0: all nine)")

@@ -188,6 +188,9 @@ class TipBatches:
         return degraded, target, tokens, numbers
 
 
+SHIPPED = Path(__file__).resolve().parents[1] / "weights" / "tip-tiny-restore.safetensors"  # the run the README measures
+
+
 def control_weights(run: str | Path) -> Path:
     """The trained text encoder and adaptor (EMA): ``RUN/tip.safetensors``."""
     return Path(run) / "tip.safetensors"
@@ -255,5 +258,5 @@ def main() -> None:
 if __name__ == "__main__":
     main()
 
-__all__ = ["Instruction", "TipBatches", "TipRecipe", "control_weights", "degrade_and_target", "draw_example",
+__all__ = ["Instruction", "SHIPPED", "TipBatches", "TipRecipe", "control_weights", "degrade_and_target", "draw_example",
            "encode_instructions", "gaussian_blur", "load_tip", "requested_removal", "train_tip"]

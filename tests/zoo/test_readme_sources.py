@@ -391,3 +391,55 @@ def test_the_imported_denoiser_table_is_its_eval_json_and_the_shipped_manifest()
             assert _agrees(psnr, source["psnr_db"]) and _agrees(ssim, source["ssim"]), (sigma, cell)
         # the imported model is scored on the very noise the shipped manifest records
         assert imported[sigma]["baselines"]["noisy"]["psnr_db"] == tiny[sigma].baselines["noisy"].psnr_db
+
+
+# the TIP table: per row, the study's setting and which result each column shows (None: no figure)
+_TIP_COLUMNS = {
+    "noise-25": ("degraded input", "maxim-tiny-denoise (the frozen prior)", "maxim-tiny-deblur", None,
+                 'TIP "denoise, sigma 25"', 'TIP "remove the noise"', 'TIP "remove all degradation"'),
+    "blur-2": ("degraded input", "maxim-tiny-denoise (the frozen prior)", "maxim-tiny-deblur", "Wiener, true kernel",
+               'TIP "remove blur of 2 px"', 'TIP "remove the blur"', 'TIP "remove all degradation"'),
+    "noise-15+blur-1.5": ("degraded input", "maxim-tiny-denoise (the frozen prior)", "maxim-tiny-deblur",
+                          "Wiener, true kernel", 'TIP "denoise sigma 15 and remove blur of 1.5 px"', None,
+                          'TIP "remove all degradation"'),
+}
+
+
+def test_the_tip_tables_are_tip_study_json_and_tip_export_json():
+    study = json.loads((RESULTS / "tip_study.json").read_text())
+    assert study["device_profile"] in README and len(study["photos"]) == 9
+    rows = _table("degradation (9 photos) | degraded input | `maxim-tiny-denoise`")
+    assert [r[0].split()[0] for r in rows] == list(_TIP_COLUMNS)
+    for row, (setting, columns) in zip(rows, _TIP_COLUMNS.items()):
+        for cell, name in zip(row[1:], columns):
+            if name is None:
+                assert not _numbers(cell), (setting, cell)
+                continue
+            psnr, ssim = _numbers(cell)
+            figure = study["quality"][setting][name]
+            assert _agrees(psnr, figure["psnr_db"]) and _agrees(ssim, figure["ssim"]), (setting, name, cell)
+    assert f"max |difference| {study['zero_init_max_abs_diff']:g}" in README
+    strength = study["strength"]
+    rows = _table("strength | 0 | 0.1")
+    assert [_numbers(c)[0] for c in rows[0][1:]] == [f"{v:.1f}" for v in strength["noise_left_rms_255"]]
+    assert [_numbers(c)[0] for c in rows[1][1:]] == [f"{v:.3f}" for v in strength["sharpness_over_clean"]]
+    for kind in ("noise", "blur"):
+        r = study["instruction_following"][kind]["pearson_r"]
+        assert f"r = {r:.3f}" in README, kind
+    export = json.loads((RESULTS / "tip_export.json").read_text())
+    assert export["device_profile"] in README
+    assert {(a["component"], a["format"]) for a in export["artifacts"]} == {
+        (c, f) for c in ("text_encoder", "net") for f in ("onnx", "tflite", "openvino", "coreml")}
+    assert all(a["passed"] for a in export["artifacts"])
+    ran = [a["psnr_db"] for a in export["artifacts"] if a["executed"]]
+    assert len(ran) == 6 and f"{min(ran):.1f} dB" in README
+    assert f"{export['onnxruntime_latency']['tip_over_prior']:.2f}x" in README
+
+
+def test_the_imported_model_export_figures_are_maxim_s3_export_json():
+    result = json.loads((RESULTS / "maxim_s3_export.json").read_text())
+    art = result["artifact"]
+    assert f"a {art['bytes'] / 1e6:.1f} MB" in README and f"parity {art['parity_psnr_db']:.2f} dB" in README
+    assert f"{art['quality']['psnr_db']:.2f} dB at sigma 25" in README
+    for row, label in zip(result["latency"], ("ONNX Runtime p50", "OpenVINO")):
+        assert f"{label} {row['p50_ms']:,.0f} ms" in README, label
