@@ -29,7 +29,7 @@ class TextEncoder(nn.Module):
         self.pad_id, self.num_id = VOCABULARY.index(PAD), VOCABULARY.index(NUM)
 
     def forward(self, tokens: torch.Tensor, numbers: torch.Tensor) -> torch.Tensor:
-        ids = tokens.long()
+        ids = tokens  # int32 as the contract has it: a cast here cost the input its name in OpenVINO's IR
         is_number = (ids == self.num_id).to(numbers.dtype).unsqueeze(-1)
         keep = (ids != self.pad_id).to(numbers.dtype).unsqueeze(1)  # (N, 1, L)
         # sigma up to ~50, blur up to ~4 px, strength up to 1: one feature per scale

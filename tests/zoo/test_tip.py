@@ -102,3 +102,25 @@ def test_recipe_resumes_bit_identically(tmp_path, photo_folder) -> None:
     record = train_tip([photo_folder], tmp_path / "parts", recipe, log=lambda _: None)
     assert record["steps"] == 4
     assert control_weights(tmp_path / "whole").read_bytes() == control_weights(tmp_path / "parts").read_bytes()
+
+
+def test_the_shipped_weights_reproduce_the_studys_noise_row():
+    """benchmarks/tip_study.py's figure for "denoise, sigma 25", recomputed from the shipped
+    control weights on the nine evaluation photos (the study's own degradation and scoring)."""
+    import importlib.util
+    import json
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    spec = importlib.util.spec_from_file_location("tip_study", root / "benchmarks" / "tip_study.py")
+    study = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(study)
+    recorded = json.loads((root / "benchmarks" / "results" / "tip_study.json").read_text())
+    torch.set_num_threads(1)
+    run = study.tip_runner(study.load_tip(study.SHIPPED))
+    photos = study.evaluation_images()
+    assert list(photos) == recorded["photos"]
+    rows = [study.scores(clean, run(study.degrade(clean, 25.0, 0.0, study.SEED + i), "denoise, sigma 25"))
+            for i, clean in enumerate(photos.values())]
+    figure = recorded["quality"]["noise-25"]['TIP "denoise, sigma 25"']
+    assert abs(study.mean_scores(rows)["psnr_db"] - figure["psnr_db"]) < 0.01
