@@ -45,7 +45,7 @@ from edgezoo.zoo.baselines import wiener  # noqa: E402
 from edgezoo.zoo.data import evaluation_images  # noqa: E402
 from edgezoo.zoo.registry import create_model  # noqa: E402
 from edgezoo.zoo.tip import build  # noqa: E402
-from edgezoo.zoo.train_tip import SHIPPED, gaussian_blur, load_tip  # noqa: E402
+from edgezoo.zoo.train_tip import SHIPPED, gaussian_blur, gaussian_taps, load_tip  # noqa: E402
 from edgezoo.zoo.variants.tip import TINY  # noqa: E402
 
 SEED = 0
@@ -77,11 +77,9 @@ def degrade(clean: np.ndarray, noise: float, blur: float, seed: int) -> np.ndarr
     return as_image(x) + rng.normal(0.0, noise / 255.0, clean.shape).astype(np.float32)
 
 
-def blur_kernel(blur: float, radius: int = 9) -> np.ndarray:
+def blur_kernel(blur: float) -> np.ndarray:
     """The 2-D kernel :func:`gaussian_blur` applies, for Wiener."""
-    offsets = np.arange(-radius, radius + 1, dtype=np.float64)
-    taps = np.exp(-0.5 * (offsets / blur) ** 2)
-    taps /= taps.sum()
+    taps = gaussian_taps(torch.tensor([blur], dtype=torch.float64))[0].numpy()
     return np.outer(taps, taps)
 
 

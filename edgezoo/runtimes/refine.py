@@ -93,11 +93,20 @@ def refine(predict: Predict, denoise: ConditionalDenoise, scheduler: BaseSchedul
     return np.clip(prediction, 0.0, 1.0), restored
 
 
-def _dtypes(runner: Any) -> tuple[dict[str, np.dtype], np.dtype]:
-    """The dtypes ``runner`` declares for its inputs by name, and the one a name it does
-    not declare gets (its only input's, else float32)."""
+def _caller(runner: Any, output: str) -> Callable[[Mapping[str, np.ndarray]], np.ndarray]:
+    """``runner`` as one call: its feeds cast to the dtypes it declares (a name it does
+    not declare gets its only input's, else float32), output ``output`` as float32. The
+    declared dtypes are read once: the step graph is called steps x tiles times."""
+    from edgezoo.tasks.base import pick_output
+
     declared = {info.name: np.dtype(info.dtype) for info in getattr(runner, "inputs", None) or []}
-    return declared, next(iter(declared.values())) if len(declared) == 1 else np.dtype(np.float32)
+    other = next(iter(declared.values())) if len(declared) == 1 else np.dtype(np.float32)
+
+    def call(arrays: Mapping[str, np.ndarray]) -> np.ndarray:
+        fed = {name: np.asarray(a).astype(declared.get(name, other), copy=False) for name, a in arrays.items()}
+        return pick_output(runner.run(fed), output).astype(np.float32, copy=False)
+
+    return call
 
 
 def refine_run(program: RefineProgram, step: Any, predictor: Any, denoiser: Any, scheduler: BaseScheduler | None,
@@ -127,23 +136,14 @@ def refine_run(program: RefineProgram, step: Any, predictor: Any, denoiser: Any,
         H, W), "restored": (1, C, H, W)}``, float32 in [0, 1], one picture (or tile) per
         call: tiling is the caller's (:func:`edgezoo.runtimes.serving.serve`).
     """
-    from edgezoo.tasks.base import pick_output
-
     sample, timestep = step_inputs(step.inputs, (program.condition,))
-    output = step.outputs[0].name
-    # the dtypes each runner takes, read once: the step graph is called steps x tiles times
-    (predictor_dtypes, predictor_other), (denoiser_dtypes, denoiser_other) = _dtypes(predictor), _dtypes(denoiser)
+    predictor_call, denoiser_call = _caller(predictor, program.prediction), _caller(denoiser, step.outputs[0].name)
 
     def predict(degraded: np.ndarray) -> np.ndarray:
-        feed = degraded.astype(predictor_dtypes.get(program.predictor_input, predictor_other), copy=False)
-        return pick_output(predictor.run({program.predictor_input: feed}), program.prediction).astype(np.float32,
-                                                                                                    copy=False)
+        return predictor_call({program.predictor_input: degraded})
 
     def denoise(z: np.ndarray, t: np.ndarray, condition: np.ndarray) -> np.ndarray:
-        feeds = {sample.name: z, timestep.name: t, program.condition: condition}
-        fed = {name: np.asarray(a).astype(denoiser_dtypes.get(name, denoiser_other), copy=False)
-               for name, a in feeds.items()}
-        return pick_output(denoiser.run(fed), output).astype(np.float32, copy=False)
+        return denoiser_call({sample.name: z, timestep.name: t, program.condition: condition})
 
     def run(inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         if program.predictor_input not in inputs:

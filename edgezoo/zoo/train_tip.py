@@ -107,17 +107,25 @@ def draw_example(rng: np.random.Generator, full: bool = False) -> tuple[float, f
     return noise, blur, Instruction(text, strength, r_noise, r_blur)
 
 
-def gaussian_blur(images: torch.Tensor, sigmas: torch.Tensor, radius: int = 9) -> torch.Tensor:
-    """Each image blurred by its own isotropic Gaussian of ``sigmas`` px (0: unchanged),
-    separably, reflect-padded; the kernel spans +-``radius`` px (3 sigma of the widest)."""
-    n, c, h, w = images.shape
-    offsets = torch.arange(-radius, radius + 1, dtype=images.dtype, device=images.device)
-    safe = sigmas.clamp(min=1e-3).view(-1, 1)
-    kernels = torch.exp(-0.5 * (offsets / safe) ** 2)
+BLUR_RADIUS = 9  # the blur kernels span +-9 px: 3 sigma of the widest training blur
+
+
+def gaussian_taps(sigmas: torch.Tensor, radius: int = BLUR_RADIUS) -> torch.Tensor:
+    """(len(sigmas), 2 * radius + 1) normalised 1-D Gaussian taps, one row per sigma in
+    px (0: the identity, a single one at the centre). A blur's 2-D kernel is the outer
+    product of its row with itself."""
+    offsets = torch.arange(-radius, radius + 1, dtype=sigmas.dtype, device=sigmas.device)
+    kernels = torch.exp(-0.5 * (offsets / sigmas.clamp(min=1e-3).view(-1, 1)) ** 2)
     kernels = kernels / kernels.sum(dim=1, keepdim=True)
-    delta = (offsets == 0).to(images.dtype).expand_as(kernels)
-    kernels = torch.where((sigmas > 0).view(-1, 1), kernels, delta)
-    k = kernels.repeat_interleave(c, dim=0)  # (n*c, K)
+    delta = (offsets == 0).to(sigmas.dtype).expand_as(kernels)
+    return torch.where((sigmas > 0).view(-1, 1), kernels, delta)
+
+
+def gaussian_blur(images: torch.Tensor, sigmas: torch.Tensor, radius: int = BLUR_RADIUS) -> torch.Tensor:
+    """Each image blurred by its own isotropic Gaussian of ``sigmas`` px (0: unchanged),
+    separably (:func:`gaussian_taps`), reflect-padded."""
+    n, c, h, w = images.shape
+    k = gaussian_taps(sigmas.to(images.dtype), radius).repeat_interleave(c, dim=0)  # (n*c, K)
     x = images.reshape(1, n * c, h, w)
     x = F.conv2d(F.pad(x, (radius, radius, 0, 0), mode="reflect"), k.view(n * c, 1, 1, -1), groups=n * c)
     x = F.conv2d(F.pad(x, (0, 0, radius, radius), mode="reflect"), k.view(n * c, 1, -1, 1), groups=n * c)
@@ -259,4 +267,4 @@ if __name__ == "__main__":
     main()
 
 __all__ = ["Instruction", "SHIPPED", "TipBatches", "TipRecipe", "control_weights", "degrade_and_target", "draw_example",
-           "encode_instructions", "gaussian_blur", "load_tip", "requested_removal", "train_tip"]
+           "encode_instructions", "gaussian_blur", "gaussian_taps", "load_tip", "requested_removal", "train_tip"]
