@@ -130,8 +130,9 @@ def nearest_blur(clean: np.ndarray, out: np.ndarray, grid: np.ndarray) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--run", default=str(SHIPPED),
-                        help="a train_tip run folder or its tip.safetensors (default: the weights the README measured)")
+    parser.add_argument("--run", default=None,
+                        help="a train_tip run folder or its tip.safetensors (default: the shipped tip-tiny-restore, "
+                             "the weights the README measured)")
     parser.add_argument("--out", default=str(ROOT / "benchmarks/results/tip_study.json"))
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--images", type=int, default=0, help="first N evaluation photos (0: all nine)")
@@ -146,8 +147,8 @@ def main() -> None:
     prior = module_runner(model.net.prior)
     deblur = module_runner(create_model("maxim-tiny-deblur"))
     result: dict[str, Any] = {"device_profile": device_profile().id, "threads": args.threads, "photos": list(photos),
-                              "run": str(args.run)}
-    record = Path(args.run) / "record.json"
+                              "run": str(args.run or SHIPPED)}
+    record = Path(args.run or SHIPPED) / "record.json"
     if record.is_file():
         result["record"] = json.loads(record.read_text())
 

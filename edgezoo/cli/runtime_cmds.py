@@ -376,10 +376,15 @@ def _resolve(target: str, search: list[str]) -> list[Any]:
               help="Output: a file with an image suffix (one input), else a folder (no suffix, or an existing "
                    "folder). Needed by models that return images, not by classifiers.")
 @click.option("-r", "--recursive", is_flag=True, help="Also run on the images in subfolders of an input folder.")
+@click.option("--instruction", help="What to fix, for an instruction-driven restorer (task restore): 'remove the "
+                                    "noise', 'denoise, sigma 25', 'remove blur of 2 px' (default: 'remove all "
+                                    "degradation').")
+@click.option("--strength", type=float, help="How strongly to follow the instruction, 0 to 1 (default: 1).")
 @_planning_options
 @click.option("--threads", type=int, help="Intra-op threads (default: the backend's own).")
 @_json_option
-def run_cmd(target: str, inputs: tuple[str, ...], out: str | None, recursive: bool, budget_ms: float | None, prefer: str,
+def run_cmd(target: str, inputs: tuple[str, ...], out: str | None, recursive: bool, instruction: str | None,
+            strength: float | None, budget_ms: float | None, prefer: str,
             backend: str | None, precision: str | None, artifact: str | None, size: str | None,
             max_memory_mb: float | None, search: tuple[str, ...], threads: int | None, as_json: bool) -> None:
     """Run a model on images with the runtime's choice for the budget: write the images
@@ -390,7 +395,9 @@ def run_cmd(target: str, inputs: tuple[str, ...], out: str | None, recursive: bo
     .jpg, ...; one input only), a folder if it has no suffix or is an existing folder;
     any other suffix is refused. In a folder, each image keeps its name (and its
     subfolder), as PNG unless it was PNG, BMP or TIFF. Grey pictures come back grey,
-    transparency is kept, and JPEG orientation tags are applied."""
+    transparency is kept, and JPEG orientation tags are applied. An instruction-driven
+    restorer (``edgezoo run restore``) follows --instruction at --strength; other models
+    refuse them."""
     from tqdm import tqdm
 
     from edgezoo import runtimes
@@ -398,9 +405,11 @@ def run_cmd(target: str, inputs: tuple[str, ...], out: str | None, recursive: bo
 
     skipped: list[Path] = []
     images = list_images(list(inputs), recursive=recursive, skipped=skipped)
+    request = {"instruction": instruction, "strength": strength}
     if _returns_labels(target, list(search)):
         session = runtimes.load(target, budget_ms, _prefer(prefer), backend, precision, list(search),
                                 threads=threads, artifact=artifact, max_memory_mb=max_memory_mb)
+        session.request_outputs(request)  # refuses an instruction before any picture
         _print_labels(session, images, as_json)
         return
     if out is None:
@@ -435,6 +444,7 @@ def run_cmd(target: str, inputs: tuple[str, ...], out: str | None, recursive: bo
     _resolve(target, list(search))  # an unknown name fails here, with advice
     session = runtimes.load(target, budget_ms, _prefer(prefer), backend, precision, list(search), plan_size,
                             threads=threads, artifact=artifact, max_memory_mb=max_memory_mb)
+    session.request_outputs(request)  # a bad or unwanted instruction fails before any picture is written
     results = []
     started = time.perf_counter()
     for path, target_path in tqdm([(p, t) for p, t in zip(images, targets) if p not in bad], desc="restoring",
@@ -447,7 +457,7 @@ def run_cmd(target: str, inputs: tuple[str, ...], out: str | None, recursive: bo
             bad[path] = str(exc)
             continue
         start = time.perf_counter()
-        restored = session(image)
+        restored = session(image, **request)
         ms = (time.perf_counter() - start) * 1000
         write_image(target_path, restored)
         results.append({"input": str(path), "output": str(target_path), "height": image.shape[0],
@@ -456,13 +466,15 @@ def run_cmd(target: str, inputs: tuple[str, ...], out: str | None, recursive: bo
     describe = session.describe()
     if as_json:
         echo_json({"plan": session.plan.to_dict(), "runtime": describe["runtime"], "tiling": describe["tiling"],
-                   "images": results, "skipped_subfolders": [str(p) for p in skipped], "total_s": round(total, 3),
+                   **({"request": request} if session.protocol.request_options else {}), "images": results, "skipped_subfolders": [str(p) for p in skipped], "total_s": round(total, 3),
                    "failed": [{"input": str(p), "reason": why} for p, why in bad.items()]})
         if bad:
             raise click.exceptions.Exit(2)
         return
     _print_plan(session.plan)
     runtime = describe["runtime"]
+    if told := session.protocol.describe_request(request):
+        click.echo(told)
     click.echo(f"ran {len(results)} image(s) with {session.option.label} "
                f"[{_ran_on(runtime)}; {describe['tiling']}]: "
                f"{sum(r['ms'] for r in results) / max(len(results), 1):.1f} ms/image mean, {total:.2f} s total")

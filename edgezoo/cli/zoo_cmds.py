@@ -104,13 +104,14 @@ def info_cmd(model: str, as_json: bool) -> None:
     if as_json:
         echo_json(card)
         return
-    component = spec.component()
     tensors = lambda ts: ", ".join(f"{t.name} ({t.role}, {'x'.join(map(str, t.shape))})" for t in ts)  # noqa: E731
+    graphs = "; ".join(f"{c.name}: {tensors(c.inputs)} -> {tensors(c.outputs)}"
+                       + (" (once per request)" if c.name in spec.program.once else "") for c in spec.components)
     click.echo(f"{card['name']}  ({card['family']}, task: {card['task']})")
     click.echo(f"  {card['description']}")
     click.echo(f"  paper: {entry.paper.title}  {entry.paper.url}")
     click.echo(f"  parameters: {'unknown (install edgezoo[torch] to count)' if params is None else f'{params:,}'}")
-    click.echo(f"  contract: {component.name}: {tensors(component.inputs)} -> {tensors(component.outputs)}; "
+    click.echo(f"  contract: {graphs}; "
                f"program {spec.program.kind}; metric {spec.metric.name}"
                + (f"; input sides a multiple of {entry.input_spec.multiple_of}" if spec.program.kind == "tiled" else ""))
     if spec.labels:
@@ -333,6 +334,9 @@ def eval_cmd(model: str, weights: str | None, sigmas: str | None, baselines: boo
     if get_entry(model).protocol.name == "conditional-restore":
         _eval_refiner(model, weights, check, photos, steps, as_json)
         return
+    if get_entry(model).protocol.name == "instruct-restore":
+        _eval_instructed(model, weights, check, photos, as_json)
+        return
     if sigmas and get_entry(model).task != "denoise":
         raise BadInputError(f"--sigmas is for denoisers; {model} is measured on its task's degradation "
                             f"({get_entry(model).task}): drop --sigmas")
@@ -403,6 +407,45 @@ def _eval_refiner(model: str, weights: str | None, check: bool, photos: str | No
     if check:
         click.echo(f"all {2 * len(results) * (len(next(iter(results)).per_image) if names else 1)} figures checked "
                    "match the manifest")
+
+
+def _eval_instructed(model: str, weights: str | None, check: bool, photos: str | None, as_json: bool) -> None:
+    """An instruction-driven restorer, one row per setting and instruction it is told
+    (:mod:`edgezoo.zoo.release_tip`) beside the input, its frozen prior and Wiener;
+    ``--check`` recomputes the shipped manifest's rows from the shipped weights."""
+    from edgezoo.errors import BadInputError, FigureMismatchError
+    from edgezoo.zoo import create_model
+    from edgezoo.zoo.release_tip import check_tip, measure_tip
+    from edgezoo.zoo.weights import load_weights
+
+    say = (lambda line: click.echo(line, err=True))
+    names = set(photos.split(",")) if photos else None
+    problems: list[str] = []
+    if check:
+        if weights:
+            raise BadInputError("--check recomputes the shipped manifest's rows: drop --weights")
+        results, problems = check_tip(names, progress=say)
+    else:
+        if photos:
+            raise BadInputError("--photos goes with --check")
+        net = create_model(model, pretrained=weights is None).eval()
+        if weights:
+            load_weights(net, weights)
+        results = measure_tip(net, progress=say)
+    if as_json:
+        echo_json({"model": model, "rows": [r.model_dump(mode="json") for r in results], "differences": problems})
+    else:
+        rows = []
+        for r in results:
+            row = {"degradation": r.degradation, "told": r.note, "psnr_db": r.mean.psnr_db, "ssim": r.mean.ssim}
+            row.update({f"{k} psnr_db": v.psnr_db for k, v in r.baselines.items()})
+            rows.append(row)
+        echo_table(rows, sorted({k for row in rows for k in row}, key=lambda k: list(rows[0]).index(k)
+                                if k in rows[0] else 99))
+    if problems:
+        raise FigureMismatchError(f"{model}: {problems[0]} ({len(problems)} figure(s) moved)")
+    if check:
+        click.echo("every figure checked matches the manifest")
 
 
 def _eval_generator(model: str, weights: str | None, check: bool, steps: int | None, samples: int,

@@ -219,13 +219,14 @@ def program_gate(
         first = (str(exc).strip().splitlines() or [exc.__class__.__name__])[0][:200]
         raise ExportError(f"{names}: measuring their whole program's task quality failed: "
                           f"{exc.__class__.__name__}: {first}") from None
-    steps = int(measured.metrics.get("steps", 0))
+    steps = measured.metrics.get("steps")
     how = "whole photos" if tile is None else f"tiled at {tile[0]}x{tile[1]}"
+    sampled = "" if steps is None else f", at {int(steps)} steps (one sample, seed {qual.QUALITY_SEED})"
 
     def note(component: str) -> str:
         partners = ", ".join(f"its {c} {a.file}" for c, a in group.items() if c != component)
-        return (f"this {precision} artifact measured through the whole program with {partners}, at {steps} steps "
-                f"(one sample, seed {qual.QUALITY_SEED}), in their own runtime, {how}")
+        return (f"this {precision} artifact measured through the whole program with {partners}{sampled}, "
+                f"in their own runtime, {how}")
 
     if base is None:
         return {c: a.model_copy(update={"quality": measured.model_copy(update={"note": note(c)})})
@@ -236,11 +237,11 @@ def program_gate(
     if not gate.passed and not allow_degraded:
         _remove_files(paths.values())
         instead = "export fp16 instead, or " if precision == "int8" else ""
-        raise ParityError(f"{gate.message()}. Measured through their whole program at {steps} steps, {how}; these "
+        raise ParityError(f"{gate.message()}. Measured through their whole program{sampled}, {how}; these "
                           f"{precision} artifacts were not kept: {instead}pass --allow-degraded to keep them")
     figures = {**gate_record(gate, tolerance), "quality_gate_images": len(measured.per_image),
                "quality_measured_images": len(measured.per_image),
-               "quality_basis": f"the whole program ({names}) at {steps} steps, {how}, on {measured.dataset}"}
+               "quality_basis": f"the whole program ({names}){sampled}, {how}, on {measured.dataset}"}
     verdict = (f"{precision} task-quality gate through the whole program: {gate.figure(gate.delta, True)} against "
                f"the fp32 program's {gate.figure(gate.fp32)} (allowed: -{gate.allowed})")
     gated = {}

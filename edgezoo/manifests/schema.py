@@ -115,13 +115,19 @@ class Program(_Strict):
     ``component`` on the input as given (resized to a fixed size if the component has
     one); ``tiled``: images of any size through overlapping tiles of a fixed-shape
     artifact (``halo`` pixels of context, output ``scale`` pixels per input pixel);
-    ``sampler``: a multi-step loop over a step graph, its scheduler given as data."""
+    ``sampler``: a multi-step loop over a step graph, its scheduler given as data.
+
+    ``once`` names components called once per request, before ``component``: their
+    inputs are the request's parameters, made into tensors by the task protocol
+    (``request_feeds``: an instruction's tokens), and their outputs feed every call of
+    ``component`` (every tile) by name (the instruction's embedding)."""
 
     kind: Literal["single", "tiled", "sampler"]
     component: str = "net"
     halo: int = 0
     scale: int = 1
     sampler: Optional[dict] = None
+    once: list[str] = []
 
 
 class Component(_Strict):

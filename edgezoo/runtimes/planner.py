@@ -76,8 +76,8 @@ class Option:
     steps: int | None = None  # a sampler's number of steps, when the option fixes it
     peak_mb: float | None = None  # peak memory of one call at call_shape (load included)
     memory_basis: str = ""
-    # a predict-and-refine model: the artifacts of its other components run beside this
-    # one (the predictor), by component name
+    # a model of several components: the artifacts of its other components run beside
+    # this one (a predictor, a once-per-request text encoder), by component name
     partners: dict[str, Artifact] = field(default_factory=dict)
 
     def quality_text(self) -> str:
@@ -247,10 +247,11 @@ def refine_program(manifest: Manifest) -> Any:
     return RefineProgram.from_sampler(program.sampler or {})
 
 
-def refine_partners(artifact: Artifact, manifest: Manifest) -> dict[str, Artifact] | None:
-    """For an artifact of a predict-and-refine program's step graph: the artifact of each
-    other component of the same format, precision and shape kind (run beside it on the
-    same backend); None when one is missing."""
+def program_partners(artifact: Artifact, manifest: Manifest) -> dict[str, Artifact] | None:
+    """For an artifact of the component a program of several calls (a predict-and-refine
+    step graph, or a tiled net fed by once-per-request components): the artifact of each
+    other component of the same format, precision and shape kind (exported in the same
+    group, run beside it on the same backend); None when one is missing."""
     spec = manifest.model_spec()
     partners: dict[str, Artifact] = {}
     for component in spec.components:
@@ -492,6 +493,35 @@ def estimate_refine(
         option.memory_basis = first.memory_basis if first.peak_mb is None else option.memory_basis
     elif first.peak_mb > option.peak_mb:
         option.peak_mb, option.memory_basis = first.peak_mb, f"the {name}: {first.memory_basis}"
+
+
+def estimate_once(
+    option: Option, gflops_per_mpix: float | None, profile_id: str, tput: Throughput,
+    fallback_gflops: Callable[[], float],
+) -> None:
+    """An option of a program whose partners run once per request (``Program.once``: a
+    text encoder): the program's component at its calls (tiles) like any artifact, plus
+    one call of each partner at its own shape, costed the same way (flagged if any part
+    is estimated); the peak is the largest part's, as the calls run one after another
+    (unknown if any part's is)."""
+    estimate_latency(option, gflops_per_mpix, profile_id, tput, fallback_gflops)
+    estimate_memory(option, profile_id)
+    for name, artifact in option.partners.items():
+        part = Option(option.model, option.task, artifact, option.target, option.export_dir,
+                      [int(d) for d in artifact.input_shape], 1)
+        estimate_latency(part, None, profile_id, tput, fallback_gflops)
+        estimate_memory(part, profile_id)
+        option.basis = f"{option.basis}; + the {name} once: {part.basis}"
+        option.estimated = option.estimated or part.estimated
+        if option.p90_ms is None or part.p90_ms is None:
+            option.p50_ms = option.p90_ms = None
+        else:
+            option.p50_ms, option.p90_ms = (option.p50_ms or 0.0) + (part.p50_ms or 0.0), option.p90_ms + part.p90_ms
+        if option.peak_mb is None or part.peak_mb is None:
+            option.peak_mb = None
+            option.memory_basis = option.memory_basis if part.peak_mb is not None else f"the {name}: {part.memory_basis}"
+        elif part.peak_mb > option.peak_mb:
+            option.peak_mb, option.memory_basis = part.peak_mb, f"the {name}: {part.memory_basis}"
 
 
 # ---------------------------------------------------------------------------------------
@@ -741,13 +771,15 @@ def plan(
     for manifest, folder in items:
         reference = references[manifest.name]
         refine = refine_program(manifest) is not None
+        several = len(manifest.model_spec().components) > 1
         program_component = manifest.model_spec().program.component
-        # a predict-and-refine model's options are its step graph's artifacts, each with
-        # its partners (the predictor of the same format and precision) costed beside it
-        own = [a for a in manifest.artifacts if not refine or a.component in (None, program_component)]
+        # a model of several components has options of the artifacts of the one its program
+        # calls, each with its partners (the predictor, or the once-per-request text
+        # encoder, of the same format and precision) costed beside it
+        own = [a for a in manifest.artifacts if not several or a.component in (None, program_component)]
         for art, (steps, quality, source) in ((a, c) for a in own for c in step_choices(a, manifest, reference, key)):
             metric = manifest.model_spec().metric
-            partners = refine_partners(art, manifest) if refine else {}
+            partners = program_partners(art, manifest) if several else {}
             shape, calls = call_plan(art, manifest, image_size, steps)
             targets = inventory.for_format(art.format)
 
@@ -791,9 +823,11 @@ def plan(
                                                            if not (folder / a.file).exists()), None)):
                     rejected.append(Rejected(option, f"artifact file {lost} is missing; re-export it"))
                 else:
-                    if option.partners:
+                    if option.partners and refine:
                         estimate_refine(option, manifest, image_size, gflops[manifest.name], profile_id, tput,
                                         fallback)
+                    elif option.partners:
+                        estimate_once(option, gflops[manifest.name], profile_id, tput, fallback)
                     else:
                         estimate_latency(option, gflops[manifest.name], profile_id, tput, fallback)
                         estimate_memory(option, profile_id)

@@ -19,6 +19,7 @@ from typing import Any, Callable, Mapping
 import numpy as np
 
 from edgezoo.errors import BadInputError
+from edgezoo.runtimes.compose import runner_call
 from edgezoo.runtimes.samplers import BaseScheduler, generate, step_inputs
 
 Predict = Callable[[np.ndarray], np.ndarray]  # degraded (1, C, h, w) -> prediction (1, C, H, W)
@@ -93,22 +94,6 @@ def refine(predict: Predict, denoise: ConditionalDenoise, scheduler: BaseSchedul
     return np.clip(prediction, 0.0, 1.0), restored
 
 
-def _caller(runner: Any, output: str) -> Callable[[Mapping[str, np.ndarray]], np.ndarray]:
-    """``runner`` as one call: its feeds cast to the dtypes it declares (a name it does
-    not declare gets its only input's, else float32), output ``output`` as float32. The
-    declared dtypes are read once: the step graph is called steps x tiles times."""
-    from edgezoo.tasks.base import pick_output
-
-    declared = {info.name: np.dtype(info.dtype) for info in getattr(runner, "inputs", None) or []}
-    other = next(iter(declared.values())) if len(declared) == 1 else np.dtype(np.float32)
-
-    def call(arrays: Mapping[str, np.ndarray]) -> np.ndarray:
-        fed = {name: np.asarray(a).astype(declared.get(name, other), copy=False) for name, a in arrays.items()}
-        return pick_output(runner.run(fed), output).astype(np.float32, copy=False)
-
-    return call
-
-
 def refine_run(program: RefineProgram, step: Any, predictor: Any, denoiser: Any, scheduler: BaseScheduler | None,
                seed: int = 0) -> Callable[[dict[str, np.ndarray]], dict[str, np.ndarray]]:
     """The whole predict-and-refine program as one call on loaded components.
@@ -137,7 +122,8 @@ def refine_run(program: RefineProgram, step: Any, predictor: Any, denoiser: Any,
         call: tiling is the caller's (:func:`edgezoo.runtimes.serving.serve`).
     """
     sample, timestep = step_inputs(step.inputs, (program.condition,))
-    predictor_call, denoiser_call = _caller(predictor, program.prediction), _caller(denoiser, step.outputs[0].name)
+    predictor_call = runner_call(predictor, program.prediction)
+    denoiser_call = runner_call(denoiser, step.outputs[0].name)
 
     def predict(degraded: np.ndarray) -> np.ndarray:
         return predictor_call({program.predictor_input: degraded})

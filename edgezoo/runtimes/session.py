@@ -165,7 +165,7 @@ class Session:
         from edgezoo.tasks import protocol_named
 
         self.plan, self.runner, self.manifest = plan, runner, manifest
-        self.partners = dict(partners or {})  # the other components' runners (a predict-and-refine predictor)
+        self.partners = dict(partners or {})  # the other components' runners (a predictor, a text encoder)
         self.refine = refine_program(manifest)
         self.seed = 0  # a predict-and-refine request's noise: sample_rng(seed, 0), the same for every tile
         self.steps: int | None = None  # overrides the plan's number of refinement steps (0: the predictor alone)
@@ -186,13 +186,32 @@ class Session:
         out = self.runner.run(x.astype(self._dtype, copy=False))
         return next(iter(out.values())).astype(np.float32, copy=False)
 
-    def run_nchw(self, x: np.ndarray) -> np.ndarray:
+    def run_nchw(self, x: np.ndarray, fixed: dict[str, np.ndarray] | None = None) -> np.ndarray:
         """One 1x3xHxW float32 image through the artifact (tiles or padding as needed),
-        by :func:`edgezoo.runtimes.serving.serve`, the path evaluation also scores."""
+        by :func:`edgezoo.runtimes.serving.serve`, the path evaluation also scores.
+        ``fixed``: the outputs of the program's once-per-request components
+        (:meth:`request_outputs`), fed to every tile."""
         if self.refine is not None:
             return self._run_refine(x)
+        call = self._call
+        if self.spec.program.once:
+            from edgezoo.runtimes.compose import tile_function
+
+            call = tile_function(self.spec, self.runner, self.request_outputs({}) if fixed is None else fixed)
         tile = (int(self.artifact.input_shape[-2]), int(self.artifact.input_shape[-1])) if self.static else None
-        return serve(self._call, x, self.multiple_of, tile, self.tile_overlap, self._pad_mode)
+        return serve(call, x, self.multiple_of, tile, self.tile_overlap, self._pad_mode)
+
+    def request_outputs(self, request: dict[str, Any]) -> dict[str, np.ndarray]:
+        """What a request's parameters (``instruction``, ``strength``: the task protocol's
+        ``request_options``) become: the protocol makes them tensors (refusing, in one
+        line, any this model does not take), and each once-per-request component of the
+        program runs on them once (:func:`edgezoo.runtimes.compose.once_outputs`)."""
+        feeds = self.protocol.request_feeds(self.spec, request)
+        if not self.spec.program.once:
+            return {}
+        from edgezoo.runtimes.compose import once_outputs
+
+        return once_outputs(self.spec, self.partners, feeds)
 
     # ---- predict-and-refine ----------------------------------------------------------
     def _run_refine(self, x: np.ndarray) -> np.ndarray:
@@ -302,8 +321,13 @@ class Session:
         samples = generate(denoise, scheduler, shape, count, seed, np.dtype(timestep.dtype))
         return samples if raw else self.protocol.postprocess({"sample": samples}, self.spec)["image"]
 
-    def __call__(self, image: Any) -> Any:
+    def __call__(self, image: Any, **request: Any) -> Any:
         """Serve one request.
+
+        ``request`` holds what the request says besides its picture, for a task that
+        takes it (an instruction-driven restorer's ``instruction`` and ``strength``, 0 to
+        1; left out: "remove all degradation", in full); a model that takes none refuses
+        any in one line.
 
         A model whose program is ``single`` answers from one call on the picture fitted
         to its input: a classifier (logits out) with its task's post-processed outputs,
@@ -318,6 +342,7 @@ class Session:
         hold each pixel and its right and lower neighbours (see :func:`grey_as_colour`),
         for other tasks three copies; the restored channels are averaged. An alpha
         channel (grey + alpha, RGBA) is not restored but copied back unchanged."""
+        fixed = self.request_outputs(request)
         if self.spec.program.kind == "single":
             return self.run_single_image(image) if self.returns_image else self.run_single(image)
         if self.spec.program.kind == "sampler" and self.refine is None:
@@ -327,7 +352,7 @@ class Session:
         channels = batch.shape[1]
         neighbours = self.manifest.task == "denoise"  # the trick is about noise; others get copies
         colour = batch[:, :3] if channels >= 3 else grey_as_colour(batch[:, :1], neighbours)
-        outs = [self.run_nchw(colour[i:i + 1]) for i in range(colour.shape[0])]
+        outs = [self.run_nchw(colour[i:i + 1], fixed) for i in range(colour.shape[0])]
         out = np.concatenate(outs, axis=0) if len(outs) > 1 else outs[0]
         lo, hi = self._clip
         np.clip(out, lo, hi, out=out)
@@ -362,6 +387,8 @@ class Session:
             serving = "fixed shape: overlapping tiles, blended"
         else:
             serving = f"dynamic shape: reflect-padded to a multiple of {self.multiple_of}"
+        if self.spec.program.once:
+            serving += f"; the {' and the '.join(self.spec.program.once)} once per request, its output fed to every call"
         described = {**self.option.to_dict(), "runtime": self.runner.describe(), "tiling": serving}
         if self.partners:
             described["partner_runtimes"] = {name: r.describe() for name, r in self.partners.items()}

@@ -14,12 +14,13 @@ from edgezoo.tasks.base import TaskProtocol
 from edgezoo.tasks.classify import ClassifyProtocol
 from edgezoo.tasks.conditional import ConditionalRestoreProtocol
 from edgezoo.tasks.generate import GenerateProtocol
+from edgezoo.tasks.instruct import InstructRestoreProtocol
 from edgezoo.tasks.resize import ResizeProtocol
 from edgezoo.tasks.restore import RestoreProtocol
 
 _PROTOCOLS: dict[str, TaskProtocol] = {}
 for _protocol in (RestoreProtocol(), ClassifyProtocol(), ResizeProtocol(), GenerateProtocol(),
-                  ConditionalRestoreProtocol()):
+                  ConditionalRestoreProtocol(), InstructRestoreProtocol()):
     for _task in _protocol.tasks:
         _PROTOCOLS[_task] = _protocol
 

@@ -7,6 +7,7 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
+from edgezoo.errors import BadInputError
 from edgezoo.manifests.schema import IOContract, Metric, ModelSpec, QualityResult, TensorSpec
 
 # A loaded artifact as the runtime calls it: inputs by name in, outputs by name out.
@@ -84,6 +85,24 @@ class TaskProtocol:
     def postprocess(self, outputs: dict[str, np.ndarray], spec: ModelSpec, top_k: int = 5) -> dict[str, Any]:
         """What a user reads from one request's outputs (labels for a classifier)."""
         raise NotImplementedError
+
+    # --- a request's parameters beside its picture -------------------------------------
+
+    request_options: tuple[str, ...] = ()  # what a request may say besides its picture ("instruction")
+
+    def request_feeds(self, spec: ModelSpec, request: dict[str, Any]) -> dict[str, np.ndarray]:
+        """The inputs of the program's ``once`` components (:class:`Program`) made from a
+        request's parameters (``request``: option -> value, None for unset), by input
+        name. This protocol's models take none: a set option is refused in one line."""
+        given = sorted(k for k, v in request.items() if v is not None)
+        if given:
+            raise BadInputError(f"a {self.name} model takes no {', '.join(given)}: leave it out, or pick a model "
+                                "whose task takes it (`edgezoo list`)")
+        return {}
+
+    def describe_request(self, request: dict[str, Any]) -> str:
+        """One line on what a request asked besides its picture ("" for none)."""
+        return ""
 
     # --- reduced precision: calibration and the task-quality gate ----------------------
 

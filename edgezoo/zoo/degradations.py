@@ -318,6 +318,30 @@ def box_mean(x: np.ndarray, radius: int) -> np.ndarray:
     return out
 
 
+def gaussian_taps(sigma: float, radius: int = 9) -> np.ndarray:
+    """(2 * radius + 1) normalised 1-D Gaussian taps of ``sigma`` px (0: the identity);
+    float32, as :func:`edgezoo.zoo.train_tip.gaussian_taps` makes them for training."""
+    offsets = np.arange(-radius, radius + 1, dtype=np.float32)
+    if sigma <= 0:
+        return (offsets == 0).astype(np.float32)
+    taps = np.exp(-0.5 * (offsets / np.float32(max(sigma, 1e-3))) ** 2)
+    return (taps / taps.sum()).astype(np.float32)
+
+
+def blur_then_noise(image: np.ndarray, rng: np.random.Generator, noise: Param = 15.0, blur: Param = 1.5,
+                    radius: int = 9) -> tuple[np.ndarray, Info]:
+    """The instruction-driven restorer's degradation (TIP, ``edgezoo.zoo.train_tip``): an
+    isotropic Gaussian blur of ``blur`` px (separable taps over +-``radius`` px,
+    reflect-padded), then white Gaussian noise of ``noise`` (0-255 scale), not clipped."""
+    blur, noise = _draw(blur, rng), _draw(noise, rng)
+    taps = gaussian_taps(blur, radius)
+    x = np.pad(np.asarray(image, np.float32), ((radius, radius), (radius, radius), (0, 0)), mode="reflect")
+    x = sum(taps[k] * x[:, k:k + x.shape[1] - 2 * radius] for k in range(taps.size))
+    x = sum(taps[k] * x[k:k + x.shape[0] - 2 * radius] for k in range(taps.size))
+    out = (x + rng.normal(0.0, noise / 255.0, x.shape)).astype(np.float32)
+    return out, {"blur": blur, "sigma": noise, "kernel": np.outer(taps, taps)}
+
+
 # --- the registry --------------------------------------------------------------------------
 
 @dataclass(frozen=True)
@@ -366,6 +390,13 @@ CONDITIONAL_DEGRADATIONS: dict[str, TaskDegradation] = {
     "blur-gaussian": TaskDegradation("blur-gaussian", gaussian_blur, _defaults(gaussian_blur)),
     "blur-motion": TaskDegradation("blur-motion", motion_blur, _defaults(motion_blur)),
     "sr4": TaskDegradation("sr4", downsample, _defaults(downsample)),
+}
+
+
+# The instruction-driven restorer's (TIP) measured setting: both degradations at once,
+# which it is told to remove blindly ("remove all degradation")
+INSTRUCTED_DEGRADATIONS: dict[str, TaskDegradation] = {
+    "noise-15+blur-1.5": TaskDegradation("noise-15+blur-1.5", blur_then_noise, {"noise": 15.0, "blur": 1.5}),
 }
 
 

@@ -116,8 +116,9 @@ class TipNet(nn.Module):
         self.prior = prior
         self.adaptor = ControlAdaptor(cfg, prior)
 
-    def forward(self, image: torch.Tensor, embedding: torch.Tensor) -> torch.Tensor:
-        return self.prior(image, self.adaptor(image, embedding))
+    def forward(self, image: torch.Tensor, instruction: torch.Tensor) -> torch.Tensor:
+        # the argument is named as the contract's input (the export calls graphs by name)
+        return self.prior(image, self.adaptor(image, instruction))
 
 
 class TipRestorer(nn.Module):
@@ -136,12 +137,19 @@ class TipRestorer(nn.Module):
         """The trained parts (text encoder and adaptor) as one module."""
         return nn.ModuleDict({"text_encoder": self.text_encoder, "adaptor": self.net.adaptor})
 
+    def components(self) -> dict[str, nn.Module]:
+        """The named graphs of the model's contract (``edgezoo.tasks.instruct``)."""
+        return {"text_encoder": self.text_encoder, "net": self.net}
+
     def forward(self, image: torch.Tensor, tokens: torch.Tensor, numbers: torch.Tensor) -> torch.Tensor:
         return self.net(image, self.text_encoder(tokens, numbers))
 
 
 def build(cfg: TipConfig, prior_weights: bool = True) -> TipRestorer:
-    """A TIP model on ``cfg.prior``: with its shipped weights (``prior_weights``), else untrained."""
+    """A TIP model on ``cfg.prior``: with its shipped weights (``prior_weights``), else
+    untrained; the text encoder and adaptor untrained (the adaptor's zero-initialised
+    output leaves the prior's answer unchanged). ``create_model("tip-tiny-restore")``
+    then loads the shipped file, which holds both (:func:`edgezoo.zoo.release_tip.release_tip`)."""
     from edgezoo.zoo.registry import create_model
 
     prior = create_model(cfg.prior, pretrained=prior_weights)

@@ -196,7 +196,7 @@ class TipBatches:
         return degraded, target, tokens, numbers
 
 
-SHIPPED = Path(__file__).resolve().parents[1] / "weights" / "tip-tiny-restore.safetensors"  # the run the README measures
+SHIPPED = Path(__file__).resolve().parents[1] / "weights" / "tip-tiny-restore.safetensors"  # prior + control, as shipped
 
 
 def control_weights(run: str | Path) -> Path:
@@ -205,11 +205,15 @@ def control_weights(run: str | Path) -> Path:
 
 
 def load_tip(run_or_weights: str | Path | None = None, cfg: TipConfig = TINY) -> TipRestorer:
-    """A TIP model on its shipped prior, with the control weights of a run (or a file)."""
+    """A TIP model: None, the shipped one (``create_model("tip-tiny-restore")``); a run
+    folder, or a file of its text encoder and adaptor, on the shipped prior."""
+    if run_or_weights is None:
+        from edgezoo.zoo.registry import create_model
+
+        return create_model("tip-tiny-restore")  # type: ignore[return-value]
     model = build(cfg)
-    if run_or_weights is not None:
-        path = Path(run_or_weights)
-        load_weights(model.control(), control_weights(path) if path.is_dir() else path)
+    path = Path(run_or_weights)
+    load_weights(model.control(), control_weights(path) if path.is_dir() else path)
     return model.eval()
 
 

@@ -106,7 +106,7 @@ def test_recipe_resumes_bit_identically(tmp_path, photo_folder) -> None:
 
 def test_the_shipped_weights_reproduce_the_studys_noise_row():
     """benchmarks/tip_study.py's figure for "denoise, sigma 25", recomputed from the shipped
-    control weights on the nine evaluation photos (the study's own degradation and scoring)."""
+    weights on the nine evaluation photos (the study's own degradation and scoring)."""
     import importlib.util
     import json
     from pathlib import Path
@@ -117,10 +117,25 @@ def test_the_shipped_weights_reproduce_the_studys_noise_row():
     spec.loader.exec_module(study)
     recorded = json.loads((root / "benchmarks" / "results" / "tip_study.json").read_text())
     torch.set_num_threads(1)
-    run = study.tip_runner(study.load_tip(study.SHIPPED))
+    run = study.tip_runner(study.load_tip(None))
     photos = study.evaluation_images()
     assert list(photos) == recorded["photos"]
     rows = [study.scores(clean, run(study.degrade(clean, 25.0, 0.0, study.SEED + i), "denoise, sigma 25"))
             for i, clean in enumerate(photos.values())]
     figure = recorded["quality"]["noise-25"]['TIP "denoise, sigma 25"']
     assert abs(study.mean_scores(rows)["psnr_db"] - figure["psnr_db"]) < 0.01
+
+
+def test_the_numpy_degradation_blurs_as_training_does() -> None:
+    """The protocol's and release's measured setting (numpy) blurs exactly as the recipe
+    trains (torch), so the figures measure what was trained."""
+    from edgezoo.zoo.degradations import blur_then_noise
+
+    image = np.random.default_rng(0).random((40, 52, 3)).astype(np.float32)
+    for blur in (0.0, 0.7, 2.5):
+        ours, info = blur_then_noise(image, np.random.default_rng(1), noise=0.0, blur=blur)
+        theirs = gaussian_blur(torch.from_numpy(image.transpose(2, 0, 1)[None].copy()), torch.tensor([blur]))
+        assert np.abs(ours - theirs[0].numpy().transpose(1, 2, 0)).max() < 1e-6
+        assert info["kernel"].sum() == pytest.approx(1.0, abs=1e-6)
+    noisy, info = blur_then_noise(image, np.random.default_rng(1), noise=25.0, blur=0.0)
+    assert info["sigma"] == 25.0 and abs(float(np.std(noisy - image)) * 255 - 25.0) < 1.0

@@ -108,11 +108,14 @@ class _Attempt:
 
 
 def _io_shape(metadata: dict[str, Any], precision: str) -> tuple[int | None, int | None, int]:
-    """(height, width, multiple_of) of the artifact's input; the sides are None for a
-    dynamic-shape fp16 artifact. int8 needs a static shape: calibration ranges and the
-    quality gate's tiles are taken at one size."""
-    spec = metadata["io"]["inputs"][0]
-    height, width = spec["shape"][2], spec["shape"][3]
+    """(height, width, multiple_of) of the artifact's picture input (its first input of
+    four dimensions; else its first input, whose last two sides are then given: a text
+    encoder's 1 x tokens); the sides are None for a dynamic-shape fp16 artifact. int8
+    needs a static shape: calibration ranges and the quality gate's tiles are taken at
+    one size."""
+    inputs = metadata["io"]["inputs"]
+    spec = next((t for t in inputs if len(t["shape"]) == 4), inputs[0])
+    height, width = (spec["shape"][-2], spec["shape"][-1]) if len(spec["shape"]) >= 2 else (1, spec["shape"][0])
     multiple_of = int(spec.get("multiple_of") or 1)
     if isinstance(height, int) and isinstance(width, int):
         return height, width, multiple_of

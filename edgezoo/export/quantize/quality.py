@@ -149,36 +149,48 @@ def program_runner(paths: Mapping[str, str | Path], fmt: str, precision: str, co
                    seed: int = QUALITY_SEED) -> RunFunction:
     """The whole program of a model of several components as one :data:`RunFunction`:
     each component's artifact (``paths`` by component name) loaded in its runtime and
-    composed as the runtime's session composes them, at the program's own step count
-    (``contract["spec"]``'s sampler), one sample from ``seed``. Today's programs of
-    several graphs are predict-and-refine loops (:func:`edgezoo.runtimes.refine.refine_run`:
-    ``{degraded} -> {"prediction", "restored"}``); another kind raises BadInputError."""
+    composed as the runtime's session composes them: a predict-and-refine loop
+    (:func:`edgezoo.runtimes.refine.refine_run`, ``{degraded} -> {"prediction",
+    "restored"}``) at the program's own step count, one sample from ``seed``; a tiled
+    program with once-per-request components (:func:`edgezoo.runtimes.compose.program_run`,
+    ``{image, the request's tensors} -> {output}``, one tile per call)."""
     from edgezoo.manifests.schema import ModelSpec
+    from edgezoo.runtimes.compose import program_run
     from edgezoo.runtimes.refine import RefineProgram, refine_run
     from edgezoo.runtimes.samplers import scheduler_from_dict
 
     spec = ModelSpec.model_validate(contract["spec"])
-    sampler = spec.program.sampler or {}
-    program = RefineProgram.from_sampler(sampler)
     missing = sorted({c.name for c in spec.components} - set(paths))
     if missing:
         raise BadInputError(f"the whole program of {contract.get('model')} needs its {', '.join(missing)} too")
     runners = {name: load_runner(path, fmt, precision) for name, path in paths.items()}
+    if spec.program.once:
+        return program_run(spec, runners)
+    sampler = spec.program.sampler or {}
+    program = RefineProgram.from_sampler(sampler)
     return refine_run(program, spec.component(), runners[program.predictor], runners[spec.program.component],
                       scheduler_from_dict(sampler), seed)
 
 
 def program_entry(paths: Mapping[str, str | Path], fmt: str) -> tuple[Contract, tuple[int, int] | None, int]:
-    """(contract, tile, align) of the component a request enters (the predictor): its
-    artifact's embedded contract, the static sides the runtime tiles a picture at (None
-    for a dynamic-shape artifact: whole pictures, padded) and the multiple it pads to."""
+    """(contract, tile, align) of the component a request's picture enters (the
+    predictor of a predict-and-refine loop; the tiled component of a program with
+    once-per-request components): its artifact's embedded contract, the static sides the
+    runtime tiles a picture at (None for a dynamic-shape artifact: whole pictures, padded)
+    and the multiple it pads to."""
     from edgezoo.manifests.schema import ModelSpec
+    from edgezoo.runtimes.compose import tiled_input
     from edgezoo.runtimes.refine import RefineProgram
 
     first = artifact_contract(next(iter(paths.values())), fmt)
-    program = RefineProgram.from_sampler(ModelSpec.model_validate(first["spec"]).program.sampler or {})
-    contract = artifact_contract(paths[program.predictor], fmt)
-    tensor = next(t for t in contract_inputs(contract) if t.name == program.predictor_input)
+    spec = ModelSpec.model_validate(first["spec"])
+    if spec.program.once:
+        entry, picture = spec.program.component, tiled_input(spec.component())
+    else:
+        program = RefineProgram.from_sampler(spec.program.sampler or {})
+        entry, picture = program.predictor, program.predictor_input
+    contract = artifact_contract(paths[entry], fmt)
+    tensor = next(t for t in contract_inputs(contract) if t.name == picture)
     sides = tensor.shape[-2:]
     tile = (int(sides[0]), int(sides[1])) if all(isinstance(d, int) for d in sides) else None
     return contract, tile, int(tensor.multiple_of or 1)

@@ -8,17 +8,18 @@ and decoder features by modulation fusion, ``h * (1 + gamma) + beta``. The instr
 ("denoise, sigma 25", "remove blur of 2 px", "remove all degradation", with a strength
 appended in words) is tokenized by :mod:`edgezoo.tasks.instructions` and embedded by a
 small text encoder trained with the adaptor. Two graphs: ``text_encoder`` (token ids and
-numbers -> embedding) and ``net`` (image and embedding -> image).
-
-Not registered yet: the runtime does not yet serve a program whose components are a
-once-per-request encoder and a tiled net (the next step), so these configs are trained
-and measured by ``edgezoo.zoo.train_tip`` and ``benchmarks/tip_study.py`` only."""
+numbers -> embedding) and ``net`` (image and embedding -> image), served by a ``tiled``
+program over ``net`` that calls ``text_encoder`` once per request
+(:mod:`edgezoo.tasks.instruct`). Registered as ``tip-tiny-restore`` (task ``restore``).
+Weights: ``python -m edgezoo.zoo.train_tip`` trains the text encoder and adaptor;
+:func:`edgezoo.zoo.tip.release_tip` ships them with the frozen prior's as one file."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from edgezoo.zoo.registry import Paper
+from edgezoo.zoo.registry import InputSpec, Paper, register_model
+from edgezoo.zoo.variants.maxim import TINY as MAXIM_TINY
 
 TIP_PAPER = Paper("TIP: Text-Driven Image Processing with Semantic and Restoration Instructions (ECCV 2024)",
                   "https://arxiv.org/abs/2312.11595")
@@ -61,3 +62,13 @@ def components(cfg: TipConfig, sides: tuple[int | str, int | str] = ("H", "W"), 
                   outputs=[image.model_copy(update={"name": "restored", "multiple_of": None,
                                                     "shape_rule": "same:image"})]),
     ]
+
+
+register_model(
+    "tip-tiny-restore", family="tip", task="restore", builder="edgezoo.zoo.tip:build", config=TINY, paper=TIP_PAPER,
+    input_spec=InputSpec(multiple_of=MAXIM_TINY.multiple_of), export_size=(256, 256),
+    licence="Apache-2.0 (weights: edgezoo/weights/tip-tiny-restore.safetensors, trained here by edgezoo.zoo.train_tip)",
+    description="Instruction-driven restoration (TIP, edge): the frozen maxim-tiny-denoise steered by a zero-initialised "
+                "modulation adaptor and a small text encoder; 'denoise, sigma 25', 'remove blur of 2 px', 'remove all "
+                "degradation', with a strength", tags=("edge", "instruction"),
+)
