@@ -46,6 +46,9 @@ def _default_workers() -> int:
 @click.option("--engine", type=click.Choice(["local", "ray"]), default="local", show_default=True,
               help="local: a process pool here; ray: actors on Ray Data (a local Ray, or --address).")
 @click.option("--address", help="Ray cluster to join (e.g. HOST:6379 from `ray start --head`); --engine ray only.")
+@click.option("--instruction", help="What to fix, for an instruction-driven restorer (task restore); every picture "
+                                    "gets it (default: 'remove all degradation').")
+@click.option("--strength", type=float, help="How strongly to follow the instruction, 0 to 1 (default: 1).")
 @click.option("--workers", type=click.IntRange(min=1), help="Processes or actors, one session each "
               "[default: this host's cores, at most 8].")
 @_planning_options
@@ -53,7 +56,7 @@ def _default_workers() -> int:
               help="Intra-op threads per worker [default: this host's cores / workers].")
 @_json_option
 def batch_cmd(target: str, inputs: tuple[str, ...], out: str, recursive: bool, engine: str, address: str | None,
-              workers: int | None, budget_ms: float | None, prefer: str, backend: str | None, precision: str | None,
+              instruction: str | None, strength: float | None, workers: int | None, budget_ms: float | None, prefer: str, backend: str | None, precision: str | None,
               artifact: str | None, size: str | None, max_memory_mb: float | None, search: tuple[str, ...],
               threads: int | None, as_json: bool) -> None:
     """Run a model over many pictures with the runtime's choice for the budget, on a
@@ -71,6 +74,7 @@ def batch_cmd(target: str, inputs: tuple[str, ...], out: str, recursive: bool, e
     from edgezoo.imageio import IMAGE_SUFFIXES, list_images
     from edgezoo.runtimes.batch import BatchItem, SessionSpec, run_batch
     from edgezoo.runtimes.batch.engines import load_ray
+    from edgezoo.tasks import protocol_named
 
     if engine == "ray":
         load_ray()  # before any work: say how to install it
@@ -94,12 +98,16 @@ def batch_cmd(target: str, inputs: tuple[str, ...], out: str, recursive: bool, e
     chosen_plan = runtimes.plan(exports, budget_ms, _prefer(prefer), backend, precision, plan_size,
                                 artifact=artifact, max_memory_mb=max_memory_mb)
     option = chosen_plan.chosen
+    request = {k: v for k, v in (("instruction", instruction), ("strength", strength)) if v is not None}
+    manifest = next(e.manifest for e in exports if e.path == option.export_dir)
+    spec_of = manifest.model_spec()
+    protocol_named(spec_of.protocol).request_feeds(spec_of, request)  # a bad instruction fails before any work
     workers = min(workers or _default_workers(), len(images))
     assert option.export_dir is not None
     spec = SessionSpec(export_dir=str(option.export_dir.resolve()), artifact=option.artifact.file,
                        backend=option.backend, kind=option.kind, precision=option.artifact.precision,
                        label=option.label, threads=threads or max(1, (os.cpu_count() or 1) // workers),
-                       image_size=plan_size, max_memory_mb=max_memory_mb)
+                       image_size=plan_size, max_memory_mb=max_memory_mb, request=request)
     items = [BatchItem(i, str(p.resolve()), str(t.resolve())) for i, (p, t) in enumerate(zip(images, targets))]
     if not as_json:
         click.echo(f"plan: {chosen_plan.summary()}")

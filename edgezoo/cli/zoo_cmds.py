@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from typing import Any
 
 import click
 
@@ -322,8 +323,7 @@ def eval_cmd(model: str, weights: str | None, sigmas: str | None, baselines: boo
     classifier's top-1 on the Fashion-MNIST test images, a generator's FD-fmnist,
     precision, recall and copy check of its samples against them."""
     from edgezoo.errors import BadInputError
-    from edgezoo.zoo import create_model, get_entry
-    from edgezoo.zoo.weights import load_weights
+    from edgezoo.zoo import get_entry
 
     if get_entry(model).protocol.name == "classify":
         _eval_classifier(model, weights, check, as_json)
@@ -354,9 +354,7 @@ def eval_cmd(model: str, weights: str | None, sigmas: str | None, baselines: boo
         raise BadInputError("--photos goes with --check")
     from edgezoo.zoo.release import measure
 
-    net = create_model(model, pretrained=weights is None)
-    if weights:
-        load_weights(net, weights)
+    net = _model_with(model, weights)
     _, _, results = measure(model, net, levels or (15, 25, 50), progress=say, baselines=baselines)
     if as_json:
         echo_json([r.model_dump() for r in results])
@@ -370,6 +368,17 @@ def eval_cmd(model: str, weights: str | None, sigmas: str | None, baselines: boo
     echo_table(rows, list(rows[0]))
 
 
+def _model_with(model: str, weights: str | None) -> Any:
+    """``model`` in eval mode with ``weights`` (a safetensors file), else its shipped weights."""
+    from edgezoo.zoo import create_model
+    from edgezoo.zoo.weights import load_weights
+
+    net = create_model(model, pretrained=weights is None)
+    if weights:
+        load_weights(net, weights)
+    return net.eval()
+
+
 def _eval_refiner(model: str, weights: str | None, check: bool, photos: str | None, steps: int | None,
                   as_json: bool) -> None:
     """A predict-and-refine model on the task it serves, one row per number of refinement
@@ -377,9 +386,7 @@ def _eval_refiner(model: str, weights: str | None, check: bool, photos: str | No
     shipped manifest's rows from the shipped weights."""
     from edgezoo.errors import BadInputError, FigureMismatchError
     from edgezoo.manifests import packaged_names
-    from edgezoo.zoo import create_model, get_entry
     from edgezoo.zoo.release_conditional import check_refinement, measure_refinement
-    from edgezoo.zoo.weights import load_weights
 
     say = (lambda line: click.echo(line, err=True))
     names = set(photos.split(",")) if photos else None
@@ -393,9 +400,7 @@ def _eval_refiner(model: str, weights: str | None, check: bool, photos: str | No
     else:
         if photos:
             raise BadInputError("--photos goes with --check")
-        net = create_model(model, pretrained=weights is None).eval()
-        if weights:
-            load_weights(net, weights)
+        net = _model_with(model, weights)
         results = measure_refinement(model, net, (0, steps) if steps else None, progress=say)
     if as_json:
         echo_json({"model": model, "rows": [r.model_dump(mode="json") for r in results], "differences": problems})
@@ -414,9 +419,7 @@ def _eval_instructed(model: str, weights: str | None, check: bool, photos: str |
     (:mod:`edgezoo.zoo.release_tip`) beside the input, its frozen prior and Wiener;
     ``--check`` recomputes the shipped manifest's rows from the shipped weights."""
     from edgezoo.errors import BadInputError, FigureMismatchError
-    from edgezoo.zoo import create_model
     from edgezoo.zoo.release_tip import check_tip, measure_tip
-    from edgezoo.zoo.weights import load_weights
 
     say = (lambda line: click.echo(line, err=True))
     names = set(photos.split(",")) if photos else None
@@ -428,9 +431,7 @@ def _eval_instructed(model: str, weights: str | None, check: bool, photos: str |
     else:
         if photos:
             raise BadInputError("--photos goes with --check")
-        net = create_model(model, pretrained=weights is None).eval()
-        if weights:
-            load_weights(net, weights)
+        net = _model_with(model, weights)
         results = measure_tip(net, progress=say)
     if as_json:
         echo_json({"model": model, "rows": [r.model_dump(mode="json") for r in results], "differences": problems})
@@ -454,9 +455,8 @@ def _eval_generator(model: str, weights: str | None, check: bool, steps: int | N
     ``samples`` samples; ``--check`` compares with the shipped manifest's row."""
     from edgezoo.errors import BadInputError, FigureMismatchError
     from edgezoo.manifests import packaged_names
-    from edgezoo.zoo import create_model, get_entry
+    from edgezoo.zoo import get_entry
     from edgezoo.zoo.release_diffusion import check_diffusion, measure
-    from edgezoo.zoo.weights import load_weights
 
     problem = get_entry(model).protocol.quality_problem(get_entry(model).task)
     if problem:
@@ -471,9 +471,7 @@ def _eval_generator(model: str, weights: str | None, check: bool, steps: int | N
             raise BadInputError(f"{model} ships no manifest to check; `edgezoo list` shows the shipped ones")
         row, problems = check_diffusion(model, steps, samples, progress=say)
     else:
-        net = create_model(model, pretrained=weights is None)
-        if weights:
-            load_weights(net, weights)
+        net = _model_with(model, weights)
         steps = steps or int(get_entry(model).config.steps)
         row, problems = measure(model, net, steps, samples, progress=say), []
     if as_json:
@@ -491,9 +489,7 @@ def _eval_classifier(model: str, weights: str | None, check: bool, as_json: bool
     """Top-1 on the 10,000 Fashion-MNIST test images; ``--check`` compares every figure of the shipped manifest."""
     from edgezoo.errors import BadInputError, FigureMismatchError
     from edgezoo.manifests import packaged_names
-    from edgezoo.zoo import create_model
     from edgezoo.zoo.release_classifier import check_classifier, classifier_quality
-    from edgezoo.zoo.weights import load_weights
 
     if check:
         if weights:
@@ -508,9 +504,7 @@ def _eval_classifier(model: str, weights: str | None, check: bool, as_json: bool
         if not as_json:
             click.echo(f"{model}: top-1, parameters and FLOPs match the manifest")
         return
-    net = create_model(model, pretrained=weights is None)
-    if weights:
-        load_weights(net, weights)
+    net = _model_with(model, weights)
     result = classifier_quality(net)
     if as_json:
         echo_json(result.model_dump())

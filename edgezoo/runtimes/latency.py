@@ -168,7 +168,10 @@ class LatencyRow:
 
 
 def bench_input_shape(export: ExportDir, artifact: Any, size: int) -> list[int]:
-    if is_static(artifact):
+    """The shape an artifact is timed at: its own where every dim is a number (a static
+    artifact, or a dynamic group's fixed-shape text encoder), else ``size`` x ``size``
+    rounded to the model's multiple."""
+    if is_static(artifact) or all(isinstance(d, int) for d in artifact.input_shape):
         return [int(d) for d in artifact.input_shape]
     side = round_up(size, multiple_of(export.manifest))
     channels = next((d for d in artifact.input_shape[1:2] if isinstance(d, int)), 3)

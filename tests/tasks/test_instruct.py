@@ -270,3 +270,55 @@ def test_int8_calibrates_each_graph_on_what_it_sees_and_is_gated_through_the_pro
         assert art.parity.executed and art.parity.passed
         assert art.quantization["quality_delta_db"] >= -0.3
         assert "the whole program" in art.quantization["quality_basis"]
+
+
+def test_batch_gives_every_picture_the_instruction_and_remakes_outputs_when_it_changes(tip_export, tmp_path):
+    from PIL import Image
+
+    pictures = tmp_path / "in"
+    pictures.mkdir()
+    for i in range(2):
+        Image.fromarray((np.random.default_rng(i).random((40, 50, 3)) * 255).astype(np.uint8)).save(pictures / f"{i}.png")
+    out = tmp_path / "out"
+    first = _cli("batch", "restore", str(pictures), "-o", str(out), "--workers", "1", "--instruction",
+                 "remove the noise", "--strength", "0.5", store=tip_export.parent)
+    assert first.returncode == 0, first.stderr
+    assert "2 made, 0 skipped" in first.stdout
+    again = _cli("batch", "restore", str(pictures), "-o", str(out), "--workers", "1", "--instruction",
+                 "remove the noise", "--strength", "0.5", store=tip_export.parent)
+    assert "0 made, 2 skipped" in again.stdout
+    told = np.asarray(Image.open(out / "0.png"))
+    other = _cli("batch", "restore", str(pictures), "-o", str(out), "--workers", "1", store=tip_export.parent)
+    assert "2 made, 0 skipped" in other.stdout  # another instruction is another output
+    assert not np.array_equal(told, np.asarray(Image.open(out / "0.png")))
+    bad = _cli("batch", "restore", str(pictures), "-o", str(tmp_path / "bad"), "--instruction", "make it pop",
+               store=tip_export.parent)
+    assert bad.returncode == 2 and "no word this model knows" in bad.stderr and not (tmp_path / "bad").exists()
+
+
+def test_openvino_feeds_an_fp16_onnx_of_several_inputs_by_their_own_names(tip_export, tmp_path):
+    """The fp16 ONNX keeps float32 I/O through casts, whose tensor names OpenVINO also
+    gives the ports; the runner must still answer to the contract's names."""
+    from edgezoo.export.quantize.onnx import to_fp16
+    from edgezoo.export.quantize.quality import artifact_contract
+    from edgezoo.runtimes.backends import get_backend
+
+    pytest.importorskip("openvino")
+    source = tip_export / next(a.file for a in load_manifest(tip_export).artifacts if a.key == "net-onnx-fp32-static")
+    half = tmp_path / "net-fp16.onnx"
+    to_fp16(source, half, artifact_contract(source, "onnx"))
+    runner = get_backend("openvino").load(half, "CPU", 1, precision="fp16")
+    assert [i.name for i in runner.inputs] == ["image", "instruction"] and [o.name for o in runner.outputs] == ["restored"]
+    feeds = {"image": np.random.default_rng(0).random((1, 3, SIDE, SIDE), dtype=np.float32),
+             "instruction": np.zeros((1, 64), np.float32)}
+    assert runner.run(feeds)["restored"].shape == (1, 3, SIDE, SIDE)
+
+
+def test_bench_times_a_dynamic_groups_text_encoder_at_its_own_shape(tip_export):
+    from edgezoo.runtimes import bench_export, resolve
+
+    [export] = resolve(str(tip_export))
+    rows = bench_export(export, backend="onnxruntime", runs=1, warmup=0, save=False)
+    shapes = {r.artifact: r.input_shape for r in rows if not r.error}
+    assert shapes["text_encoder-onnx-fp32-dynamic"] == [1, 16] == shapes["text_encoder-onnx-fp32-static"]
+    assert shapes["net-onnx-fp32-dynamic"] == [1, 3, 256, 256] and shapes["net-onnx-fp32-static"] == [1, 3, SIDE, SIDE]

@@ -443,3 +443,42 @@ def test_the_imported_model_export_figures_are_maxim_s3_export_json():
     assert f"{art['quality']['psnr_db']:.2f} dB at sigma 25" in README
     for row, label in zip(result["latency"], ("ONNX Runtime p50", "OpenVINO")):
         assert f"{label} {row['p50_ms']:,.0f} ms" in README, label
+
+
+def test_the_tip_served_tables_are_its_manifest_and_tip_served_json():
+    manifest = packaged_manifest("tip-tiny-restore")
+    rows = _table("setting (9 photos) | told | degraded input")
+    assert len(rows) == len(manifest.quality)
+    for row, result in zip(rows, manifest.quality):
+        assert row[1] in result.note
+        wiener = result.baselines.get("Wiener, true kernel")
+        for cell, score in ((row[2], result.baselines["degraded"]), (row[3], result.baselines["the frozen prior alone"]),
+                            (row[4], wiener), (row[5], result.mean)):
+            if score is None:
+                assert not _numbers(cell), (row, cell)
+                continue
+            psnr, ssim = _numbers(cell)
+            assert _agrees(psnr, score.psnr_db) and _agrees(ssim, score.ssim), (row, cell, score)
+    served = json.loads((RESULTS / "tip_served.json").read_text())
+    assert served["device_profile"] in README
+    artifacts = {a["key"]: a for a in served["artifacts"]}
+    latency = {(r["artifact"], r["backend"]): r for r in served["latency"]}
+    formats = {"ONNX": ("onnx", "onnxruntime"), "LiteRT": ("tflite", "litert"), "OpenVINO IR": ("openvino", "openvino")}
+    rows = _table("format, precision | net parity (dB)")
+    checked = 0
+    for row in rows:
+        if row[0].startswith("Core ML"):
+            assert "not run" in row[1]
+            continue
+        name, precision = row[0].split(" (")[0].rsplit(" ", 1)
+        fmt, backend = formats[name]
+        key = f"net-{fmt}-{precision}-{'dynamic' if 'dynamic' in row[0] else 'static'}"
+        net, encoder = artifacts[key], artifacts[key.replace("net-", "text_encoder-")]
+        assert _agrees(row[1], net["parity_db"]) and _agrees(row[2], encoder["parity_db"]), row
+        assert _agrees(row[3], net["quality_psnr_db"]), row
+        assert (row[4] == "-") == (net["quality_delta_db"] is None) and (
+            row[4] == "-" or _agrees(row[4].replace("+", ""), net["quality_delta_db"])), row
+        assert _agrees(_numbers(row[5])[0], latency[(key, backend)]["p50_ms"]), row
+        assert _agrees(_numbers(row[6])[0], latency[(key.replace("net-", "text_encoder-"), backend)]["p50_ms"]), row
+        checked += 1
+    assert checked == sum(1 for a in artifacts.values() if a["component"] == "net" and a["parity_executed"])

@@ -13,6 +13,7 @@ why it was chosen, and the ``EXECUTION_DEVICES`` the plugin really used.
 
 from __future__ import annotations
 
+import re
 import threading
 from pathlib import Path
 from typing import Any
@@ -54,9 +55,19 @@ def _dims(partial_shape: Any) -> list[Any]:
     return [d.get_length() if d.is_static else "?" for d in partial_shape]
 
 
-def _port_name(port: Any, fallback: str) -> str:
+# An fp16 ONNX keeps float32 I/O through a Cast at each input and output, and OpenVINO
+# gives the cast's tensor name to the same port ({"image", "graph_input_cast_0"})
+_CAST_NAME = re.compile(r"graph_(input|output)_cast_\d+$")
+
+
+def _port_name(port: Any, fallback: str, preferred: str | None = None) -> str:
+    """The name a port answers to: ``preferred`` (an input's parameter name) where the
+    port has it, else its first name that is not an fp16 cast's, else ``fallback``."""
     names = port.get_names()  # converted PyTorch graphs may leave outputs unnamed
-    return sorted(names)[0] if names else fallback
+    if preferred in names:
+        return str(preferred)
+    own = sorted(n for n in names if not _CAST_NAME.match(n))
+    return (own or sorted(names) or [fallback])[0]
 
 
 class OpenVinoRunner(Runner):
@@ -67,7 +78,8 @@ class OpenVinoRunner(Runner):
         self.precision_reason = precision_reason  # why the inference precision hint is what it is
         self._local = threading.local()  # an infer request per thread
         self.inputs = [
-            TensorInfo(_port_name(p, f"input_{i}"), _dims(p.get_partial_shape()), p.get_element_type().to_dtype().name)
+            TensorInfo(_port_name(p, f"input_{i}", p.get_node().get_friendly_name()), _dims(p.get_partial_shape()),
+                       p.get_element_type().to_dtype().name)
             for i, p in enumerate(compiled.inputs)
         ]
         self.outputs = [

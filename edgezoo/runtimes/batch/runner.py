@@ -64,9 +64,12 @@ class BatchSummary:
 
 def options_fingerprint(spec: SessionSpec, artifact_sha256: str) -> str:
     """The fingerprint of what decides an output's content: the artifact (by sha256),
-    its backend and device kind, the tiling overlap and edgezoo's version."""
+    its backend and device kind, the tiling overlap, the request's parameters (an
+    instruction: another one remakes every output) and edgezoo's version."""
+    request = {k: v for k, v in spec.request.items() if v is not None}
     return fingerprint({"artifact": spec.artifact, "artifact_sha256": artifact_sha256, "backend": spec.backend,
-                        "kind": spec.kind, "tile_overlap": spec.tile_overlap, "edgezoo": __version__})
+                        "kind": spec.kind, "tile_overlap": spec.tile_overlap, "edgezoo": __version__,
+                        **({"request": request} if request else {})})
 
 
 def remove_leftovers(out_dir: Path) -> int:

@@ -7,7 +7,7 @@ import json
 import os
 import socket
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +40,9 @@ class SessionSpec:
     image_size: tuple[int, int] = (256, 256)
     tile_overlap: int | None = None
     max_memory_mb: float | None = None
+    # what each request says besides its picture (an instruction-driven restorer's
+    # instruction and strength), the same for every picture of the batch
+    request: dict[str, Any] = field(default_factory=dict)
     # set by run_batch: where each worker journals the outputs it lands, and their fingerprint
     out_dir: str | None = None
     made_with: str = ""
@@ -88,7 +91,7 @@ class Worker:
             result["input_sha256"] = sha256_file(item.input)
             picture = read_image(item.input, keep_channels=self.returns_image)
             start = time.perf_counter()
-            answer = self.session(picture)
+            answer = self.session(picture, **self.spec.request)
             result["ms"] = (time.perf_counter() - start) * 1000
             if self.returns_image:
                 write_image(item.output, answer)
