@@ -13,7 +13,8 @@ and the imported model on the fixture's top-left 64 x 64 crop and reports their 
 two pictures are not aligned (a package whose result was made from another crop), it
 also reports the translation that best aligns our output with result.png (FFT
 cross-correlation) and the PSNR over the overlap at that shift. Merges the rows into the
-JSON (one row per model) and prints a table.
+JSON (one row per model, each with the device profile and time it was measured at) and
+prints a table.
 """
 
 from __future__ import annotations
@@ -64,7 +65,11 @@ def main(argv: list[str] | None = None) -> int:
     from edgezoo.metrics import psnr
 
     previous = json.loads(args.json_out.read_text()) if args.json_out.is_file() else {}
-    rows = {r["model"]: r for r in previous.get("rows", [])}
+    # each row keeps the host and time it was measured on (rows of earlier runs, from
+    # before rows carried them, take their file's)
+    earlier = {"device_profile": previous.get("device_profile", {}).get("id"), "measured_at": previous.get("measured_at")}
+    rows = {r["model"]: {**earlier, **r} for r in previous.get("rows", [])}
+    profile = device_profile()
     for package in args.packages:
         name_in_package = json.loads(read_graph(package).files["package.json"])["name"]
         model_name = next(n for n, s in UPSTREAM.items() if s.package == name_in_package)
@@ -81,18 +86,19 @@ def main(argv: list[str] | None = None) -> int:
             "pixels_differing": round(float(np.mean(reference != ours)), 6),
             "max_abs_difference": int(np.abs(reference.astype(int) - ours.astype(int)).max()),
             "pytorch_seconds_one_run": round(seconds, 2), "threads": torch.get_num_threads(),
+            "device_profile": profile.id,
+            "measured_at": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         }
         start = time.perf_counter()
         rows[model_name]["graph_psnr_db_64px"] = round(graph_psnr(model, graph, 64), 2)
         rows[model_name]["graph_seconds"] = round(time.perf_counter() - start, 1)
         dy, dx, shifted = best_translation(ours, reference)
         rows[model_name]["best_alignment"] = {"dy": dy, "dx": dx, "overlap_psnr_db": round(shifted, 3)}
-    profile = device_profile()
     result = {
         "what": "imported official MAXIM (UpscalerJS TF.js packages) vs the package's own fixture result",
         "command": "python benchmarks/maxim_upstream.py " + " ".join(p.name for p in args.packages),
         "measured_at": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-        "device_profile": {"id": profile.id, **profile.info},
+        "device_profile": {"id": profile.id, **profile.info},  # this run's host; each row names its own
         "rows": sorted(rows.values(), key=lambda r: r["model"]),
     }
     atomic_write_text(args.json_out, json.dumps(result, indent=2) + "\n")

@@ -12,7 +12,10 @@ multiple), one row per setting, the first the task protocol's own
    beside the input, the frozen prior alone and Wiener deconvolution told the true kernel;
 2. the zoo's Gaussian noise at sigma 25 (the same noise as maxim-tiny-denoise's rows),
    told "remove the noise", beside the input and the prior;
-3. Gaussian blur 2 px, told "remove blur of 2 px", beside the input, the prior and Wiener.
+3. Gaussian blur 2 px, told "remove blur of 2 px", beside the input, the prior and Wiener;
+4. the ``deblur`` task's own degradation (defocus and motion kernels, which TIP never
+   saw), told "remove the blur", beside the input, the prior and the task's model,
+   ``maxim-tiny-deblur``.
 """
 
 from __future__ import annotations
@@ -32,11 +35,12 @@ from edgezoo.zoo.registry import create_model, get_entry
 from edgezoo.zoo.weights import WEIGHTS_DIR, load_weights, save_weights
 
 NAME = "tip-tiny-restore"
-# (degradation, its parameters, the instruction told, whether Wiener is a baseline)
-SETTINGS: tuple[tuple[str, dict[str, float], str, bool], ...] = (
-    ("noise-15+blur-1.5", {"noise": 15.0, "blur": 1.5}, "remove all degradation", True),
-    ("denoise", {"sigma": 25.0}, "remove the noise", False),
-    ("blur-2", {"noise": 0.0, "blur": 2.0}, "remove blur of 2 px", True),
+# (degradation, its parameters, the instruction told, whether Wiener is a baseline, a task model beside it)
+SETTINGS: tuple[tuple[str, dict[str, float], str, bool, str | None], ...] = (
+    ("noise-15+blur-1.5", {"noise": 15.0, "blur": 1.5}, "remove all degradation", True, None),
+    ("denoise", {"sigma": 25.0}, "remove the noise", False, None),
+    ("blur-2", {"noise": 0.0, "blur": 2.0}, "remove blur of 2 px", True, None),
+    ("deblur", {}, "remove the blur", False, "maxim-tiny-deblur"),
 )
 
 
@@ -66,15 +70,18 @@ def measure_tip(model: Any, names: set[str] | None = None,
     photos = evaluation_images()
     prior = torch_restorer(model.net.prior, multiple)
     rows = []
-    for setting, params, instruction, with_wiener in SETTINGS:
-        if setting == "denoise":
-            degradation = DEGRADATIONS["denoise"]
+    for setting, params, instruction, with_wiener, task_model in SETTINGS:
+        if setting in DEGRADATIONS:  # a task's own degradation, as its models are scored
+            degradation = DEGRADATIONS[setting]
         elif setting in INSTRUCTED_DEGRADATIONS:
             degradation = INSTRUCTED_DEGRADATIONS[setting]
         else:
             degradation = TaskDegradation(setting, blur_then_noise, params)
         baselines: dict[str, Callable[[np.ndarray, dict], np.ndarray]] = {
             "the frozen prior alone": lambda degraded, info: prior(degraded)}
+        if task_model is not None:
+            task = torch_restorer(create_model(task_model), get_entry(task_model).input_spec.multiple_of)
+            baselines[f"{task_model} (the task's model)"] = lambda degraded, info, task=task: task(degraded)
         if with_wiener:
             baselines["Wiener, true kernel"] = lambda degraded, info: wiener(
                 degraded, {"kernel": info["kernel"], "noise": info["sigma"] / 255.0})

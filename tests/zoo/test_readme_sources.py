@@ -452,8 +452,9 @@ def test_the_tip_served_tables_are_its_manifest_and_tip_served_json():
     for row, result in zip(rows, manifest.quality):
         assert row[1] in result.note
         wiener = result.baselines.get("Wiener, true kernel")
+        task = result.baselines.get("maxim-tiny-deblur (the task's model)")
         for cell, score in ((row[2], result.baselines["degraded"]), (row[3], result.baselines["the frozen prior alone"]),
-                            (row[4], wiener), (row[5], result.mean)):
+                            (row[4], wiener), (row[5], task), (row[6], result.mean)):
             if score is None:
                 assert not _numbers(cell), (row, cell)
                 continue

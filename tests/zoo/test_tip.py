@@ -139,3 +139,16 @@ def test_the_numpy_degradation_blurs_as_training_does() -> None:
         assert info["kernel"].sum() == pytest.approx(1.0, abs=1e-6)
     noisy, info = blur_then_noise(image, np.random.default_rng(1), noise=25.0, blur=0.0)
     assert info["sigma"] == 25.0 and abs(float(np.std(noisy - image)) * 255 - 25.0) < 1.0
+
+
+def test_the_shipped_manifest_rows_are_recomputed_on_one_photo() -> None:
+    """`edgezoo eval tip-tiny-restore --check --photos coffee`: every row's figures of the
+    model and its baselines on coffee, from the shipped weights."""
+    from edgezoo.manifests import packaged_manifest
+    from edgezoo.zoo.release_tip import SETTINGS, check_tip
+
+    torch.set_num_threads(1)
+    rows, problems = check_tip({"coffee"})
+    assert problems == []
+    assert len(rows) == len(SETTINGS) == len(packaged_manifest("tip-tiny-restore").quality)
+    assert all(set(r.per_image) == {"coffee"} for r in rows)
