@@ -483,3 +483,20 @@ def test_the_tip_served_tables_are_its_manifest_and_tip_served_json():
         assert _agrees(_numbers(row[6])[0], latency[(key.replace("net-", "text_encoder-"), backend)]["p50_ms"]), row
         checked += 1
     assert checked == sum(1 for a in artifacts.values() if a["component"] == "net" and a["parity_executed"])
+
+
+def test_the_imported_task_models_table_is_maxim_upstream_eval_json_and_the_shipped_manifests():
+    result = json.loads((RESULTS / "maxim_upstream_eval.json").read_text())
+    assert result["device_profile"] in README
+    rows = _table("upstream model (trained on) | task | degraded input")
+    by_model = {r["model"]: r for r in result["rows"]}
+    assert [_model(row[0]) for row in rows] == list(by_model)
+    for row in rows:
+        measured = by_model[_model(row[0])]
+        tiny = packaged_manifest(f"maxim-tiny-{row[1]}").quality[0]
+        assert measured["degradation"] == tiny.degradation  # scored on the same degradation as the tiny model
+        for cell, (psnr, ssim) in ((row[2], (measured["degraded"]["psnr_db"], measured["degraded"]["ssim"])),
+                                   (row[3], (measured["psnr_db"], measured["ssim"])),
+                                   (row[4], (tiny.mean.psnr_db, tiny.mean.ssim))):
+            printed = _numbers(cell)
+            assert _agrees(printed[0], psnr) and _agrees(printed[1], ssim), (row, cell)
