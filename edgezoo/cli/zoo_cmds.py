@@ -97,7 +97,7 @@ def info_cmd(model: str, as_json: bool) -> None:
     if manifest is not None:
         card["weights"] = manifest.weights.model_dump() if manifest.weights else None
         card["quality"] = [
-            {"degradation": q.degradation, "dataset": q.dataset,
+            {"degradation": q.degradation, "dataset": q.dataset, **({"note": q.note} if q.note else {}),
              **({"psnr_db": q.mean.psnr_db, "ssim": q.mean.ssim} if q.mean else {}), **q.metrics,
              **{f"{k}_psnr_db": v.psnr_db for k, v in q.baselines.items()}}
             for q in manifest.quality
@@ -142,7 +142,9 @@ def info_cmd(model: str, as_json: bool) -> None:
     else:
         click.echo("  weights: none shipped (create_model(..., pretrained=False) or `edgezoo train`)")
     if card["quality"]:
-        echo_table(card["quality"], [k for k in card["quality"][0] if k != "dataset"])
+        # every row's columns, in order of first use (rows may have baselines of their own)
+        echo_table(card["quality"], [k for k in dict.fromkeys(k for row in card["quality"] for k in row)
+                                     if k != "dataset"])
 
 
 @click.command("train")

@@ -72,12 +72,21 @@ def _ramp(tile: int, overlap_lo: int, overlap_hi: int) -> np.ndarray:
 
 
 def _axis_weights(starts: list[int], tile: int) -> list[np.ndarray]:
+    """Each tile's 1-D weights, summing to one at every pixel. Neighbours' fades already
+    do where two tiles meet; where the flush last tile lands so that three share pixels
+    (a long stride's alignment, e.g. starts 0, 16, 21 for 32 px tiles), the fades are
+    divided by their sum there."""
     weights = []
     for i, s in enumerate(starts):
         lo = (starts[i - 1] + tile - s) if i > 0 else 0
         hi = (s + tile - starts[i + 1]) if i + 1 < len(starts) else 0
         weights.append(_ramp(tile, max(lo, 0), max(hi, 0)))
-    return weights
+    total = np.zeros(starts[-1] + tile, np.float64)
+    for s, w in zip(starts, weights):
+        total[s:s + tile] += w
+    if np.allclose(total, 1.0, rtol=0.0, atol=1e-12):
+        return weights
+    return [w / total[s:s + tile] for s, w in zip(starts, weights)]
 
 
 def run_tiled(
