@@ -500,3 +500,15 @@ def test_the_imported_task_models_table_is_maxim_upstream_eval_json_and_the_ship
                                    (row[4], (tiny.mean.psnr_db, tiny.mean.ssim))):
             printed = _numbers(cell)
             assert _agrees(printed[0], psnr) and _agrees(printed[1], ssim), (row, cell)
+
+
+def test_the_imported_model_other_formats_are_maxim_s3_export_json():
+    more = json.loads((RESULTS / "maxim_s3_export.json").read_text())["more_formats"]
+    by_format = {a["format"]: a for a in more["artifacts"]}
+    assert set(by_format) == {"tflite", "openvino", "coreml"} and not by_format["coreml"]["parity_executed"]
+    for fmt, label in (("tflite", "LiteRT"), ("openvino", "OpenVINO IR")):
+        art = by_format[fmt]
+        assert f"{label} {art['bytes'] / 1e6:.1f} MB" in README and f"parity {art['parity_psnr_db']:.2f} dB" in README
+        assert art["quality"]["psnr_db"] == pytest.approx(27.61, abs=0.005)
+    for row, label in zip(more["latency"], ("LiteRT p50", "OpenVINO IR")):
+        assert f"{label} {row['p50_ms']:,.0f} ms" in README, label
