@@ -51,3 +51,21 @@ def test_describe_reports_what_executed_where(tiny_export):
             assert info["execution_devices"] == ["CPU"] and info["inference_precision"] == "f32"
         elif info["backend"] == "litert":
             assert info["fully_delegated"] is True and info["delegate_partitions"] >= 1
+
+
+def test_an_onnx_runner_leaves_no_profile_file_whether_it_ran_or_not(conv_dir, tmp_path, monkeypatch):
+    """The first run's profile (which nodes ran where) is read and removed; a runner
+    loaded and dropped unrun must not leave ONNX Runtime's profile in the temp folder."""
+    import gc
+    import tempfile
+
+    pytest.importorskip("onnxruntime")
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    artifact = next(p for p in conv_dir.iterdir() if p.suffix == ".onnx")
+    ran = get_backend("onnxruntime").load(artifact, "cpu", 1)
+    shape = [d if isinstance(d, int) and d > 0 else 64 for d in ran.inputs[0].shape]
+    ran.run(np.zeros(shape, np.float32))
+    unrun = get_backend("onnxruntime").load(artifact, "cpu", 1)
+    del ran, unrun
+    gc.collect()
+    assert not list(tmp_path.glob("edgezoo-ort-*")), sorted(p.name for p in tmp_path.iterdir())

@@ -78,6 +78,15 @@ class OnnxRuntimeRunner(Runner):
                     return outputs
         return self.session.run(None, feeds)  # InferenceSession.run is thread-safe
 
+    def __del__(self) -> None:
+        # a runner loaded and never run still profiles: ONNX Runtime would write its
+        # profile into the temp folder when the session goes; end it and remove the file
+        if getattr(self, "_profiling", False):
+            try:
+                Path(self.session.end_profiling()).unlink(missing_ok=True)
+            except Exception:  # interpreter shutdown, or the session already gone: nothing to clean
+                pass
+
     def describe(self) -> dict[str, Any]:
         registered = self.session.get_providers()
         wanted = self.device.detail or "CPUExecutionProvider"
