@@ -56,7 +56,8 @@ def _default_workers() -> int:
               help="Intra-op threads per worker [default: this host's cores / workers].")
 @_json_option
 def batch_cmd(target: str, inputs: tuple[str, ...], out: str, recursive: bool, engine: str, address: str | None,
-              instruction: str | None, strength: float | None, workers: int | None, budget_ms: float | None, prefer: str, backend: str | None, precision: str | None,
+              instruction: str | None, strength: float | None, workers: int | None, budget_ms: float | None,
+              prefer: str, backend: str | None, precision: str | None,
               artifact: str | None, size: str | None, max_memory_mb: float | None, search: tuple[str, ...],
               threads: int | None, as_json: bool) -> None:
     """Run a model over many pictures with the runtime's choice for the budget, on a

@@ -466,7 +466,8 @@ def run_cmd(target: str, inputs: tuple[str, ...], out: str | None, recursive: bo
     describe = session.describe()
     if as_json:
         echo_json({"plan": session.plan.to_dict(), "runtime": describe["runtime"], "tiling": describe["tiling"],
-                   **({"request": request} if session.protocol.request_options else {}), "images": results, "skipped_subfolders": [str(p) for p in skipped], "total_s": round(total, 3),
+                   **({"request": request} if session.protocol.request_options else {}), "images": results,
+                   "skipped_subfolders": [str(p) for p in skipped], "total_s": round(total, 3),
                    "failed": [{"input": str(p), "reason": why} for p, why in bad.items()]})
         if bad:
             raise click.exceptions.Exit(2)

@@ -443,8 +443,7 @@ def _eval_instructed(model: str, weights: str | None, check: bool, photos: str |
             row = {"degradation": r.degradation, "told": r.note, "psnr_db": r.mean.psnr_db, "ssim": r.mean.ssim}
             row.update({f"{k} psnr_db": v.psnr_db for k, v in r.baselines.items()})
             rows.append(row)
-        echo_table(rows, sorted({k for row in rows for k in row}, key=lambda k: list(rows[0]).index(k)
-                                if k in rows[0] else 99))
+        echo_table(rows, list(dict.fromkeys(k for row in rows for k in row)))  # rows may have baselines of their own
     if problems:
         raise FigureMismatchError(f"{model}: {problems[0]} ({len(problems)} figure(s) moved)")
     if check:

@@ -480,19 +480,25 @@ def estimate_refine(
         return
     estimate_latency(option, gflops_per_mpix, profile_id, tput, fallback_gflops)
     estimate_memory(option, profile_id)
-    parts = (first.p90_ms, option.p90_ms)
     option.basis = f"{name} {first.basis}; + {steps} steps: {option.basis}"
-    option.estimated = option.estimated or first.estimated
-    if None in parts:
+    _add_part(option, first, name)
+
+
+def _add_part(option: Option, part: Option, name: str) -> None:
+    """Fold ``part`` (the calls of component ``name``, run one after another with
+    ``option``'s) into ``option``: estimated if either is, latency summed (unknown if
+    either is), peak the larger one's (unknown if either is)."""
+    option.estimated = option.estimated or part.estimated
+    if part.p90_ms is None or option.p90_ms is None:
         option.p50_ms = option.p90_ms = None
     else:
-        option.p50_ms = (first.p50_ms or 0.0) + (option.p50_ms or 0.0)
-        option.p90_ms = parts[0] + parts[1]
-    if first.peak_mb is None or option.peak_mb is None:  # one part unknown: the peak is unknown
+        option.p50_ms = (part.p50_ms or 0.0) + (option.p50_ms or 0.0)
+        option.p90_ms = part.p90_ms + option.p90_ms
+    if part.peak_mb is None or option.peak_mb is None:  # one part unknown: the peak is unknown
         option.peak_mb = None
-        option.memory_basis = first.memory_basis if first.peak_mb is None else option.memory_basis
-    elif first.peak_mb > option.peak_mb:
-        option.peak_mb, option.memory_basis = first.peak_mb, f"the {name}: {first.memory_basis}"
+        option.memory_basis = part.memory_basis if part.peak_mb is None else option.memory_basis
+    elif part.peak_mb > option.peak_mb:
+        option.peak_mb, option.memory_basis = part.peak_mb, f"the {name}: {part.memory_basis}"
 
 
 def estimate_once(
@@ -512,16 +518,7 @@ def estimate_once(
         estimate_latency(part, None, profile_id, tput, fallback_gflops)
         estimate_memory(part, profile_id)
         option.basis = f"{option.basis}; + the {name} once: {part.basis}"
-        option.estimated = option.estimated or part.estimated
-        if option.p90_ms is None or part.p90_ms is None:
-            option.p50_ms = option.p90_ms = None
-        else:
-            option.p50_ms, option.p90_ms = (option.p50_ms or 0.0) + (part.p50_ms or 0.0), option.p90_ms + part.p90_ms
-        if option.peak_mb is None or part.peak_mb is None:
-            option.peak_mb = None
-            option.memory_basis = option.memory_basis if part.peak_mb is not None else f"the {name}: {part.memory_basis}"
-        elif part.peak_mb > option.peak_mb:
-            option.peak_mb, option.memory_basis = part.peak_mb, f"the {name}: {part.memory_basis}"
+        _add_part(option, part, name)
 
 
 # ---------------------------------------------------------------------------------------

@@ -31,13 +31,14 @@ import torch
 from edgezoo.files import atomic_write_text, size_bytes
 from edgezoo.manifests import PACKAGED_DIR, Manifest
 from edgezoo.manifests.schema import Paper, QualityResult, TrainingRecord, Weights
+from edgezoo.tasks.instruct import DEFAULT_INSTRUCTION, QUALITY_SETTING
 from edgezoo.zoo.registry import create_model, get_entry
 from edgezoo.zoo.weights import WEIGHTS_DIR, load_weights, save_weights
 
 NAME = "tip-tiny-restore"
 # (degradation, its parameters, the instruction told, whether Wiener is a baseline, a task model beside it)
 SETTINGS: tuple[tuple[str, dict[str, float], str, bool, str | None], ...] = (
-    ("noise-15+blur-1.5", {"noise": 15.0, "blur": 1.5}, "remove all degradation", True, None),
+    (QUALITY_SETTING, {}, DEFAULT_INSTRUCTION, True, None),  # the task protocol's own (INSTRUCTED_DEGRADATIONS)
     ("denoise", {"sigma": 25.0}, "remove the noise", False, None),
     ("blur-2", {"noise": 0.0, "blur": 2.0}, "remove blur of 2 px", True, None),
     ("deblur", {}, "remove the blur", False, "maxim-tiny-deblur"),
